@@ -1,0 +1,7 @@
+//! One module per subcommand.
+
+pub mod build;
+pub mod init;
+pub mod lint;
+pub mod routes;
+pub mod validate;

@@ -1,0 +1,84 @@
+//! The `featgen` binary. Thin by design: argument parsing and exit codes live here, every
+//! behaviour lives in a library crate (`featgen-codegen`, `featgen-lint`).
+
+mod cmd;
+mod config;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Exit status shared by every command (see the README): 0 ok, 1 findings, 2 errors.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Status {
+    /// Everything is fine.
+    Ok,
+    /// The registry is invalid, generated files are stale, or lint found violations.
+    Findings,
+    /// Usage, configuration or I/O error.
+    Error,
+}
+
+impl From<Status> for ExitCode {
+    fn from(status: Status) -> ExitCode {
+        match status {
+            Status::Ok => ExitCode::SUCCESS,
+            Status::Findings => ExitCode::from(1),
+            Status::Error => ExitCode::from(2),
+        }
+    }
+}
+
+/// featgen: what each product feature costs to run.
+#[derive(Parser, Debug)]
+#[command(name = "featgen", version, about, long_about = None)]
+struct Cli {
+    /// Path of featgen.toml (default: ./featgen.toml when it exists).
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<std::path::PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Validate the registry, update featgen.lock and write the generated files.
+    Build(cmd::build::BuildArgs),
+    /// Fail (exit 1) when featgen.lock or any generated file is stale.
+    Check(cmd::build::BuildArgs),
+    /// Validate the registry and report every problem; writes nothing.
+    Validate(cmd::validate::ValidateArgs),
+    /// Write a starter registry and featgen.toml.
+    Init(cmd::init::InitArgs),
+    /// Find endpoints and tasks without a feature.
+    Lint(cmd::lint::LintArgs),
+    /// List every endpoint and task found in the sources, with its feature.
+    Routes(cmd::routes::RoutesArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(err) => {
+            // clap prints help/version to stdout with exit 0; usage errors to stderr.
+            let _ = err.print();
+            return if err.use_stderr() { Status::Error } else { Status::Ok }.into();
+        }
+    };
+    let config = match config::Config::load(cli.config.as_deref()) {
+        Ok(config) => config,
+        Err(err) => {
+            eprintln!("error: {err}");
+            return Status::Error.into();
+        }
+    };
+    let status = match cli.command {
+        Command::Build(args) => cmd::build::run(&config, &args, cmd::build::Mode::Write),
+        Command::Check(args) => cmd::build::run(&config, &args, cmd::build::Mode::Check),
+        Command::Validate(args) => cmd::validate::run(&config, &args),
+        Command::Init(args) => cmd::init::run(&args),
+        Command::Lint(args) => cmd::lint::run(&config, &args),
+        Command::Routes(args) => cmd::routes::run(&config, &args),
+    };
+    status.into()
+}

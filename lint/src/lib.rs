@@ -1,0 +1,1 @@
+//! `featgen lint`: finds endpoints and tasks that have no feature.

@@ -1,0 +1,1 @@
+//! `#[route]` and `#[task]`: assign an endpoint or background task its feature.

@@ -1,0 +1,1 @@
+//! featgen runtime: the current route, the route list and the sampling profiler.
