@@ -1,0 +1,114 @@
+//! The current route of the running thread: set by `#[route]`/`#[task]` per call (sync) and per
+//! poll (async), read by [`current()`] and by the profiler's signal handler.
+//!
+//! The state is one const-initialized thread-local pointer. Because `Cell<*const Route>` needs no
+//! destructor and no lazy initialization, reading it is a plain thread-local load, which is what
+//! makes it safe to read from a signal handler.
+
+use crate::Route;
+use std::cell::Cell;
+use std::marker::PhantomData;
+use std::ptr;
+use std::sync::Mutex;
+
+thread_local! {
+    /// The route whose code is running on this thread, or null.
+    static CURRENT: Cell<*const Route> = const { Cell::new(ptr::null()) };
+    /// Whether this thread has already gone through [`first_route_on_thread`].
+    static SEEN: Cell<bool> = const { Cell::new(false) };
+}
+
+/// The hook installed by [`set_first_route_hook`] (the profiler's per-thread timer setup).
+static FIRST_ROUTE_HOOK: Mutex<Option<fn()>> = Mutex::new(None);
+
+/// The route whose code is running on this thread: the innermost `#[route]`/`#[task]` function
+/// (or [`scope`]/[`enter`]) currently executing, or `None` outside of any.
+///
+/// Async functions set it only while they are being polled, so code between polls (the executor,
+/// other tasks on the same thread) sees its own route, not theirs.
+pub fn current() -> Option<&'static Route> {
+    // SAFETY: CURRENT only ever holds null or a pointer obtained from a `&'static Route`.
+    unsafe { current_ptr().as_ref() }
+}
+
+/// The current route as a raw pointer, null when no route is set.
+///
+/// Async-signal-safe: a single load from a const-initialized thread-local without destructor,
+/// so it neither allocates, nor locks, nor registers anything.
+#[inline]
+pub(crate) fn current_ptr() -> *const Route {
+    CURRENT.with(Cell::get)
+}
+
+/// Installs `hook`, called once per OS thread from normal (non-signal) context, the first time a
+/// route is set on that thread; the profiler uses it to give each thread its own CPU timer.
+///
+/// Threads that set a route before the hook is installed are not called back: install it before
+/// the threads that run routes start (the profiler starts before the runtime). Installing a new
+/// hook replaces the previous one.
+#[allow(dead_code, reason = "the profiler module (issue 4) is its caller")]
+pub(crate) fn set_first_route_hook(hook: fn()) {
+    *FIRST_ROUTE_HOOK
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(hook);
+}
+
+/// The slow path of [`enter`], taken once per thread: marks the thread and runs the hook.
+#[cold]
+#[inline(never)]
+fn first_route_on_thread() {
+    SEEN.with(|seen| seen.set(true));
+    let hook = *FIRST_ROUTE_HOOK
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    if let Some(hook) = hook {
+        hook();
+    }
+}
+
+/// Makes `route` (or none) the current route and returns the previous one.
+#[inline]
+fn replace(route: *const Route) -> *const Route {
+    if !SEEN.with(Cell::get) {
+        first_route_on_thread();
+    }
+    CURRENT.with(|current| current.replace(route))
+}
+
+/// Restores the previous current route when dropped, including during unwinding.
+///
+/// Returned by [`enter`]. It is neither `Send` nor `Sync`: it belongs to the thread whose state
+/// it restores, which also keeps it from being held across an `.await` in a `Send` future (use
+/// [`scope`] for futures).
+#[must_use = "the route is restored as soon as the guard is dropped"]
+pub struct RouteGuard {
+    /// The route that was current before [`enter`].
+    previous: *const Route,
+    /// `*const` makes the guard `!Send` and `!Sync`.
+    _thread_bound: PhantomData<*const ()>,
+}
+
+impl Drop for RouteGuard {
+    #[inline]
+    fn drop(&mut self) {
+        CURRENT.with(|current| current.set(self.previous));
+    }
+}
+
+/// Makes `route` the current route of this thread until the returned guard is dropped.
+///
+/// This is what `#[route]` and `#[task]` do around a sync function's body; use it directly for
+/// code that cannot take the attribute.
+#[inline]
+pub fn enter(route: &'static Route) -> RouteGuard {
+    enter_ptr(route)
+}
+
+/// [`enter`] for a route that may be absent (null): used to carry "no route" into a future.
+#[inline]
+pub(crate) fn enter_ptr(route: *const Route) -> RouteGuard {
+    RouteGuard {
+        previous: replace(route),
+        _thread_bound: PhantomData,
+    }
+}

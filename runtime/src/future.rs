@@ -1,0 +1,80 @@
+//! Futures that run under a route: set on every poll, restored when the poll returns, and set
+//! while the inner future is dropped.
+
+use crate::Route;
+use crate::context::{current_ptr, enter_ptr};
+use std::future::Future;
+use std::mem::ManuallyDrop;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+/// A future that makes its route current while it is polled or dropped.
+///
+/// Built by [`scope`], [`in_current_route`] and the code `#[route]`/`#[task]` generate for async
+/// functions. No guard lives across `.await`: the route is set at the start of each `poll` and
+/// the previous one restored when `poll` returns or unwinds, so tasks interleaving on one thread
+/// each see their own route.
+#[must_use = "futures do nothing unless polled"]
+pub struct Routed<F> {
+    /// The route to set, or null to run with no route (see [`in_current_route`]).
+    route: *const Route,
+    /// Dropped by hand in `Drop`, under the route, so destructors of the body's locals see it.
+    inner: ManuallyDrop<F>,
+}
+
+// SAFETY: `route` is null or a `&'static Route`, and `Route` is `Sync`; the raw pointer is only
+// there to keep the hot path a plain pointer store.
+unsafe impl<F: Send> Send for Routed<F> {}
+// SAFETY: as above; `&Routed<F>` gives access to nothing but `&F` through no method at all.
+unsafe impl<F: Sync> Sync for Routed<F> {}
+
+impl<F> Routed<F> {
+    /// Wraps `inner` so that it runs under `route` (null: under no route).
+    #[inline]
+    fn new(route: *const Route, inner: F) -> Self {
+        Routed {
+            route,
+            inner: ManuallyDrop::new(inner),
+        }
+    }
+}
+
+impl<F: Future> Future for Routed<F> {
+    type Output = F::Output;
+
+    #[inline]
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        // SAFETY: `inner` is structurally pinned: it is never moved out of `self` (only dropped
+        // in place in `Drop`), and `Routed` has no `Unpin` impl of its own beyond the auto one,
+        // which requires `F: Unpin`.
+        let this = unsafe { self.get_unchecked_mut() };
+        let _guard = enter_ptr(this.route);
+        // SAFETY: see above; `ManuallyDrop<F>` has the same layout and pinning as `F`.
+        unsafe { Pin::new_unchecked(&mut *this.inner) }.poll(cx)
+    }
+}
+
+impl<F> Drop for Routed<F> {
+    fn drop(&mut self) {
+        let _guard = enter_ptr(self.route);
+        // SAFETY: `inner` is dropped exactly once, here, in place (which also honours pinning).
+        unsafe { ManuallyDrop::drop(&mut self.inner) }
+    }
+}
+
+/// Runs `future` under `route`: the route is current during every poll of `future` and while it
+/// is dropped. This is what `#[route]`/`#[task]` do for async functions; use it directly for
+/// futures that cannot take the attribute.
+#[inline]
+pub fn scope<F: Future>(route: &'static Route, future: F) -> Routed<F> {
+    Routed::new(route, future)
+}
+
+/// Runs `future` under the route that is current now (or under none if none is).
+///
+/// A spawned task does not inherit the route of the code that spawned it; wrap it to carry it:
+/// `tokio::spawn(featgen::in_current_route(async move { .. }))`.
+#[inline]
+pub fn in_current_route<F: Future>(future: F) -> Routed<F> {
+    Routed::new(current_ptr(), future)
+}

@@ -1,0 +1,104 @@
+//! The route record: which endpoint or task is running and which feature it belongs to.
+//!
+//! `#[route]` and `#[task]` build one [`Route`] per marked function as a `static`, at compile time,
+//! and register it in the binary-wide list returned by [`routes()`].
+
+/// Whether a [`Route`] is an HTTP endpoint (`#[route]`) or a background task (`#[task]`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum RouteKind {
+    /// An HTTP handler marked with `#[route(METHOD, "/path", feature = ..)]`.
+    Endpoint,
+    /// A background task marked with `#[task(feature = ..)]`.
+    Task,
+}
+
+/// The feature a route is attributed to, copied from the generated `Feature` enum's const API.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct FeatureInfo {
+    /// The feature's name in the registry YAML (`Feature::name`).
+    pub name: &'static str,
+    /// The feature's stable id from `featgen.lock` (`Feature::id`).
+    pub id: u32,
+    /// The name of the feature's group (`Feature::group().name()`).
+    pub group: &'static str,
+    /// The name of the owning team (`Feature::team().name()`).
+    pub team: &'static str,
+    /// The name of the feature's tier (`Feature::tier().name()`).
+    pub tier: &'static str,
+}
+
+/// One endpoint or background task, as declared by `#[route]` or `#[task]`.
+///
+/// Every marked function owns one `static Route`; [`crate::current()`] returns a reference to it,
+/// so two routes are the same route exactly when they are the same address.
+#[derive(Debug, PartialEq, Eq, Hash)]
+pub struct Route {
+    /// Endpoint or task.
+    pub kind: RouteKind,
+    /// The HTTP method (`"GET"`, `"POST"`, ...); `""` for tasks.
+    pub method: &'static str,
+    /// The HTTP path pattern as written in the attribute; `""` for tasks.
+    pub path: &'static str,
+    /// The endpoint name used in profile labels: the `endpoint` argument, else the function name.
+    pub endpoint: &'static str,
+    /// The feature the route is attributed to.
+    pub feature: FeatureInfo,
+    /// The module of the marked function (`module_path!()`).
+    pub module: &'static str,
+    /// The source file of the marked function (`file!()`).
+    pub file: &'static str,
+    /// The line of the attribute (`line!()`).
+    pub line: u32,
+}
+
+/// Builds a [`FeatureInfo`] in a const context from a value of a generated `Feature` enum.
+///
+/// Usable in `static` initializers, which is how `#[route]` builds its records; hand-written
+/// routes (for [`crate::scope`] and [`crate::enter`]) use it the same way:
+///
+/// ```
+/// # mod features { pub use featgen_features::Feature; }
+/// use features::Feature;
+/// static SWEEP: featgen::Route = featgen::Route {
+///     kind: featgen::RouteKind::Task,
+///     method: "",
+///     path: "",
+///     endpoint: "sweep",
+///     feature: featgen::feature_info!(Feature::Messaging),
+///     module: module_path!(),
+///     file: file!(),
+///     line: line!(),
+/// };
+/// assert_eq!(SWEEP.feature.name, "messaging");
+/// ```
+#[macro_export]
+macro_rules! feature_info {
+    ($feature:expr) => {{
+        // One binding, so that an unknown variant is reported once, not once per field.
+        let feature = $feature;
+        $crate::FeatureInfo {
+            name: feature.name(),
+            id: feature.id(),
+            group: feature.group().name(),
+            team: feature.team().name(),
+            tier: feature.tier().name(),
+        }
+    }};
+}
+
+/// The distributed slice that `#[route]` and `#[task]` add their records to, from any crate.
+///
+/// Public only for the macros' generated code (through `featgen::__private`); read it with
+/// [`routes()`].
+#[doc(hidden)]
+#[linkme::distributed_slice]
+pub static ROUTES: [Route];
+
+/// Every `#[route]` and `#[task]` linked into this binary, from every crate, in no particular order.
+///
+/// The list is assembled by the linker (see the README, "Marking endpoints and tasks", for the
+/// platforms where this works); a crate whose code is never referenced may be left out by the
+/// linker, and so are its routes.
+pub fn routes() -> &'static [Route] {
+    &ROUTES
+}
