@@ -52,12 +52,13 @@ impl Args {
         let mut endpoint = None;
         while !input.is_empty() {
             let key: Ident = input.parse()?;
-            input.parse::<Token![=]>()?;
             if key == "feature" {
                 reject_duplicate(&feature, &key)?;
+                input.parse::<Token![=]>()?;
                 feature = Some(feature_path(input.parse()?));
             } else if key == "endpoint" {
                 reject_duplicate(&endpoint, &key)?;
+                input.parse::<Token![=]>()?;
                 let name: LitStr = input.parse()?;
                 if name.value().is_empty() {
                     return Err(syn::Error::new(name.span(), "`endpoint` must not be empty"));
@@ -119,6 +120,12 @@ fn parse_method(input: ParseStream) -> syn::Result<String> {
     if input.peek(LitStr) {
         let method: LitStr = input.parse()?;
         let value = method.value();
+        if value.starts_with('/') {
+            return Err(syn::Error::new(
+                method.span(),
+                format!("missing method before the path: {}", method_expectation()),
+            ));
+        }
         // RFC 9110 `token` characters; upper case only, as HTTP methods are case-sensitive and
         // every registered one is upper case.
         let valid = !value.is_empty()
