@@ -112,3 +112,68 @@ pub(crate) fn enter_ptr(route: *const Route) -> RouteGuard {
         _thread_bound: PhantomData,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{FeatureInfo, RouteKind};
+
+    static ROUTE: Route = Route {
+        kind: RouteKind::Task,
+        method: "",
+        path: "",
+        endpoint: "unit",
+        feature: FeatureInfo {
+            name: "messaging",
+            id: 1,
+            group: "chat",
+            team: "msgs-team",
+            tier: "S",
+        },
+        module: module_path!(),
+        file: file!(),
+        line: line!(),
+    };
+
+    thread_local! {
+        /// Hook calls on this thread (per thread, so tests running in parallel do not interfere).
+        static HOOK_CALLS: Cell<u32> = const { Cell::new(0) };
+    }
+
+    fn count_hook_call() {
+        assert!(
+            current_ptr().is_null(),
+            "the hook runs before the route is set"
+        );
+        HOOK_CALLS.with(|calls| calls.set(calls.get() + 1));
+    }
+
+    /// Enters routes (nested) a few times and returns how often the hook ran on this thread.
+    fn run_routes() -> u32 {
+        for _ in 0..3 {
+            let _outer = enter(&ROUTE);
+            let _inner = enter(&ROUTE);
+        }
+        HOOK_CALLS.with(Cell::get)
+    }
+
+    #[test]
+    fn the_first_route_hook_runs_once_per_thread() {
+        set_first_route_hook(count_hook_call);
+        assert_eq!(std::thread::spawn(run_routes).join().unwrap(), 1);
+        assert_eq!(std::thread::spawn(run_routes).join().unwrap(), 1);
+        run_routes();
+        assert_eq!(run_routes(), 1);
+    }
+
+    #[test]
+    fn the_raw_pointer_is_null_outside_routes() {
+        assert!(current_ptr().is_null());
+        {
+            let _guard = enter(&ROUTE);
+            assert!(std::ptr::eq(current_ptr(), &ROUTE));
+            assert_eq!(current().map(|route| route.endpoint), Some("unit"));
+        }
+        assert!(current_ptr().is_null());
+    }
+}
