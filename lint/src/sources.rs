@@ -1,0 +1,161 @@
+//! Finding and parsing the source files: a parallel, `.gitignore`-aware walk (the `ignore` crate,
+//! as ripgrep uses) that parses every `.rs` and `.py` file on the walker's threads.
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use ignore::overrides::OverrideBuilder;
+use ignore::{WalkBuilder, WalkState};
+
+use crate::LintError;
+use crate::config::LintConfig;
+use crate::facts::Marker;
+use crate::finding::{Finding, Location, Rule};
+use crate::rust::scan::{RustFile, TaskPattern};
+use crate::rust::{module_of, scan};
+
+/// Everything the scanners found.
+#[derive(Default)]
+pub(crate) struct Sources {
+    /// Rust files with the key of their crate.
+    pub rust: Vec<(PathBuf, RustFile)>,
+    /// Markers found in Python files.
+    pub python: Vec<Marker>,
+    /// Files that do not parse.
+    pub parse_errors: Vec<Finding>,
+    /// Number of files parsed (or attempted).
+    pub files: usize,
+}
+
+/// Walks `roots` and parses every source file in them.
+///
+/// # Errors
+/// A root that does not exist, an invalid include/exclude glob, or an unreadable directory.
+pub(crate) fn collect(roots: &[PathBuf], config: &LintConfig) -> Result<Sources, LintError> {
+    let tasks: Vec<TaskPattern> = config
+        .task_calls
+        .iter()
+        .map(|t| TaskPattern::new(t))
+        .collect();
+    let found = Mutex::new(Sources::default());
+    let walk_errors = Mutex::new(Vec::new());
+    for root in roots {
+        if !root.exists() {
+            return Err(LintError::Path(
+                root.clone(),
+                "no such file or directory".to_owned(),
+            ));
+        }
+        let mut overrides = OverrideBuilder::new(root);
+        for glob in &config.include {
+            overrides
+                .add(glob)
+                .map_err(|err| LintError::Config(err.to_string()))?;
+        }
+        for glob in &config.exclude {
+            overrides
+                .add(&format!("!{glob}"))
+                .map_err(|err| LintError::Config(err.to_string()))?;
+        }
+        let overrides = overrides
+            .build()
+            .map_err(|err| LintError::Config(err.to_string()))?;
+        WalkBuilder::new(root)
+            .overrides(overrides)
+            // Honour .gitignore even outside a git checkout (fixtures, exported trees).
+            .require_git(false)
+            .build_parallel()
+            .run(|| {
+                Box::new(|entry| {
+                    match entry {
+                        Ok(entry) if entry.file_type().is_some_and(|t| t.is_file()) => {
+                            if let Some(parsed) = parse(entry.path(), &tasks, config) {
+                                merge(&found, parsed);
+                            }
+                        }
+                        Ok(_) => {}
+                        Err(err) => lock(&walk_errors).push(err.to_string()),
+                    }
+                    WalkState::Continue
+                })
+            });
+    }
+    let errors = walk_errors.into_inner().unwrap_or_else(|e| e.into_inner());
+    if let Some(first) = errors.into_iter().next() {
+        return Err(LintError::Walk(first));
+    }
+    Ok(found.into_inner().unwrap_or_else(|e| e.into_inner()))
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // A panic while holding the lock cannot leave a Vec half-pushed: keep going.
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// What one file gave.
+enum Parsed {
+    Rust(PathBuf, RustFile),
+    Python(Vec<Marker>),
+    Error(Finding),
+}
+
+fn merge(found: &Mutex<Sources>, parsed: Parsed) {
+    let mut found = lock(found);
+    found.files += 1;
+    match parsed {
+        Parsed::Rust(krate, file) => found.rust.push((krate, file)),
+        Parsed::Python(markers) => found.python.extend(markers),
+        Parsed::Error(finding) => found.parse_errors.push(finding),
+    }
+}
+
+/// Display form of a path: `/` separators, no leading `./`.
+pub(crate) fn display(path: &Path) -> String {
+    let text = path.to_string_lossy().replace('\\', "/");
+    match text.strip_prefix("./") {
+        Some(rest) => rest.to_owned(),
+        None => text,
+    }
+}
+
+fn parse(path: &Path, tasks: &[TaskPattern], config: &LintConfig) -> Option<Parsed> {
+    let rust = match path.extension().and_then(|e| e.to_str()) {
+        Some("rs") => true,
+        Some("py") => false,
+        _ => return None,
+    };
+    let shown = display(path);
+    let error = |at: Location, message: String| {
+        Parsed::Error(Finding {
+            rule: Rule::ParseError,
+            location: at,
+            message,
+            handler: None,
+            registered_at: None,
+            suggestion: None,
+        })
+    };
+    let source = match std::fs::read_to_string(path) {
+        Ok(source) => source,
+        Err(err) => {
+            let at = Location {
+                path: shown,
+                line: 1,
+                column: 1,
+            };
+            return Some(error(at, format!("cannot read the file: {err}")));
+        }
+    };
+    Some(if rust {
+        let (krate, module) = module_of(path);
+        match scan::scan(&shown, module, &source, tasks) {
+            Ok(file) => Parsed::Rust(krate, file),
+            Err((at, message)) => error(at, format!("cannot parse Rust: {message}")),
+        }
+    } else {
+        match crate::python::scan(&shown, &source, config) {
+            Ok(markers) => Parsed::Python(markers),
+            Err((at, message)) => error(at, message),
+        }
+    })
+}
