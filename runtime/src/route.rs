@@ -3,8 +3,10 @@
 //! `#[route]` and `#[task]` build one [`Route`] per marked function as a `static`, at compile time,
 //! and register it in the binary-wide list returned by [`routes()`].
 
+use std::sync::OnceLock;
+
 /// Whether a [`Route`] is an HTTP endpoint (`#[route]`) or a background task (`#[task]`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum RouteKind {
     /// An HTTP handler marked with `#[route(METHOD, "/path", feature = ..)]`.
     Endpoint,
@@ -13,7 +15,7 @@ pub enum RouteKind {
 }
 
 /// The feature a route is attributed to, copied from the generated `Feature` enum's const API.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct FeatureInfo {
     /// The feature's name in the registry YAML (`Feature::name`).
     pub name: &'static str,
@@ -29,9 +31,10 @@ pub struct FeatureInfo {
 
 /// One endpoint or background task, as declared by `#[route]` or `#[task]`.
 ///
-/// Every marked function owns one `static Route`; [`crate::current()`] returns a reference to it,
-/// so two routes are the same route exactly when they are the same address.
-#[derive(Debug, PartialEq, Eq, Hash)]
+/// Every marked function owns one `static Route`, and [`crate::current()`] returns a reference to
+/// it. Compare routes with `==`, not by address: a macro that copies the function it decorates
+/// (axum's `#[debug_handler]` does, for its never-called checks) copies the record too.
+#[derive(Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Route {
     /// Endpoint or task.
     pub kind: RouteKind,
@@ -94,11 +97,18 @@ macro_rules! feature_info {
 #[linkme::distributed_slice]
 pub static ROUTES: [Route];
 
-/// Every `#[route]` and `#[task]` linked into this binary, from every crate, in no particular order.
+/// Every `#[route]` and `#[task]` linked into this binary, from every crate, sorted by file and
+/// line.
 ///
 /// The list is assembled by the linker (see the README, "Marking endpoints and tasks", for the
-/// platforms where this works); a crate whose code is never referenced may be left out by the
-/// linker, and so are its routes.
-pub fn routes() -> &'static [Route] {
-    &ROUTES
+/// platforms where this works). Identical records are listed once: they come from copies of one
+/// function made by another attribute macro (`#[debug_handler]` in debug builds).
+pub fn routes() -> &'static [&'static Route] {
+    static UNIQUE: OnceLock<Box<[&'static Route]>> = OnceLock::new();
+    UNIQUE.get_or_init(|| {
+        let mut routes: Vec<&'static Route> = ROUTES.iter().collect();
+        routes.sort_unstable_by(|a, b| (a.file, a.line, a).cmp(&(b.file, b.line, b)));
+        routes.dedup();
+        routes.into_boxed_slice()
+    })
 }
