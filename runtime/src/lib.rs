@@ -25,6 +25,8 @@
 
 mod context;
 mod future;
+#[cfg(all(feature = "profiler", target_os = "linux"))]
+pub mod profiler;
 mod route;
 
 pub use context::{RouteGuard, current, enter};

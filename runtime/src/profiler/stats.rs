@@ -1,0 +1,76 @@
+//! Self-metrics: what the profiler took, reported, sent and dropped.
+//!
+//! Every sampling period is accounted for: `samples_taken = samples_reported +
+//! samples_dropped_buffer_full + samples_pending`, and for each sink `samples_reported =
+//! samples_sent + samples_dropped.total() + samples still queued`. Counts are in sampling periods
+//! (one signal stands for 1 + its timer overruns), the unit that pprof values multiply by the
+//! period.
+
+/// Counters of the profiler, from [`crate::profiler::ProfilerGuard::stats`] or
+/// [`crate::profiler::stats`].
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Sampling periods taken by the signal handler.
+    pub samples_taken: u64,
+    /// Periods that went into a built profile (attributed or unattributed).
+    pub samples_reported: u64,
+    /// Of those, periods with no route (the unattributed bucket).
+    pub samples_unattributed: u64,
+    /// Periods dropped because the sample buffer was full.
+    pub samples_dropped_buffer_full: u64,
+    /// Periods taken but not yet in a profile (in the buffer or the interval in progress).
+    pub samples_pending: u64,
+    /// Signals handled (each carries one or more periods).
+    pub signals: u64,
+    /// Process-wide timer signals ignored by threads that have their own timer.
+    pub signals_ignored: u64,
+    /// Threads whose own timer could not be created (they were sampled by the process-wide one).
+    pub thread_timer_errors: u64,
+    /// Profiles built (one per interval that had samples).
+    pub profiles_built: u64,
+    /// Bytes of the preallocated sample buffer.
+    pub buffer_bytes: u64,
+    /// Per-sink counters.
+    pub sinks: Vec<SinkStats>,
+}
+
+/// Counters of one sink.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SinkStats {
+    /// `dir`, `pyroscope-push` or `pyroscope-ingest`.
+    pub sink: &'static str,
+    /// Profiles delivered.
+    pub profiles_sent: u64,
+    /// Sampling periods in the delivered profiles.
+    pub samples_sent: u64,
+    /// Failed attempts (each retry counts).
+    pub send_failures: u64,
+    /// Profiles queued or being sent.
+    pub profiles_pending: u64,
+    /// Profiles dropped, by reason.
+    pub profiles_dropped: Drops,
+    /// Sampling periods in the dropped profiles, by reason.
+    pub samples_dropped: Drops,
+    /// The last failure (status and a bounded excerpt of the response; never credentials).
+    pub last_error: Option<String>,
+}
+
+/// Counts by drop reason.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Drops {
+    /// The queue was full and this was the oldest entry.
+    pub queue_full: u64,
+    /// Older than the server accepts (`max_profile_age`).
+    pub expired: u64,
+    /// Refused by the destination for good (HTTP 4xx other than 408/429).
+    pub rejected: u64,
+    /// Still unsent when the shutdown deadline passed.
+    pub shutdown: u64,
+}
+
+impl Drops {
+    /// The sum over all reasons.
+    pub fn total(&self) -> u64 {
+        self.queue_full + self.expired + self.rejected + self.shutdown
+    }
+}
