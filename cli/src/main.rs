@@ -62,7 +62,12 @@ fn main() -> ExitCode {
         Err(err) => {
             // clap prints help/version to stdout with exit 0; usage errors to stderr.
             let _ = err.print();
-            return if err.use_stderr() { Status::Error } else { Status::Ok }.into();
+            return if err.use_stderr() {
+                Status::Error
+            } else {
+                Status::Ok
+            }
+            .into();
         }
     };
     let config = match config::Config::load(cli.config.as_deref()) {

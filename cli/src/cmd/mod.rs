@@ -3,5 +3,6 @@
 pub mod build;
 pub mod init;
 pub mod lint;
+pub mod report;
 pub mod routes;
 pub mod validate;

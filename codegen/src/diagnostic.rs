@@ -1,0 +1,351 @@
+//! Diagnostics shared by every featgen command: what went wrong, where (file, line, column),
+//! and how to fix it, rendered rustc-style for terminals or as JSON for tools.
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+/// How bad a diagnostic is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    /// Fails the command (exit 1).
+    Error,
+    /// Reported; fails only when warnings are denied.
+    Warning,
+}
+
+impl Severity {
+    /// The lowercase word rustc prints (`error`, `warning`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+        }
+    }
+}
+
+/// A position in a source file: 1-based line and column (in characters), and the length of the
+/// underlined region in characters (at least 1 when rendered).
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub struct Label {
+    /// File the label points into, as given to the loader (relative paths stay relative).
+    pub file: PathBuf,
+    /// 1-based line.
+    pub line: u32,
+    /// 1-based column, counted in characters.
+    pub column: u32,
+    /// Length of the region in characters.
+    pub len: u32,
+    /// What this place is (may be empty).
+    pub message: String,
+}
+
+impl Label {
+    /// A label at `file:line:column` spanning `len` characters.
+    pub fn new(file: impl Into<PathBuf>, line: u32, column: u32, len: u32) -> Label {
+        Label {
+            file: file.into(),
+            line,
+            column,
+            len,
+            message: String::new(),
+        }
+    }
+
+    /// The same label with a message.
+    pub fn with_message(mut self, message: impl Into<String>) -> Label {
+        self.message = message.into();
+        self
+    }
+}
+
+/// One problem found in the input.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Diagnostic {
+    /// Error or warning.
+    pub severity: Severity,
+    /// Stable kebab-case identifier of the kind of problem (`unknown-team`), for tools and docs.
+    pub code: &'static str,
+    /// One-line summary.
+    pub message: String,
+    /// The place the problem is (absent for problems with no position, such as an empty
+    /// registry directory).
+    pub primary: Option<Label>,
+    /// Related places (the first definition of a duplicate, say).
+    pub secondary: Vec<Label>,
+    /// How to fix it.
+    pub help: Option<String>,
+}
+
+impl Diagnostic {
+    /// An error with a code and message, no position yet.
+    pub fn error(code: &'static str, message: impl Into<String>) -> Diagnostic {
+        Diagnostic {
+            severity: Severity::Error,
+            code,
+            message: message.into(),
+            primary: None,
+            secondary: Vec::new(),
+            help: None,
+        }
+    }
+
+    /// A warning with a code and message, no position yet.
+    pub fn warning(code: &'static str, message: impl Into<String>) -> Diagnostic {
+        Diagnostic {
+            severity: Severity::Warning,
+            ..Diagnostic::error(code, message)
+        }
+    }
+
+    /// Sets the primary position.
+    pub fn at(mut self, label: Label) -> Diagnostic {
+        self.primary = Some(label);
+        self
+    }
+
+    /// Adds a related position.
+    pub fn also(mut self, label: Label) -> Diagnostic {
+        self.secondary.push(label);
+        self
+    }
+
+    /// Sets the fix hint.
+    pub fn help(mut self, help: impl Into<String>) -> Diagnostic {
+        self.help = Some(help.into());
+        self
+    }
+
+    /// Renders rustc-style, with source snippets read through `sources`.
+    pub fn render(&self, sources: &mut SourceCache) -> String {
+        let mut out = String::new();
+        let _ = writeln!(
+            out,
+            "{}[{}]: {}",
+            self.severity.as_str(),
+            self.code,
+            self.message
+        );
+        let labels: Vec<&Label> = self.primary.iter().chain(&self.secondary).collect();
+        let gutter = labels.iter().map(|l| digits(l.line)).max().unwrap_or(1);
+        let pad = " ".repeat(gutter);
+        for (index, label) in labels.iter().enumerate() {
+            let arrow = if index == 0 { "-->" } else { ":::" };
+            let _ = writeln!(
+                out,
+                "{pad}{arrow} {}:{}:{}",
+                label.file.display(),
+                label.line,
+                label.column
+            );
+            let Some(text) = sources.line(&label.file, label.line) else {
+                continue;
+            };
+            let marker = if index == 0 { '^' } else { '-' };
+            let shown = text.trim_end_matches(['\r', '\n']);
+            let start = (label.column.max(1) - 1) as usize;
+            let width = shown.chars().count().saturating_sub(start).max(1);
+            let len = (label.len.max(1) as usize).min(width);
+            let _ = writeln!(out, "{pad} |");
+            let _ = writeln!(out, "{:>gutter$} | {shown}", label.line);
+            let underline: String = std::iter::repeat_n(marker, len).collect();
+            let message = if label.message.is_empty() {
+                String::new()
+            } else {
+                format!(" {}", label.message)
+            };
+            let _ = writeln!(out, "{pad} | {}{underline}{message}", " ".repeat(start));
+        }
+        if let Some(help) = &self.help {
+            if !labels.is_empty() {
+                let _ = writeln!(out, "{pad} |");
+            }
+            let _ = writeln!(out, "{pad} = help: {help}");
+        }
+        out
+    }
+}
+
+/// The 1-based line and character column of byte `offset` in `text` (clamped to the end).
+pub fn line_column(text: &[u8], offset: usize) -> (u32, u32) {
+    let before = &text[..offset.min(text.len())];
+    let line_start = before
+        .iter()
+        .rposition(|&b| b == b'\n')
+        .map_or(0, |i| i + 1);
+    let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
+    // Count characters, not bytes: continuation bytes (0b10xx_xxxx) do not start one.
+    let column = before[line_start..]
+        .iter()
+        .filter(|&&b| (b & 0xC0) != 0x80)
+        .count()
+        + 1;
+    (
+        u32::try_from(line).unwrap_or(u32::MAX),
+        u32::try_from(column).unwrap_or(u32::MAX),
+    )
+}
+
+fn digits(n: u32) -> usize {
+    n.max(1).ilog10() as usize + 1
+}
+
+/// Reads and keeps source files so that snippets can be shown. Files that cannot be read (or
+/// are not UTF-8) render without a snippet.
+#[derive(Default)]
+pub struct SourceCache {
+    files: HashMap<PathBuf, Option<String>>,
+}
+
+impl SourceCache {
+    /// An empty cache.
+    pub fn new() -> SourceCache {
+        SourceCache::default()
+    }
+
+    /// Registers text for a path that is not (or not yet) on disk.
+    pub fn insert(&mut self, path: impl Into<PathBuf>, text: String) {
+        self.files.insert(path.into(), Some(text));
+    }
+
+    /// The 1-based `line` of `path`.
+    pub fn line(&mut self, path: &Path, line: u32) -> Option<&str> {
+        let text = self
+            .files
+            .entry(path.to_path_buf())
+            .or_insert_with(|| std::fs::read_to_string(path).ok())
+            .as_deref()?;
+        text.split('\n').nth(line.checked_sub(1)? as usize)
+    }
+}
+
+/// A set of diagnostics: what a failed load returns.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Diagnostics(pub Vec<Diagnostic>);
+
+impl Diagnostics {
+    /// Number of errors (warnings excluded).
+    pub fn error_count(&self) -> usize {
+        self.0
+            .iter()
+            .filter(|d| d.severity == Severity::Error)
+            .count()
+    }
+
+    /// Number of warnings.
+    pub fn warning_count(&self) -> usize {
+        self.0.len() - self.error_count()
+    }
+
+    /// True when there is at least one error.
+    pub fn has_errors(&self) -> bool {
+        self.error_count() > 0
+    }
+
+    /// Renders every diagnostic rustc-style, followed by a summary line.
+    pub fn render_human(&self, sources: &mut SourceCache) -> String {
+        let mut out = String::new();
+        for diagnostic in &self.0 {
+            out.push_str(&diagnostic.render(sources));
+            out.push('\n');
+        }
+        let (errors, warnings) = (self.error_count(), self.warning_count());
+        let _ = writeln!(
+            out,
+            "{} error{}, {} warning{}",
+            errors,
+            plural(errors),
+            warnings,
+            plural(warnings)
+        );
+        out
+    }
+
+    /// `{"diagnostics": [...], "errors": N, "warnings": N}`, one object per diagnostic with its
+    /// primary position flattened into `file`, `line` and `column`.
+    pub fn to_json(&self) -> serde_json::Value {
+        let items: Vec<serde_json::Value> = self
+            .0
+            .iter()
+            .map(|d| {
+                let primary = d.primary.as_ref();
+                serde_json::json!({
+                    "severity": d.severity,
+                    "code": d.code,
+                    "message": d.message,
+                    "file": primary.map(|l| l.file.to_string_lossy()),
+                    "line": primary.map(|l| l.line),
+                    "column": primary.map(|l| l.column),
+                    "labels": d.primary.iter().chain(&d.secondary).collect::<Vec<_>>(),
+                    "help": d.help,
+                })
+            })
+            .collect();
+        serde_json::json!({
+            "diagnostics": items,
+            "errors": self.error_count(),
+            "warnings": self.warning_count(),
+        })
+    }
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 { "" } else { "s" }
+}
+
+impl std::fmt::Display for Diagnostics {
+    /// Rendered rustc-style (sources read from disk), so that `?` in a build script shows a
+    /// readable report.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.render_human(&mut SourceCache::new()))
+    }
+}
+
+impl std::error::Error for Diagnostics {}
+
+/// The candidate closest to `input`, when it is close enough to be a likely typo.
+pub fn did_you_mean<'a>(
+    input: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<&'a str> {
+    candidates
+        .into_iter()
+        .map(|candidate| (strsim::jaro_winkler(input, candidate), candidate))
+        .filter(|(score, _)| *score >= 0.8)
+        .max_by(|a, b| a.0.total_cmp(&b.0).then_with(|| b.1.cmp(a.1)))
+        .map(|(_, candidate)| candidate)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_snippet_with_underline_and_help() {
+        let mut sources = SourceCache::new();
+        sources.insert("r.yaml", "- feature: a\n  team: msg-team\n".into());
+        let d = Diagnostic::error("unknown-team", "unknown team `msg-team`")
+            .at(Label::new("r.yaml", 2, 9, 8).with_message("not declared"))
+            .help("did you mean `msgs-team`?");
+        insta::assert_snapshot!(d.render(&mut sources), @r"
+        error[unknown-team]: unknown team `msg-team`
+         --> r.yaml:2:9
+          |
+        2 |   team: msg-team
+          |         ^^^^^^^^ not declared
+          |
+          = help: did you mean `msgs-team`?
+        ");
+    }
+
+    #[test]
+    fn suggests_close_names_only() {
+        let names = ["msgs-team", "voice-team", "feature_group"];
+        assert_eq!(did_you_mean("msg-team", names), Some("msgs-team"));
+        assert_eq!(did_you_mean("featuregroup", names), Some("feature_group"));
+        assert_eq!(did_you_mean("zzz", names), None);
+    }
+}

@@ -1,0 +1,108 @@
+//! String escaping for every target, so that any registry text (quotes, `"""`, `*/`, `--`,
+//! backslashes, bidi controls, emoji) lands in generated code as data, never as syntax.
+
+/// A Rust string literal. `str`'s `Debug` output is a valid literal: it escapes quotes,
+/// backslashes, control and non-printable characters (including bidi overrides, which rustc
+/// rejects unescaped).
+pub fn rust_str(text: &str) -> String {
+    format!("{text:?}")
+}
+
+/// Rust doc lines for free text: the text inside a ```` ```text ```` fence (so rustdoc never
+/// runs it as a doctest or reads it as Markdown), each line a `#[doc = ...]` string literal.
+/// The fence is longer than any backtick run in the text, so the text cannot close it.
+/// Absent text has no lines.
+pub fn rust_doc_lines(text: Option<&str>) -> Vec<String> {
+    let Some(text) = text else { return Vec::new() };
+    let longest_run = text.split(|c| c != '`').map(str::len).max().unwrap_or(0);
+    let fence = "`".repeat(longest_run.max(2) + 1);
+    let mut lines = vec![rust_str(""), rust_str(&format!(" {fence}text"))];
+    lines.extend(text.lines().map(|line| rust_str(&format!(" {line}"))));
+    lines.push(rust_str(&format!(" {fence}")));
+    lines
+}
+
+/// A Python string literal (`None` for absent text). Everything outside printable ASCII is
+/// escaped, so the source stays ASCII and no bidi control reaches a Python file.
+pub fn py_str(text: Option<&str>) -> String {
+    let Some(text) = text else {
+        return "None".to_owned();
+    };
+    let mut out = String::with_capacity(text.len() + 2);
+    out.push('"');
+    for c in text.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            ' '..='~' => out.push(c),
+            c if (c as u32) <= 0xFF => out.push_str(&format!("\\x{:02x}", c as u32)),
+            c if (c as u32) <= 0xFFFF => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push_str(&format!("\\U{:08x}", c as u32)),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// A SQL string literal for `dialect` (`NULL` for absent text). Standard SQL doubles quotes;
+/// BigQuery uses backslash escapes instead.
+pub fn sql_str(text: Option<&str>, dialect: &str) -> String {
+    let Some(text) = text else {
+        return "NULL".to_owned();
+    };
+    if dialect == "bigquery" {
+        let mut out = String::from("'");
+        for c in text.chars() {
+            match c {
+                '\'' => out.push_str("\\'"),
+                '\\' => out.push_str("\\\\"),
+                '\n' => out.push_str("\\n"),
+                '\t' => out.push_str("\\t"),
+                c => out.push(c),
+            }
+        }
+        out.push('\'');
+        out
+    } else {
+        format!("'{}'", text.replace('\'', "''"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rust_literals_escape_quotes_and_bidi() {
+        assert_eq!(rust_str("a\"b\\c"), r#""a\"b\\c""#);
+        assert_eq!(rust_str("\u{202e}"), r#""\u{202e}""#);
+    }
+
+    #[test]
+    fn doc_fence_outlasts_backticks_in_text() {
+        let lines = rust_doc_lines(Some("run ```rust\nfn main() {}\n``` now"));
+        assert_eq!(lines[1], r#"" ````text""#);
+        assert_eq!(lines.last().unwrap(), r#"" ````""#);
+    }
+
+    #[test]
+    fn python_literals() {
+        assert_eq!(py_str(None), "None");
+        assert_eq!(
+            py_str(Some(r#"say """hi""" \ é 🎉"#)),
+            r#""say \"\"\"hi\"\"\" \\ \xe9 \U0001f389""#
+        );
+    }
+
+    #[test]
+    fn sql_literals() {
+        assert_eq!(
+            sql_str(Some("it's -- /* x */"), "postgres"),
+            "'it''s -- /* x */'"
+        );
+        assert_eq!(sql_str(Some("it's \\"), "bigquery"), r"'it\'s \\'");
+        assert_eq!(sql_str(None, "sqlite"), "NULL");
+    }
+}

@@ -1,0 +1,319 @@
+//! `featgen.lock`: the stable ids of features, feature groups, teams and tiers.
+//!
+//! Ids are what profiles, cost rows and SQL facts are keyed by, so they must never change or be
+//! reused: a name keeps its id forever (also when it is removed and later re-added), a
+//! `renamed_from` moves the old name's id to the new name, and new names get ids above every
+//! id ever assigned. Removed names stay in the lock as `retired` so that their ids stay taken.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write as _;
+use std::path::Path;
+
+use crate::diagnostic::{Diagnostic, Label, line_column};
+
+/// File name of the lock, beside the registry.
+pub const LOCK_FILE: &str = "featgen.lock";
+
+/// One name's id.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LockEntry {
+    /// The id.
+    pub id: u32,
+    /// The name is no longer in the registry; its id stays reserved.
+    pub retired: bool,
+}
+
+/// The ids of one kind of entry (features, teams, ...), by name.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Section {
+    entries: BTreeMap<String, LockEntry>,
+}
+
+/// A name to give an id to, and the name it had before, if it was renamed.
+#[derive(Clone, Copy, Debug)]
+pub struct Wanted<'a> {
+    /// The current name.
+    pub name: &'a str,
+    /// `renamed_from`, when set.
+    pub renamed_from: Option<&'a str>,
+}
+
+impl Section {
+    /// The entry for `name`, active or retired.
+    pub fn get(&self, name: &str) -> Option<LockEntry> {
+        self.entries.get(name).copied()
+    }
+
+    /// Assigns ids to exactly the `wanted` names (in the given order for new ones) and retires
+    /// every other name.
+    pub fn assign(&mut self, wanted: &[Wanted<'_>]) {
+        let current: BTreeSet<&str> = wanted.iter().map(|w| w.name).collect();
+        for w in wanted {
+            if self.entries.contains_key(w.name) {
+                continue;
+            }
+            let Some(old) = w.renamed_from else { continue };
+            if current.contains(old) {
+                continue;
+            }
+            if let Some(entry) = self.entries.remove(old) {
+                self.entries.insert(w.name.to_owned(), entry);
+            }
+        }
+        let mut next = self.entries.values().map(|e| e.id).max().unwrap_or(0) + 1;
+        for w in wanted {
+            self.entries.entry(w.name.to_owned()).or_insert_with(|| {
+                next += 1;
+                LockEntry {
+                    id: next - 1,
+                    retired: false,
+                }
+            });
+        }
+        for (name, entry) in &mut self.entries {
+            entry.retired = !current.contains(name.as_str());
+        }
+    }
+
+    /// Entries sorted by id.
+    fn by_id(&self) -> Vec<(&str, LockEntry)> {
+        let mut entries: Vec<_> = self.entries.iter().map(|(n, e)| (n.as_str(), *e)).collect();
+        entries.sort_by_key(|(_, e)| e.id);
+        entries
+    }
+}
+
+/// The whole lock file.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Lock {
+    /// Feature ids.
+    pub features: Section,
+    /// Feature group ids.
+    pub feature_groups: Section,
+    /// Team ids.
+    pub teams: Section,
+    /// Tier ids.
+    pub tiers: Section,
+}
+
+const SECTIONS: [&str; 4] = ["features", "feature_groups", "teams", "tiers"];
+
+impl Lock {
+    fn sections(&self) -> [&Section; 4] {
+        [
+            &self.features,
+            &self.feature_groups,
+            &self.teams,
+            &self.tiers,
+        ]
+    }
+
+    fn section_mut(&mut self, name: &str) -> Option<&mut Section> {
+        match name {
+            "features" => Some(&mut self.features),
+            "feature_groups" => Some(&mut self.feature_groups),
+            "teams" => Some(&mut self.teams),
+            "tiers" => Some(&mut self.tiers),
+            _ => None,
+        }
+    }
+
+    /// Reads `path`; a missing file is an empty lock.
+    pub fn read(path: &Path) -> Result<Lock, Box<Diagnostic>> {
+        match std::fs::read_to_string(path) {
+            Ok(text) => Lock::parse(&text, path),
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(Lock::default()),
+            Err(err) => Err(Box::new(Diagnostic::error(
+                crate::load::IO_ERROR,
+                format!("cannot read {}: {err}", path.display()),
+            ))),
+        }
+    }
+
+    /// Parses lock text; `path` is only used in diagnostics.
+    pub fn parse(text: &str, path: &Path) -> Result<Lock, Box<Diagnostic>> {
+        let invalid = |offset: usize, message: String| {
+            let (line, column) = line_column(text.as_bytes(), offset);
+            Box::new(Diagnostic::error("invalid-lock", message)
+                .at(Label::new(path, line, column, 1))
+                .help(format!(
+                    "{LOCK_FILE} is written by `featgen build`; restore it from version control \
+                     rather than editing ids by hand"
+                )))
+        };
+        let table: toml::Table = toml::from_str(text).map_err(|err| {
+            let offset = err.span().map_or(0, |s| s.start);
+            invalid(offset, err.message().to_owned())
+        })?;
+        let mut lock = Lock::default();
+        for (key, value) in &table {
+            if key == "version" {
+                if value.as_integer() != Some(1) {
+                    return Err(invalid(0, format!("unsupported lock version {value}")));
+                }
+                continue;
+            }
+            let Some(section) = lock.section_mut(key) else {
+                return Err(invalid(0, format!("unknown section `{key}`")));
+            };
+            let toml::Value::Table(entries) = value else {
+                return Err(invalid(0, format!("`{key}` must be a table")));
+            };
+            let mut seen_ids = BTreeMap::new();
+            for (name, entry) in entries {
+                let parsed = match entry {
+                    toml::Value::Integer(id) => u32::try_from(*id)
+                        .ok()
+                        .map(|id| LockEntry { id, retired: false }),
+                    toml::Value::Table(t) => t
+                        .get("id")
+                        .and_then(toml::Value::as_integer)
+                        .and_then(|id| u32::try_from(id).ok())
+                        .map(|id| LockEntry {
+                            id,
+                            retired: t
+                                .get("retired")
+                                .and_then(toml::Value::as_bool)
+                                .unwrap_or(false),
+                        }),
+                    _ => None,
+                };
+                let Some(parsed) = parsed.filter(|e| e.id > 0) else {
+                    return Err(invalid(0, format!("`{key}.{name}` must be a positive id")));
+                };
+                if let Some(other) = seen_ids.insert(parsed.id, name.clone()) {
+                    return Err(invalid(
+                        0,
+                        format!(
+                            "id {} is given to both `{other}` and `{name}` in `{key}`",
+                            parsed.id
+                        ),
+                    ));
+                }
+                section.entries.insert(name.clone(), parsed);
+            }
+        }
+        Ok(lock)
+    }
+
+    /// The file's text: deterministic, entries sorted by id so that new ids append.
+    pub fn render(&self) -> String {
+        let mut out = String::from(
+            "# featgen.lock: stable ids of the feature registry, maintained by `featgen build`.\n\
+             # Commit it. Ids never change and are never reused, so facts recorded under an id keep\n\
+             # joining; `retired` names were removed or renamed and keep their id reserved.\n\
+             version = 1\n",
+        );
+        for (name, section) in SECTIONS.iter().zip(self.sections()) {
+            let _ = write!(out, "\n[{name}]\n");
+            for (entry_name, entry) in section.by_id() {
+                if entry.retired {
+                    let _ = writeln!(
+                        out,
+                        "{entry_name} = {{ id = {}, retired = true }}",
+                        entry.id
+                    );
+                } else {
+                    let _ = writeln!(out, "{entry_name} = {}", entry.id);
+                }
+            }
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn wanted<'a>(names: &[&'a str]) -> Vec<Wanted<'a>> {
+        names
+            .iter()
+            .map(|&name| Wanted {
+                name,
+                renamed_from: None,
+            })
+            .collect()
+    }
+
+    fn ids(section: &Section) -> Vec<(String, u32, bool)> {
+        section
+            .by_id()
+            .into_iter()
+            .map(|(n, e)| (n.to_owned(), e.id, e.retired))
+            .collect()
+    }
+
+    #[test]
+    fn ids_survive_reordering_removal_and_readding() {
+        let mut s = Section::default();
+        s.assign(&wanted(&["a", "b", "c"]));
+        s.assign(&wanted(&["c", "a"]));
+        s.assign(&wanted(&["d", "c", "a"]));
+        assert_eq!(
+            ids(&s),
+            [
+                ("a".into(), 1, false),
+                ("b".into(), 2, true),
+                ("c".into(), 3, false),
+                ("d".into(), 4, false)
+            ]
+        );
+        s.assign(&wanted(&["a", "b", "c", "d"]));
+        assert_eq!(
+            s.get("b"),
+            Some(LockEntry {
+                id: 2,
+                retired: false
+            })
+        );
+    }
+
+    #[test]
+    fn removed_max_id_is_never_reused() {
+        let mut s = Section::default();
+        s.assign(&wanted(&["a", "b"]));
+        s.assign(&wanted(&["a"]));
+        s.assign(&wanted(&["a", "z"]));
+        assert_eq!(s.get("z").unwrap().id, 3);
+    }
+
+    #[test]
+    fn rename_moves_the_id() {
+        let mut s = Section::default();
+        s.assign(&wanted(&["old", "x"]));
+        s.assign(&[
+            Wanted {
+                name: "new",
+                renamed_from: Some("old"),
+            },
+            Wanted {
+                name: "x",
+                renamed_from: None,
+            },
+        ]);
+        assert_eq!(ids(&s), [("new".into(), 1, false), ("x".into(), 2, false)]);
+    }
+
+    #[test]
+    fn render_parse_round_trip() {
+        let mut lock = Lock::default();
+        lock.features
+            .assign(&wanted(&["messaging", "text-in-voice"]));
+        lock.features.assign(&wanted(&["text-in-voice"]));
+        lock.tiers.assign(&wanted(&["S", "A"]));
+        let text = lock.render();
+        assert_eq!(Lock::parse(&text, Path::new("featgen.lock")).unwrap(), lock);
+        assert!(
+            text.contains("messaging = { id = 1, retired = true }"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn duplicate_ids_are_rejected() {
+        let err =
+            Lock::parse("version = 1\n[features]\na = 1\nb = 1\n", Path::new("l")).unwrap_err();
+        assert!(err.message.contains("both `a` and `b`"), "{err:?}");
+    }
+}

@@ -1,0 +1,168 @@
+//! Writing generated files: only where the contents changed, each through a temporary file
+//! renamed into place, so a reader never sees a half-written file; and checking them, with a
+//! short diff of what is stale.
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+
+use similar::TextDiff;
+
+use crate::render::GeneratedFile;
+
+/// What happened to one file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FileStatus {
+    /// Already up to date; not touched.
+    Unchanged,
+    /// Did not exist.
+    Created,
+    /// Existed with other contents.
+    Updated,
+}
+
+/// How a file on disk compares with what would be generated.
+fn status(path: &Path, contents: &str) -> std::io::Result<(FileStatus, Option<String>)> {
+    match std::fs::read(path) {
+        Ok(existing) if existing == contents.as_bytes() => Ok((FileStatus::Unchanged, None)),
+        Ok(existing) => Ok((
+            FileStatus::Updated,
+            Some(String::from_utf8_lossy(&existing).into_owned()),
+        )),
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok((FileStatus::Created, None)),
+        Err(err) => Err(err),
+    }
+}
+
+/// Writes `contents` to `path` atomically: a temporary file in the same directory, flushed,
+/// then renamed over the target. Creates missing parent directories.
+pub fn write_atomic(path: &Path, contents: &str) -> std::io::Result<()> {
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir)?;
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let temp = dir.join(format!(".{name}.featgen-{}.tmp", std::process::id()));
+    let result = (|| {
+        let mut file = std::fs::File::create(&temp)?;
+        file.write_all(contents.as_bytes())?;
+        file.sync_all()?;
+        std::fs::rename(&temp, path)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&temp);
+    }
+    result
+}
+
+/// Writes every file under `out_dir` whose contents differ; returns each path (joined to
+/// `out_dir`) with what happened to it.
+pub fn write(
+    out_dir: &Path,
+    files: &[GeneratedFile],
+) -> std::io::Result<Vec<(PathBuf, FileStatus)>> {
+    let mut report = Vec::with_capacity(files.len());
+    for file in files {
+        let path = out_dir.join(&file.path);
+        let (state, _) = status(&path, &file.contents)?;
+        if state != FileStatus::Unchanged {
+            write_atomic(&path, &file.contents)?;
+        }
+        report.push((path, state));
+    }
+    Ok(report)
+}
+
+/// A generated file that does not match what the registry produces now.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Stale {
+    /// The file (joined to the output directory).
+    pub path: PathBuf,
+    /// `Created` when the file is missing, `Updated` when its contents differ.
+    pub status: FileStatus,
+    /// A unified diff from the file on disk to the expected contents, cut to a few lines.
+    pub diff: String,
+}
+
+/// Lines of diff shown per stale file.
+const DIFF_LINES: usize = 20;
+
+/// The files under `out_dir` that are missing or differ from `files`.
+pub fn check(out_dir: &Path, files: &[GeneratedFile]) -> std::io::Result<Vec<Stale>> {
+    let mut stale = Vec::new();
+    for file in files {
+        let path = out_dir.join(&file.path);
+        let (state, existing) = status(&path, &file.contents)?;
+        let diff = match &existing {
+            Some(existing) => short_diff(existing, &file.contents, &path),
+            None => String::new(),
+        };
+        if state != FileStatus::Unchanged {
+            stale.push(Stale {
+                path,
+                status: state,
+                diff,
+            });
+        }
+    }
+    Ok(stale)
+}
+
+fn short_diff(old: &str, new: &str, path: &Path) -> String {
+    let name = path.display().to_string();
+    let diff = TextDiff::from_lines(old, new);
+    let text = diff
+        .unified_diff()
+        .context_radius(1)
+        .header(&name, &format!("{name} (expected)"))
+        .to_string();
+    let total = text.lines().count();
+    let mut shown: String = text
+        .lines()
+        .take(DIFF_LINES)
+        .map(|l| format!("{l}\n"))
+        .collect();
+    if total > DIFF_LINES {
+        shown.push_str(&format!("... {} more diff lines\n", total - DIFF_LINES));
+    }
+    shown
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn file(path: &str, contents: &str) -> GeneratedFile {
+        GeneratedFile {
+            path: path.into(),
+            contents: contents.into(),
+        }
+    }
+
+    #[test]
+    fn writes_only_changed_files_and_checks_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let files = [file("a/x.txt", "one\n"), file("y.txt", "two\n")];
+        let first = write(dir.path(), &files).unwrap();
+        assert!(first.iter().all(|(_, s)| *s == FileStatus::Created));
+        let again = write(dir.path(), &files).unwrap();
+        assert!(again.iter().all(|(_, s)| *s == FileStatus::Unchanged));
+        assert!(check(dir.path(), &files).unwrap().is_empty());
+
+        let changed = [
+            file("a/x.txt", "one\nmore\n"),
+            file("y.txt", "two\n"),
+            file("z.txt", "new\n"),
+        ];
+        let stale = check(dir.path(), &changed).unwrap();
+        assert_eq!(stale.len(), 2);
+        assert_eq!(stale[0].status, FileStatus::Updated);
+        assert!(stale[0].diff.contains("+more"), "{}", stale[0].diff);
+        assert_eq!(stale[1].status, FileStatus::Created);
+        let leftovers: Vec<_> = std::fs::read_dir(dir.path().join("a")).unwrap().collect();
+        assert_eq!(leftovers.len(), 1, "no temporary files are left behind");
+    }
+}
