@@ -62,26 +62,29 @@ impl RouteEntry {
         self.tier = Some(feature.tier.clone());
     }
 
-    /// The columns of the table and CSV formats, in order.
-    fn columns(&self) -> [&str; 10] {
-        [
-            self.kind,
-            self.method.as_deref().unwrap_or("-"),
-            self.path.as_deref().unwrap_or("-"),
-            self.handler.as_str(),
-            self.feature.as_deref().unwrap_or("-"),
-            self.group.as_deref().unwrap_or("-"),
-            self.team.as_deref().unwrap_or("-"),
-            self.tier.as_deref().unwrap_or("-"),
-            self.file.as_str(),
-            self.language,
+    /// The cells of the table and CSV formats, in [`HEADERS`] order.
+    fn cells(&self) -> Vec<String> {
+        let or_dash = |value: &Option<String>| value.clone().unwrap_or_else(|| "-".to_owned());
+        vec![
+            self.kind.to_owned(),
+            or_dash(&self.method),
+            or_dash(&self.path),
+            self.handler.clone(),
+            or_dash(&self.feature),
+            or_dash(&self.group),
+            or_dash(&self.team),
+            or_dash(&self.tier),
+            self.file.clone(),
+            self.line.to_string(),
+            self.language.to_owned(),
         ]
     }
 }
 
 /// Column headers of the table and CSV formats.
-const HEADERS: [&str; 10] = [
-    "kind", "method", "path", "handler", "feature", "group", "team", "tier", "file", "language",
+const HEADERS: [&str; 11] = [
+    "kind", "method", "path", "handler", "feature", "group", "team", "tier", "file", "line",
+    "language",
 ];
 
 /// Output format of `featgen routes`.
@@ -105,45 +108,27 @@ pub fn render_routes(routes: &[RouteEntry], format: RoutesFormat) -> String {
         }
         RoutesFormat::Csv => {
             let mut out = String::new();
-            let mut row = |cells: Vec<String>| {
+            let headers = HEADERS.map(String::from).to_vec();
+            for row in std::iter::once(headers).chain(routes.iter().map(RouteEntry::cells)) {
+                let cells: Vec<String> = row.iter().map(|c| csv_field(c)).collect();
                 out.push_str(&cells.join(","));
                 out.push_str("\r\n");
-            };
-            row(HEADERS
-                .iter()
-                .chain(["line"].iter())
-                .map(|h| (*h).to_owned())
-                .collect());
-            for route in routes {
-                let line = route.line.to_string();
-                row(route
-                    .columns()
-                    .iter()
-                    .chain([&line.as_str()])
-                    .map(|c| csv_field(c))
-                    .collect());
             }
             out
         }
         RoutesFormat::Table => {
-            let rows: Vec<Vec<String>> = routes
-                .iter()
-                .map(|r| {
-                    let mut cells: Vec<String> =
-                        r.columns().iter().map(|c| (*c).to_owned()).collect();
-                    cells[8] = format!("{}:{}", r.file, r.line);
-                    cells
-                })
+            let headers = HEADERS.map(str::to_uppercase).to_vec();
+            let rows: Vec<Vec<String>> = std::iter::once(headers)
+                .chain(routes.iter().map(RouteEntry::cells))
                 .collect();
-            let mut widths: Vec<usize> = HEADERS.iter().map(|h| h.len()).collect();
+            let mut widths = vec![0; HEADERS.len()];
             for row in &rows {
                 for (width, cell) in widths.iter_mut().zip(row) {
                     *width = (*width).max(cell.chars().count());
                 }
             }
             let mut out = String::new();
-            let header: Vec<String> = HEADERS.iter().map(|h| h.to_uppercase()).collect();
-            for row in std::iter::once(&header).chain(&rows) {
+            for row in &rows {
                 let mut line = String::new();
                 for (cell, width) in row.iter().zip(&widths) {
                     let _ = write!(line, "{cell:<width$}  ");

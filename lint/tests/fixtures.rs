@@ -100,3 +100,33 @@ fn unparsable_files_are_reported_and_the_rest_is_linted() {
     let report = check("broken", &LintConfig::default());
     assert!(report.has_parse_errors());
 }
+
+#[test]
+fn repository_examples_lint_clean() {
+    let registry_path = Path::new("../registry");
+    let registry = Registry::load(registry_path).unwrap_or_else(|d| panic!("registry: {d}"));
+    let examples = Path::new("../examples");
+    let report = lint(
+        &[examples.to_path_buf()],
+        &KnownFeatures::from_registry(&registry),
+        registry_path,
+        &LintConfig::default(),
+    )
+    .unwrap_or_else(|e| panic!("lint examples: {e}"));
+    // Warnings (features the examples do not use) are expected; errors are not.
+    let errors: Vec<String> = report
+        .findings
+        .iter()
+        .filter(|f| f.severity() == featgen_lint::Severity::Error)
+        .map(|f| format!("{}: {}", f.location, f.message))
+        .collect();
+    assert!(errors.is_empty(), "{}", errors.join("\n"));
+    assert!(
+        report
+            .routes
+            .iter()
+            .any(|r| r.path.as_deref() == Some("/channels/{channel_id}/messages")),
+        "the example's routes are found: {:?}",
+        report.routes
+    );
+}

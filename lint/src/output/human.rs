@@ -51,7 +51,8 @@ fn diagnostic(finding: &Finding, sources: &mut SourceCache) -> Diagnostic {
     diagnostic
 }
 
-/// A label underlining the token at `at`: a whole attribute or decorator, else a path.
+/// A label underlining the token at `at`: a whole attribute or decorator, a string, else a
+/// path or registry name.
 fn label(at: &Location, sources: &mut SourceCache) -> Label {
     let len = sources
         .line(at.path.as_ref(), at.line)
@@ -63,10 +64,14 @@ fn label(at: &Location, sources: &mut SourceCache) -> Label {
             let token = token.trim_end();
             if token.starts_with(['#', '@']) {
                 token.chars().count()
+            } else if let Some(quoted) = token.strip_prefix('"') {
+                quoted
+                    .find('"')
+                    .map_or(1, |end| quoted[..end].chars().count() + 2)
             } else {
                 token
                     .chars()
-                    .take_while(|c| c.is_alphanumeric() || matches!(c, '_' | ':' | '.'))
+                    .take_while(|c| c.is_alphanumeric() || matches!(c, '_' | ':' | '.' | '-'))
                     .count()
             }
         })

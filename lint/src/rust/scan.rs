@@ -622,6 +622,11 @@ impl<'ast> Visit<'ast> for Scanner<'_> {
 
     fn visit_expr_call(&mut self, call: &'ast ExprCall) {
         if let Some(method) = self.axum_method(&call.func, call.args.len()) {
+            // `on(MethodFilter::PATCH, h)` names its method in the first argument.
+            let method = match (method.as_str(), call.args.first()) {
+                ("ON", Some(filter)) => method_name(filter),
+                _ => method,
+            };
             if let Some(handler) = call.args.last() {
                 self.endpoint(method, handler);
             }
