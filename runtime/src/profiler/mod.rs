@@ -15,12 +15,14 @@
 //!
 //! How it works:
 //!
-//! - **Sampling**: every thread that runs a route gets its own CPU-time timer
-//!   (`timer_create(CLOCK_THREAD_CPUTIME_ID, SIGEV_THREAD_ID)`), set up automatically the first
-//!   time a route is set on it, or explicitly with [`register_current_thread`] (e.g. from tokio's
-//!   `on_thread_start`). Other threads are covered by a process-wide CPU timer. The `SIGPROF`
-//!   handler reads the current route ([`crate::current`]'s thread-local, per poll for async
-//!   code) and walks frame pointers into a preallocated lock-free buffer.
+//! - **Sampling**: every thread gets its own CPU-time timer
+//!   (`timer_create(CLOCK_THREAD_CPUTIME_ID, SIGEV_THREAD_ID)`). Threads that run a route are
+//!   *registered* automatically the first time a route is set on them (or explicitly with
+//!   [`register_current_thread`], e.g. from tokio's `on_thread_start`) and get full stacks;
+//!   other threads are found every 100 ms and sampled too (interrupted function only), with a
+//!   process-wide CPU timer covering them until then. The `SIGPROF` handler reads the current
+//!   route ([`crate::current`]'s thread-local, set per poll for async code) and walks frame
+//!   pointers into a preallocated lock-free buffer.
 //! - **Reporting**: a reporter thread empties the buffer every 100 ms, aggregates per (route,
 //!   stack), and at every interval boundary (wall-clock multiples of the interval) symbolizes
 //!   the distinct addresses and builds a pprof profile with sample type `cpu/nanoseconds` and
@@ -309,6 +311,9 @@ fn report_loop(
             .min(DRAIN_EVERY);
         let stopping = !matches!(stop.recv_timeout(wait), Err(RecvTimeoutError::Timeout));
         ring.drain(|sample| aggregate.add(sample));
+        if !stopping {
+            sampler::scan_threads(false);
+        }
         let now = SystemTime::now();
         if stopping || now >= next_flush {
             let end = if stopping { now } else { next_flush };

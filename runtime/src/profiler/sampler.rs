@@ -1,15 +1,25 @@
 //! Sampling: the `SIGPROF` handler, the CPU-time timers that raise it, and thread registration.
 //!
-//! Each registered thread gets its own `timer_create(CLOCK_THREAD_CPUTIME_ID, SIGEV_THREAD_ID)`
-//! timer, so a thread is sampled in proportion to its own CPU time (a process-wide timer skews
-//! badly under parallel load, golang/go#35057). Threads that never registered are covered by one
-//! process-wide `CLOCK_PROCESS_CPUTIME_ID` timer; a registered thread ignores that timer's
-//! signals, since its own timer already counts its CPU. The first expiry of every timer is
-//! random within one period so short-lived threads are not biased against.
+//! Every thread is sampled by its own `timer_create(CLOCK_THREAD_CPUTIME_ID, SIGEV_THREAD_ID)`
+//! timer, so it is sampled in proportion to its own CPU time (one process-wide timer skews badly
+//! under parallel load, golang/go#35057):
 //!
-//! The handler is async-signal-safe: it reads a few thread-locals without destructors, walks the
-//! frame pointers, writes into the preallocated [`Ring`] and bumps atomic counters. It never
-//! allocates, locks or calls the system unwinder, and it restores `errno`.
+//! - *registered* threads (those that ran a route, or called [`register_current_thread`]) get
+//!   theirs at registration and have full frame-pointer stacks, bounded by their stack range;
+//! - other threads are found by scanning `/proc/self/task` every 100 ms and get a timer too;
+//!   their stack bounds are unknown, so their samples hold the interrupted function only.
+//!
+//! A process-wide `CLOCK_PROCESS_CPUTIME_ID` timer covers threads between their start and the
+//! next scan. Linux delivers its signal to some thread of the process, often an idle one, so a
+//! thread that receives it accounts only its own CPU time since its last such sample (read from
+//! its CPU clock), and a thread with its own timer ignores it: nothing is counted twice. The
+//! first expiry of every timer is random within one period so that short-lived threads are not
+//! biased against.
+//!
+//! The handler is async-signal-safe: it reads a few thread-locals without destructors and the
+//! thread's CPU clock, walks the frame pointers, writes into the preallocated [`Ring`] and bumps
+//! atomic counters. It never allocates, locks or calls the system unwinder, and it restores
+//! `errno`.
 
 use super::ring::Ring;
 use super::unwind::{self, Registers};
@@ -20,10 +30,14 @@ use std::ptr;
 use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, AtomicUsize, Ordering, compiler_fence};
 use std::sync::{Arc, Mutex, MutexGuard, Once};
 
-/// `sigval` of the per-thread timers.
+/// Kind of timer, in the low bits of its `sigval`: a registered thread's timer.
 const THREAD_TIMER: usize = 1;
-/// `sigval` of the process-wide fallback timer.
+/// The process-wide fallback timer.
 const PROCESS_TIMER: usize = 2;
+/// A timer created by [`scan_threads`]; the rest of its `sigval` holds the thread's CPU time
+/// (ns) already accounted for when the timer was created, `>> KIND_BITS`.
+const SCANNED_TIMER: usize = 3;
+const KIND_BITS: u32 = 2;
 
 /// Whether samples are being taken; the handler does nothing while false.
 static ENABLED: AtomicBool = AtomicBool::new(false);
@@ -31,6 +45,11 @@ static ENABLED: AtomicBool = AtomicBool::new(false);
 static ACTIVE: AtomicUsize = AtomicUsize::new(0);
 /// The buffer of the running profiler, null when stopped.
 static RING: AtomicPtr<Ring> = AtomicPtr::new(ptr::null_mut());
+/// The sampling period of the running profiler, in ns of CPU time.
+static PERIOD_NS: AtomicU64 = AtomicU64::new(1);
+/// Number of the current run (incremented by every start), so thread-locals written during an
+/// earlier run are recognized as stale.
+static RUN: AtomicU64 = AtomicU64::new(0);
 
 /// Counters written by the handler, read by the reporter and by `stats()`.
 pub(crate) struct Counters {
@@ -61,6 +80,10 @@ thread_local! {
     static REGISTERED: Cell<bool> = const { Cell::new(false) };
     /// This thread's stack, `0..0` until registered; bounds the frame-pointer walk.
     static STACK: Cell<(usize, usize)> = const { Cell::new((0, 0)) };
+    /// The run in which this thread last received a signal of its own (scanned) timer.
+    static OWN_TIMER_RUN: Cell<u64> = const { Cell::new(0) };
+    /// For the process-wide timer: the run, and this thread's CPU time (ns) accounted so far.
+    static ACCOUNTED: Cell<(u64, u64)> = const { Cell::new((0, 0)) };
     /// Unregisters the thread when it exits (a destructor, so never touched by the handler).
     static EXIT: ExitGuard = const { ExitGuard };
 }
@@ -108,11 +131,39 @@ unsafe fn take_sample(info: &TimerSigInfo, context: *mut libc::c_void) {
         return;
     }
     let registered = REGISTERED.with(Cell::get);
-    if info.si_value.sival_ptr as usize == PROCESS_TIMER && registered {
-        COUNTERS.ignored.fetch_add(1, Ordering::Relaxed);
-        return;
-    }
-    let weight = 1 + u32::try_from(info.si_overrun).unwrap_or(0);
+    let run = RUN.load(Ordering::Relaxed);
+    let value = info.si_value.sival_ptr as usize;
+    let periodic = 1 + u32::try_from(info.si_overrun).unwrap_or(0);
+    let weight = match value & ((1 << KIND_BITS) - 1) {
+        PROCESS_TIMER => {
+            if registered || OWN_TIMER_RUN.with(Cell::get) == run {
+                COUNTERS.ignored.fetch_add(1, Ordering::Relaxed);
+                return;
+            }
+            match process_timer_weight(run) {
+                Some(weight) => weight,
+                None => {
+                    COUNTERS.ignored.fetch_add(1, Ordering::Relaxed);
+                    return;
+                }
+            }
+        }
+        SCANNED_TIMER if OWN_TIMER_RUN.with(Cell::get) != run => {
+            // First signal of a scanned timer: also account the CPU the thread used since the
+            // profiler started (or it was born) and before its timer existed.
+            OWN_TIMER_RUN.with(|own| own.set(run));
+            let (accounted_run, accounted) = ACCOUNTED.with(Cell::get);
+            let mut base = (value >> KIND_BITS) as u64;
+            if accounted_run == run {
+                base = base.max(accounted);
+            }
+            let period = PERIOD_NS.load(Ordering::Relaxed);
+            let catch_up = thread_cpu_ns(libc::CLOCK_THREAD_CPUTIME_ID)
+                .map_or(0, |cpu| cpu.saturating_sub(base) / period);
+            periodic.max(u32::try_from(catch_up).unwrap_or(u32::MAX))
+        }
+        _ => periodic,
+    };
     COUNTERS.signals.fetch_add(1, Ordering::Relaxed);
     COUNTERS
         .taken
@@ -145,6 +196,46 @@ unsafe fn take_sample(info: &TimerSigInfo, context: *mut libc::c_void) {
             .dropped_buffer_full
             .fetch_add(u64::from(weight), Ordering::Relaxed);
     }
+}
+
+/// How many periods a process-wide signal stands for on this thread: the whole periods of CPU
+/// time it used since its last such sample (`None` for none, e.g. an idle thread the kernel
+/// picked). The first signal of a run on a thread only sets its starting point.
+fn process_timer_weight(run: u64) -> Option<u32> {
+    let cpu = thread_cpu_ns(libc::CLOCK_THREAD_CPUTIME_ID)?;
+    let (seen_run, accounted) = ACCOUNTED.with(Cell::get);
+    if seen_run != run {
+        ACCOUNTED.with(|cell| cell.set((run, cpu)));
+        return None;
+    }
+    let period = PERIOD_NS.load(Ordering::Relaxed);
+    let periods = cpu.saturating_sub(accounted) / period;
+    if periods == 0 {
+        return None;
+    }
+    ACCOUNTED.with(|cell| cell.set((run, accounted + periods * period)));
+    Some(u32::try_from(periods).unwrap_or(u32::MAX))
+}
+
+/// The value of a CPU clock in ns. Async-signal-safe (`clock_gettime` is).
+fn thread_cpu_ns(clock: libc::clockid_t) -> Option<u64> {
+    let mut now = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes into `now`.
+    if unsafe { libc::clock_gettime(clock, &mut now) } != 0 {
+        return None;
+    }
+    Some(now.tv_sec as u64 * 1_000_000_000 + now.tv_nsec as u64)
+}
+
+/// The CPU-time clock of thread `tid` of this process (what glibc's `pthread_getcpuclockid`
+/// returns; `CLOCK_THREAD_CPUTIME_ID` would be the clock of the *calling* thread, wrong for
+/// timers created on another thread's behalf).
+fn cpu_clock_of(tid: libc::pid_t) -> libc::clockid_t {
+    // MAKE_THREAD_CPUCLOCK(tid, CPUCLOCK_SCHED): per-thread flag 4 | scheduler clock 2.
+    (!tid << 3) | 6
 }
 
 /// A POSIX timer, deleted when dropped.
@@ -235,17 +326,21 @@ struct ThreadEntry {
     timer: Option<Timer>,
 }
 
-/// Timers and registered threads; only touched in normal (non-signal) context.
+/// Timers and known threads; only touched in normal (non-signal) context.
 struct Timers {
     /// The sampling period while running, `None` when stopped.
     period_ns: Option<u64>,
+    /// Registered threads.
     threads: Vec<ThreadEntry>,
+    /// Threads found by [`scan_threads`], with their timers; emptied at stop.
+    scanned: Vec<ThreadEntry>,
     process: Option<Timer>,
 }
 
 static TIMERS: Mutex<Timers> = Mutex::new(Timers {
     period_ns: None,
     threads: Vec::new(),
+    scanned: Vec::new(),
     process: None,
 });
 
@@ -256,19 +351,14 @@ fn timers() -> MutexGuard<'static, Timers> {
         .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-/// Creates a thread timer, counting a failure instead of failing the caller: the thread is
-/// then still sampled, as unregistered, by the process-wide timer.
-fn thread_timer(tid: libc::pid_t, period_ns: u64) -> Option<Timer> {
-    Timer::start(
-        libc::CLOCK_THREAD_CPUTIME_ID,
-        Some(tid),
-        THREAD_TIMER,
-        period_ns,
-    )
-    .inspect_err(|_| {
-        COUNTERS.timer_errors.fetch_add(1, Ordering::Relaxed);
-    })
-    .ok()
+/// Creates a timer on thread `tid`'s CPU clock with `sigval` `value`, counting a failure
+/// instead of failing the caller: the thread is then still covered by the process-wide timer.
+fn thread_timer(tid: libc::pid_t, value: usize, period_ns: u64) -> Option<Timer> {
+    Timer::start(cpu_clock_of(tid), Some(tid), value, period_ns)
+        .inspect_err(|_| {
+            COUNTERS.timer_errors.fetch_add(1, Ordering::Relaxed);
+        })
+        .ok()
 }
 
 /// Unregisters its thread at thread exit.
@@ -281,6 +371,38 @@ impl Drop for ExitGuard {
         // SAFETY: gettid has no preconditions.
         let tid = unsafe { libc::gettid() };
         timers().threads.retain(|thread| thread.tid != tid);
+    }
+}
+
+/// Gives every thread of the process that has no timer yet one of its own, and deletes the
+/// timers of threads that exited. Run at start (`at_start`) and by the reporter every 100 ms
+/// while sampling.
+pub(crate) fn scan_threads(at_start: bool) {
+    let Ok(entries) = std::fs::read_dir("/proc/self/task") else {
+        return;
+    };
+    let live: Vec<libc::pid_t> = entries
+        .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse().ok())
+        .collect();
+    let mut timers = timers();
+    let Some(period_ns) = timers.period_ns else {
+        return;
+    };
+    timers.scanned.retain(|thread| live.contains(&thread.tid));
+    for tid in live {
+        let known = |list: &[ThreadEntry]| list.iter().any(|thread| thread.tid == tid);
+        if !known(&timers.threads) && !known(&timers.scanned) {
+            // The CPU time to start accounting from: now for threads that predate the start,
+            // zero for threads born since (all their CPU time is within the run).
+            let base = if at_start {
+                thread_cpu_ns(cpu_clock_of(tid)).unwrap_or(0)
+            } else {
+                0
+            };
+            let value = SCANNED_TIMER | (base as usize) << KIND_BITS;
+            let timer = thread_timer(tid, value, period_ns);
+            timers.scanned.push(ThreadEntry { tid, timer });
+        }
     }
 }
 
@@ -323,7 +445,7 @@ pub fn register_current_thread() {
     let mut timers = timers();
     let timer = timers
         .period_ns
-        .and_then(|period| thread_timer(tid, period));
+        .and_then(|period| thread_timer(tid, THREAD_TIMER, period));
     timers.threads.push(ThreadEntry { tid, timer });
     compiler_fence(Ordering::SeqCst);
     REGISTERED.with(|registered| registered.set(true));
@@ -396,11 +518,13 @@ impl Sampler {
         }
         let ring = Arc::new(Ring::new(capacity));
         RING.store(Arc::as_ptr(&ring).cast_mut(), Ordering::Release);
+        PERIOD_NS.store(period_ns.max(1), Ordering::Relaxed);
+        RUN.fetch_add(1, Ordering::Relaxed);
         ENABLED.store(true, Ordering::SeqCst);
         {
             let mut timers = timers();
             for thread in &mut timers.threads {
-                thread.timer = thread_timer(thread.tid, period_ns);
+                thread.timer = thread_timer(thread.tid, THREAD_TIMER, period_ns);
             }
             // Per-thread timers first, so no registered thread ever runs without one while the
             // process-wide timer exists.
@@ -428,6 +552,7 @@ impl Sampler {
         }
         crate::context::set_first_route_hook(register_current_thread);
         register_current_thread();
+        scan_threads(true);
         Ok(Sampler { ring })
     }
 
