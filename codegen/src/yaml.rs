@@ -171,17 +171,34 @@ pub(crate) fn parse(text: &str) -> Result<Node, ParseError> {
                 line: at.map_or(0, |l| to_u32(l.line())),
                 column: at.map_or(0, |l| to_u32(l.column())),
                 message: error_message(&err),
-                budget: matches!(err, serde_saphyr::Error::Budget { .. }),
+                budget: matches!(
+                    original_error(&err),
+                    serde_saphyr::Error::Budget { .. }
+                        | serde_saphyr::Error::AliasReplayCounterOverflow { .. }
+                        | serde_saphyr::Error::AliasReplayLimitExceeded { .. }
+                        | serde_saphyr::Error::AliasExpansionLimitExceeded { .. }
+                        | serde_saphyr::Error::AliasReplayStackDepthExceeded { .. }
+                ),
             })
         }
     }
 }
 
+/// The error inside snippet and alias-location wrappers.
+fn original_error(mut err: &serde_saphyr::Error) -> &serde_saphyr::Error {
+    while let serde_saphyr::Error::AliasError { error, .. }
+    | serde_saphyr::Error::WithSnippet { error, .. } = err
+    {
+        err = error;
+    }
+    err
+}
+
 /// The parser's message without its own position suffix or snippet (we render our own).
 fn error_message(err: &serde_saphyr::Error) -> String {
-    let text = err.without_snippet().to_string();
+    let text = original_error(err).to_string();
     let first = text.lines().next().unwrap_or_default();
-    match first.rfind(" at line ") {
+    match first.find(" at line ") {
         Some(cut) => first[..cut].to_owned(),
         None => first.to_owned(),
     }
