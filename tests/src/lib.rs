@@ -7,6 +7,9 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use featgen_codegen::Registry;
+use featgen_codegen::render::{self, RenderOptions};
+
 /// The workspace root (the folder holding the top-level `Cargo.toml`).
 pub fn workspace_root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -62,4 +65,124 @@ pub fn run_ok(command: &mut Command) -> String {
         String::from_utf8_lossy(&output.stderr)
     );
     stdout
+}
+
+/// Loads the registry at `registry` (with the lock beside it), renders every built-in target
+/// into `out`, writes the updated lock, and returns the registry.
+pub fn build(registry: &Path, out: &Path, python_package: &str) -> Registry {
+    let loaded = Registry::load(registry).unwrap_or_else(|d| panic!("invalid registry:\n{d}"));
+    let options = RenderOptions {
+        python_package: python_package.to_owned(),
+        template_dir: None,
+    };
+    let files =
+        render::render(&loaded, &[], &options).unwrap_or_else(|d| panic!("render failed:\n{d}"));
+    featgen_codegen::output::write(out, &files).expect("write generated files");
+    std::fs::write(&loaded.lock_path, loaded.lock.render()).expect("write lock");
+    loaded
+}
+
+/// Executes `files` in order in a fresh database of `engine` (`sqlite`, `duckdb` or
+/// `postgres`) and returns the four dimension tables as JSON (rows ordered by id).
+pub fn run_sql(engine: &str, files: &[PathBuf]) -> serde_json::Value {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let output = if engine == "postgres" {
+        run_postgres(files)
+    } else {
+        let db = dir.path().join(format!("test.{engine}"));
+        let mut command = python_command();
+        command
+            .arg(workspace_root().join("tests/engines/sql_engine.py"))
+            .arg(engine)
+            .arg(&db)
+            .args(files);
+        run_ok(&mut command)
+    };
+    serde_json::from_str(&output)
+        .unwrap_or_else(|err| panic!("bad dump from {engine}: {err}\n{output}"))
+}
+
+/// A fresh PostgreSQL database in the throwaway cluster, the files run with `psql`, and the
+/// tables dumped as JSON in the same shape as `sql_engine.py`.
+fn run_postgres(files: &[PathBuf]) -> String {
+    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let base = postgres_conninfo();
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let db = format!("featgen_{}_{n}", std::process::id());
+    let psql = |conninfo: &str| {
+        let mut command = Command::new("psql");
+        command.args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-At", conninfo]);
+        command
+    };
+    run_ok(psql(&base).args(["-c", &format!("CREATE DATABASE {db}")]));
+    let conninfo = format!("{base} dbname={db}");
+    for file in files {
+        run_ok(psql(&conninfo).arg("-f").arg(file));
+    }
+    let tables = [
+        ("dim_tier", "tier_id"),
+        ("dim_team", "team_id"),
+        ("dim_feature_group", "feature_group_id"),
+        ("dim_feature", "feature_id"),
+    ];
+    let select: Vec<String> = tables
+        .iter()
+        .map(|(t, key)| {
+            format!("'{t}', (SELECT coalesce(json_agg(x ORDER BY {key}), '[]') FROM {t} x)")
+        })
+        .collect();
+    let dump = run_ok(psql(&conninfo).args([
+        "-c",
+        &format!("SELECT json_build_object({})", select.join(", ")),
+    ]));
+    run_ok(psql(&base).args(["-c", &format!("DROP DATABASE {db}")]));
+    dump
+}
+
+/// `mypy --strict` and `ruff check` over a generated package directory.
+pub fn type_check_python(package_parent: &Path, packages: &[&str]) {
+    let cache = tempfile::tempdir().unwrap();
+    let mut mypy = python_command();
+    mypy.current_dir(package_parent)
+        .args(["-m", "mypy", "--strict", "--cache-dir"])
+        .arg(cache.path().join("mypy"))
+        .args(packages);
+    run_ok(&mut mypy);
+    let mut ruff = python_command();
+    ruff.current_dir(package_parent)
+        .args(["-m", "ruff", "check", "--no-cache"])
+        .args(packages);
+    run_ok(&mut ruff);
+}
+
+/// Compiles a generated `features.rs` with rustc, warnings denied, and runs rustdoc's doctest
+/// collector over it, which must find nothing (descriptions are never doctests).
+pub fn compile_rust(features_rs: &Path) {
+    let out = tempfile::tempdir().unwrap();
+    let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into());
+    run_ok(
+        Command::new(rustc)
+            .args([
+                "--edition",
+                "2024",
+                "--crate-type",
+                "lib",
+                "--crate-name",
+                "features",
+                "-D",
+                "warnings",
+                "--out-dir",
+            ])
+            .arg(out.path())
+            .arg(features_rs),
+    );
+    let doctests = run_ok(
+        Command::new("rustdoc")
+            .args(["--edition", "2024", "--crate-name", "features", "--test"])
+            .arg(features_rs),
+    );
+    assert!(
+        doctests.contains("running 0 tests"),
+        "descriptions became doctests:\n{doctests}"
+    );
 }
