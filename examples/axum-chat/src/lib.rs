@@ -1,5 +1,6 @@
 //! A small chat API served with axum, every handler and the background task marked with its
-//! feature: send, edit and load messages (messaging), typing indicator, text-in-voice, profile.
+//! feature: send (messaging), edit (message-edit) and load messages (message-history), typing
+//! indicator, text-in-voice, profile.
 //!
 //! Each reply carries `served_by`, the route `featgen::current()` returned inside the handler, so
 //! the HTTP test can check that every handler ran under its own route.
@@ -127,7 +128,7 @@ async fn send_message(
 
 // `#[debug_handler]` outside `#[route]`: it sees the function as rewritten by `#[route]`.
 #[debug_handler]
-#[route(PATCH, "/channels/{channel_id}/messages/{message_id}", feature = Messaging, endpoint = "messages.edit")]
+#[route(PATCH, "/channels/{channel_id}/messages/{message_id}", feature = MessageEdit, endpoint = "messages.edit")]
 async fn edit_message(
     State(chat): State<Shared>,
     Path((channel_id, message_id)): Path<(u64, u64)>,
@@ -146,7 +147,7 @@ async fn edit_message(
 }
 
 // `#[route]` outside `#[debug_handler]`: the other order.
-#[route(GET, "/channels/{channel_id}/messages", feature = Messaging, endpoint = "messages.list")]
+#[route(GET, "/channels/{channel_id}/messages", feature = MessageHistory, endpoint = "messages.list")]
 #[debug_handler]
 async fn load_messages(
     State(chat): State<Shared>,

@@ -91,12 +91,16 @@ fn every_handler_runs_under_its_own_route() {
     );
     assert_eq!(status, 200);
     assert_eq!(edited["data"]["edited"], true);
-    assert_eq!(served_by(&edited), expected("messages.edit"));
+    let edited_by = served_by(&edited);
+    assert_eq!(edited_by, expected("messages.edit"));
+    assert_eq!(edited_by.feature, "message-edit");
 
     let (status, listed) = request(addr, "GET", "/channels/7/messages", None);
     assert_eq!(status, 200);
     assert_eq!(listed["data"][0]["content"], "hello, edited");
-    assert_eq!(served_by(&listed), expected("messages.list"));
+    let listed_by = served_by(&listed);
+    assert_eq!(listed_by, expected("messages.list"));
+    assert_eq!(listed_by.feature, "message-history");
 
     let (status, typing) = request(addr, "POST", "/channels/7/typing", None);
     assert_eq!(status, 200);
