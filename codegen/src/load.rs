@@ -177,6 +177,8 @@ struct Loader {
     files: Vec<PathBuf>,
     diagnostics: Vec<Diagnostic>,
     features: Vec<RawFeature>,
+    /// References made by features that were rejected as incomplete.
+    partial_references: Vec<(DeclKind, Str)>,
     /// `None` until some file declares the kind.
     teams: Option<Vec<RawDecl>>,
     groups: Option<Vec<RawDecl>>,
@@ -439,6 +441,17 @@ impl Loader {
                 "every feature needs `feature`, `team`, `tier` and `feature_group`".to_owned();
             self.error("missing-field", message, at, Some(help));
         }
+        if !missing.is_empty() || name.is_none() {
+            // Still check what the incomplete feature references, so one run reports it all.
+            let present = [
+                (DeclKind::Team, team),
+                (DeclKind::Tier, tier),
+                (DeclKind::Group, group),
+            ];
+            self.partial_references
+                .extend(present.into_iter().filter_map(|(kind, r)| Some((kind, r?))));
+            return None;
+        }
         Some(RawFeature {
             name: name?,
             team: team?,
@@ -569,6 +582,7 @@ impl Loader {
         let features = std::mem::take(&mut self.features);
         let feature_names: Vec<&Str> = features.iter().map(|f| &f.name).collect();
         self.check_names("feature", &feature_names, is_lower_name);
+        let partial = std::mem::take(&mut self.partial_references);
         for kind in [DeclKind::Team, DeclKind::Group, DeclKind::Tier] {
             let declared = self
                 .declared(kind)
@@ -578,23 +592,23 @@ impl Loader {
             } else {
                 is_lower_name
             };
+            let referenced: Vec<&Str> = features
+                .iter()
+                .map(|f| reference(f, kind))
+                .chain(partial.iter().filter(|(k, _)| *k == kind).map(|(_, r)| r))
+                .collect();
             match declared {
                 Some(names) => {
                     self.check_names(kind.noun(), &names.iter().collect::<Vec<_>>(), valid);
-                    let referenced: Vec<&Str> =
-                        features.iter().map(|f| reference(f, kind)).collect();
                     self.check_references(kind, &names, &referenced);
                 }
                 None if kind == DeclKind::Tier => {
                     let names: Vec<String> = DEFAULT_TIERS.iter().map(|t| t.to_string()).collect();
-                    let referenced: Vec<&Str> =
-                        features.iter().map(|f| reference(f, kind)).collect();
                     self.check_default_tiers(&names, &referenced);
                 }
                 None => {
                     let mut unique: Vec<&Str> = Vec::new();
-                    for f in &features {
-                        let r = reference(f, kind);
+                    for r in referenced {
                         if !unique.iter().any(|u| u.text == r.text) {
                             unique.push(r);
                         }

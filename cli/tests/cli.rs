@@ -1,0 +1,251 @@
+//! The `featgen` binary end to end: exit codes, `init` → `build` → `check`, stale detection,
+//! untouched output on invalid input, determinism, and this repository's own generated files.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn featgen(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_featgen"))
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .expect("run featgen")
+}
+
+fn code(output: &Output) -> i32 {
+    output.status.code().expect("exit code")
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// Every file under `dir`, with contents, sorted by path.
+fn snapshot(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut files = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(current) = stack.pop() {
+        for entry in std::fs::read_dir(current).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                let relative = path
+                    .strip_prefix(dir)
+                    .unwrap()
+                    .to_string_lossy()
+                    .into_owned();
+                files.push((relative, std::fs::read(&path).unwrap()));
+            }
+        }
+    }
+    files.sort();
+    files
+}
+
+fn initialized() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let init = featgen(dir.path(), &["init"]);
+    assert_eq!(code(&init), 0, "{}", stderr(&init));
+    dir
+}
+
+#[test]
+fn init_build_check_round_trip() {
+    let dir = initialized();
+    assert_eq!(
+        code(&featgen(dir.path(), &["init"])),
+        2,
+        "init never overwrites"
+    );
+    let build = featgen(dir.path(), &["build"]);
+    assert_eq!(code(&build), 0, "{}", stderr(&build));
+    assert!(dir.path().join("registry/featgen.lock").is_file());
+    assert!(
+        dir.path()
+            .join("generated/python/features/py.typed")
+            .is_file()
+    );
+    let check = featgen(dir.path(), &["check"]);
+    assert_eq!(code(&check), 0, "{}", stderr(&check));
+    let again = featgen(dir.path(), &["build"]);
+    assert!(
+        stderr(&again).contains("0 file(s) written"),
+        "{}",
+        stderr(&again)
+    );
+}
+
+#[test]
+fn check_fails_with_a_diff_when_the_registry_changed() {
+    let dir = initialized();
+    assert_eq!(code(&featgen(dir.path(), &["build"])), 0);
+    let registry = dir.path().join("registry/features.yaml");
+    let text = std::fs::read_to_string(&registry)
+        .unwrap()
+        .replace("tier: E", "tier: D");
+    std::fs::write(&registry, text).unwrap();
+    let check = featgen(dir.path(), &["check"]);
+    assert_eq!(code(&check), 1);
+    let err = stderr(&check);
+    assert!(err.contains("stale: generated/rust/features.rs"), "{err}");
+    assert!(
+        err.contains("+            Feature::TypingIndicator => Tier::D,"),
+        "{err}"
+    );
+    let json = featgen(dir.path(), &["check", "--format", "json"]);
+    let report: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(report["status"], "stale");
+}
+
+#[test]
+fn invalid_registry_leaves_generated_files_untouched() {
+    let dir = initialized();
+    assert_eq!(code(&featgen(dir.path(), &["build"])), 0);
+    let before = snapshot(dir.path());
+    std::fs::write(
+        dir.path().join("registry/broken.yaml"),
+        "- feature: x\n  team: t\n  tier: Q\n",
+    )
+    .unwrap();
+    let build = featgen(dir.path(), &["build"]);
+    assert_eq!(code(&build), 1);
+    let err = stderr(&build);
+    assert!(
+        err.contains("error[unknown-tier]: unknown tier `Q`"),
+        "{err}"
+    );
+    assert!(err.contains("registry/broken.yaml:3:9"), "{err}");
+    assert!(err.contains("= help:"), "{err}");
+    std::fs::remove_file(dir.path().join("registry/broken.yaml")).unwrap();
+    assert_eq!(snapshot(dir.path()), before);
+}
+
+#[test]
+fn validate_reports_json_with_positions() {
+    let dir = initialized();
+    std::fs::write(
+        dir.path().join("registry/bad.yaml"),
+        "- feature: y\n  team: t\n  tier: S\n  featuregroup: chat\n",
+    )
+    .unwrap();
+    let out = featgen(dir.path(), &["validate", "--format", "json"]);
+    assert_eq!(code(&out), 1);
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let first = &report["diagnostics"][0];
+    assert_eq!(first["code"], "unknown-field");
+    assert_eq!(
+        (first["line"].as_u64(), first["column"].as_u64()),
+        (Some(4), Some(3))
+    );
+    assert_eq!(first["help"], "did you mean `feature_group`?");
+}
+
+#[test]
+fn usage_and_io_errors_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    assert_eq!(
+        code(&featgen(dir.path(), &["build"])),
+        2,
+        "no registry here"
+    );
+    assert_eq!(code(&featgen(dir.path(), &["build", "--bogus"])), 2);
+    let dir = initialized();
+    let unknown = featgen(dir.path(), &["build", "--target", "rusty"]);
+    assert_eq!(code(&unknown), 2);
+    assert!(
+        stderr(&unknown).contains("did you mean `rust`?"),
+        "{}",
+        stderr(&unknown)
+    );
+    let package = featgen(dir.path(), &["build", "--python-package", "match"]);
+    assert_eq!(code(&package), 2);
+}
+
+#[test]
+fn output_is_byte_identical_across_runs_and_directories() {
+    let (a, b) = (initialized(), initialized());
+    assert_eq!(code(&featgen(a.path(), &["build"])), 0);
+    assert_eq!(
+        code(&featgen(
+            b.path(),
+            &["build", "--target", "json", "--target", "rust"]
+        )),
+        0
+    );
+    assert_eq!(code(&featgen(b.path(), &["build"])), 0);
+    assert_eq!(snapshot(a.path()), snapshot(b.path()));
+}
+
+#[test]
+fn flags_override_featgen_toml() {
+    let dir = initialized();
+    std::fs::write(
+        dir.path().join("featgen.toml"),
+        "out = \"gen\"\ntargets = [\"python\"]\npython_package = \"acme\"\n",
+    )
+    .unwrap();
+    assert_eq!(code(&featgen(dir.path(), &["build"])), 0);
+    assert!(dir.path().join("gen/python/acme/__init__.py").is_file());
+    assert!(!dir.path().join("gen/rust").exists());
+    assert_eq!(
+        code(&featgen(
+            dir.path(),
+            &["build", "--out", "other", "--target", "rust"]
+        )),
+        0
+    );
+    assert!(dir.path().join("other/rust/features.rs").is_file());
+    std::fs::write(dir.path().join("featgen.toml"), "colour = \"red\"\n").unwrap();
+    assert_eq!(
+        code(&featgen(dir.path(), &["build"])),
+        2,
+        "unknown config keys are errors"
+    );
+}
+
+#[test]
+fn user_templates_override_and_add_targets() {
+    let dir = initialized();
+    let templates = dir.path().join("templates");
+    std::fs::create_dir_all(templates.join("markdown")).unwrap();
+    std::fs::write(
+        templates.join("markdown/FEATURES.md.j2"),
+        "# {{ header }}\n{% for f in features %}- {{ f.name }} ({{ f.team }})\n{% endfor %}",
+    )
+    .unwrap();
+    let build = featgen(
+        dir.path(),
+        &["build", "--templates", "templates", "--target", "markdown"],
+    );
+    assert_eq!(code(&build), 0, "{}", stderr(&build));
+    let md = std::fs::read_to_string(dir.path().join("generated/markdown/FEATURES.md")).unwrap();
+    assert!(
+        md.starts_with("# generated by featgen; do not edit\n- messaging (msgs-team)\n"),
+        "{md}"
+    );
+
+    std::fs::write(templates.join("markdown/FEATURES.md.j2"), "{{ featurs }}").unwrap();
+    let typo = featgen(
+        dir.path(),
+        &["build", "--templates", "templates", "--target", "markdown"],
+    );
+    assert_eq!(code(&typo), 2);
+    assert!(
+        stderr(&typo).contains("did you mean `features`?"),
+        "{}",
+        stderr(&typo)
+    );
+}
+
+#[test]
+fn this_repository_generated_files_are_current() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    let check = featgen(root, &["check"]);
+    assert_eq!(
+        code(&check),
+        0,
+        "run `featgen build` and commit:\n{}",
+        stderr(&check)
+    );
+}
