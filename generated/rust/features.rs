@@ -23,6 +23,7 @@ impl std::error::Error for UnknownName {}
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[repr(u32)]
+#[allow(clippy::enum_variant_names)] // variant names are the registry's (`msgs-team`, ...)
 pub enum Tier {
     /// Tier `S` (rank 0).
     #[doc = ""]
@@ -151,6 +152,7 @@ impl Tier {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[repr(u32)]
+#[allow(clippy::enum_variant_names)] // variant names are the registry's (`msgs-team`, ...)
 pub enum Team {
     /// Team `commerce-team`.
     #[doc = ""]
@@ -287,6 +289,7 @@ impl std::fmt::Display for Team {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[repr(u32)]
+#[allow(clippy::enum_variant_names)] // variant names are the registry's (`msgs-team`, ...)
 pub enum FeatureGroup {
     /// Feature group `chat`.
     #[doc = ""]
@@ -423,6 +426,7 @@ impl std::fmt::Display for FeatureGroup {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[repr(u32)]
+#[allow(clippy::enum_variant_names)] // variant names are the registry's (`msgs-team`, ...)
 pub enum Feature {
     /// Feature `attachments`: team `msgs-team`, tier `A`, group `chat`.
     #[doc = ""]
