@@ -130,7 +130,7 @@ fn push_sends_the_exact_request() {
     assert_eq!(profile.period, 1_000_000);
     let total: i64 = profile.sample.iter().map(|sample| sample.value[0]).sum();
     assert_eq!(total as u64, stats.samples_reported * 1_000_000);
-    let by_feature = cpu_by_feature(&[profile.clone()]);
+    let by_feature = cpu_by_feature(std::slice::from_ref(&profile));
     let messaging = by_feature["messaging"] as f64 / 1e9;
     assert!((0.17..0.23).contains(&messaging), "{by_feature:?}");
     for sample in &profile.sample {

@@ -1,0 +1,199 @@
+//! Stress: four threads mixing allocation, locks, syscalls and deep recursion, sampled at
+//! 1000 Hz while the profiler is also started and stopped repeatedly under load. The signal
+//! handler interrupts malloc, futex waits and the kernel at arbitrary points: nothing may
+//! deadlock or crash, and the counts must reconcile every time.
+
+#[path = "fixtures/profiler/support.rs"]
+mod support;
+
+use featgen::profiler::{Profiler, Stats};
+use featgen::{FeatureInfo, Route, RouteKind};
+use std::io::Write;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+use support::*;
+
+/// A route per workload, named after it.
+const fn route(endpoint: &'static str) -> Route {
+    Route {
+        kind: RouteKind::Task,
+        method: "",
+        path: "",
+        endpoint,
+        feature: FeatureInfo {
+            name: endpoint,
+            id: 9,
+            group: "stress",
+            team: "stress-team",
+            tier: "tier2",
+        },
+        module: module_path!(),
+        file: file!(),
+        line: line!(),
+    }
+}
+
+static ALLOC: Route = route("alloc");
+static LOCKS: Route = route("locks");
+static SYSCALLS: Route = route("syscalls");
+static RECURSION: Route = route("recursion");
+
+/// A deeply nested value whose derived `Debug` recurses once per level through std's
+/// formatting code (built with frame pointers), so stacks are deep even in a build without.
+#[derive(Debug)]
+#[allow(dead_code, reason = "read through Debug only")]
+struct Nested(Option<Box<Nested>>);
+
+fn nested(depth: usize) -> Nested {
+    (0..depth).fold(Nested(None), |inner, _| Nested(Some(Box::new(inner))))
+}
+
+/// Starts the four workloads; they run until `stop` is set.
+fn start_workloads(stop: &Arc<AtomicBool>) -> Vec<std::thread::JoinHandle<()>> {
+    let shared = Arc::new(Mutex::new(Vec::<u64>::new()));
+    let table = Arc::new(RwLock::new(0u64));
+    let mut threads = Vec::new();
+    let spawn = |route: &'static Route, work: Box<dyn FnMut() + Send>| {
+        let stop = stop.clone();
+        std::thread::Builder::new()
+            // Room for the deep recursion.
+            .stack_size(64 << 20)
+            .spawn(move || {
+                let _route = featgen::enter(route);
+                let mut work = work;
+                while !stop.load(Ordering::Relaxed) {
+                    work();
+                }
+            })
+            .unwrap()
+    };
+    threads.push(spawn(
+        &ALLOC,
+        Box::new(|| {
+            let mut keep: Vec<Vec<u8>> = (0..64).map(|i| vec![i as u8; 16 + i * 64]).collect();
+            keep.retain(|v| v.len() % 3 != 0);
+            std::hint::black_box(
+                keep.iter()
+                    .map(|v| String::from_utf8_lossy(v).len())
+                    .sum::<usize>(),
+            );
+        }),
+    ));
+    threads.push(spawn(&LOCKS, {
+        let (shared, table) = (shared.clone(), table.clone());
+        Box::new(move || {
+            for i in 0..100 {
+                shared.lock().unwrap().push(i);
+                *table.write().unwrap() += 1;
+                std::hint::black_box(*table.read().unwrap());
+            }
+            shared.lock().unwrap().clear();
+        })
+    }));
+    // A second lock user so that the locks are contended.
+    threads.push(spawn(&LOCKS, {
+        let shared = shared.clone();
+        Box::new(move || {
+            for i in 0..100 {
+                shared.lock().unwrap().push(i);
+            }
+        })
+    }));
+    threads.push(spawn(&SYSCALLS, {
+        let mut null = std::fs::OpenOptions::new()
+            .write(true)
+            .open("/dev/null")
+            .unwrap();
+        Box::new(move || {
+            for _ in 0..50 {
+                null.write_all(b"featgen").unwrap();
+            }
+            for _ in 0..10 {
+                std::hint::black_box(std::fs::metadata("/proc/self/stat").is_ok());
+            }
+            std::thread::yield_now();
+            std::thread::sleep(Duration::from_micros(1));
+        })
+    }));
+    threads.push(spawn(
+        &RECURSION,
+        Box::new(|| {
+            let text = format!("{:?}", nested(3000));
+            assert!(text.len() > 3000);
+        }),
+    ));
+    threads
+}
+
+fn assert_reconciled(stats: &Stats) {
+    assert_eq!(stats.samples_pending, 0, "{stats:#?}");
+    assert_eq!(
+        stats.samples_taken,
+        stats.samples_reported + stats.samples_dropped_buffer_full,
+        "{stats:#?}"
+    );
+    let sink = &stats.sinks[0];
+    assert_eq!(
+        sink.samples_sent + sink.samples_dropped.total(),
+        stats.samples_reported
+    );
+}
+
+#[test]
+fn sustained_1000_hz_and_repeated_restarts_under_mixed_load() {
+    let _serial = exclusive();
+    let stop = Arc::new(AtomicBool::new(false));
+    let dir = tempfile::tempdir().unwrap();
+    let builder = || {
+        Profiler::builder()
+            .frequency_hz(1000)
+            .interval(Duration::from_millis(500))
+            .local_dir(dir.path())
+    };
+
+    // Sustained run.
+    let profiler = builder().start().unwrap();
+    let threads = start_workloads(&stop);
+    std::thread::sleep(Duration::from_secs(3));
+    let stats = profiler.stop();
+    assert_reconciled(&stats);
+    assert!(stats.samples_taken > 1000, "{stats:#?}");
+    let profiles = read_profiles(dir.path());
+    let by_feature = cpu_by_feature(&profiles);
+    for feature in ["alloc", "locks", "syscalls", "recursion"] {
+        assert!(
+            by_feature.get(feature).copied().unwrap_or(0) > 0,
+            "{feature}: {by_feature:?}"
+        );
+    }
+    // Deep stacks are cut at the maximum depth and marked at the root.
+    let truncated = profiles.iter().any(|profile| {
+        profile.sample.iter().any(|sample| {
+            let stack: Vec<_> = profile.stack(sample).collect();
+            stack.last() == Some(&"[truncated]") && stack.len() == 129
+        })
+    });
+    assert!(truncated, "the recursion should produce truncated stacks");
+
+    // Start and stop repeatedly while the workloads keep running.
+    for round in 0..10 {
+        let profiler = builder().start().unwrap();
+        std::thread::sleep(Duration::from_millis(100 + 10 * round));
+        let stats = profiler.stop();
+        assert_reconciled(&stats);
+        assert!(stats.samples_taken > 0, "round {round}: {stats:#?}");
+    }
+
+    // A buffer far too small for the load: drops are counted, and still reconcile.
+    let profiler = builder().buffer_capacity(4).start().unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    let stats = profiler.stop();
+    assert_reconciled(&stats);
+    assert!(stats.samples_dropped_buffer_full > 0, "{stats:#?}");
+
+    stop.store(true, Ordering::Relaxed);
+    for thread in threads {
+        thread.join().unwrap();
+    }
+}
