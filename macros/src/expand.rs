@@ -9,7 +9,8 @@ use proc_macro2::{Span, TokenStream};
 use quote::{ToTokens, quote, quote_spanned};
 use syn::ext::IdentExt;
 use syn::parse::Parser;
-use syn::{Block, Expr, ItemFn, Stmt};
+use syn::visit::Visit;
+use syn::{Block, Expr, ItemFn, ReturnType, Stmt, TypeImplTrait, TypeNever};
 
 /// Expands one attribute; on any error, emits the item unchanged with the errors, so the function
 /// still exists for the compiler's later passes and for the IDE.
@@ -49,7 +50,8 @@ fn expand(args: &Args, mut function: ItemFn) -> TokenStream {
     let route = quote!(&__FEATGEN_ROUTE);
     let block = &mut function.block;
     let body = if function.sig.asyncness.is_some() {
-        quote!(::featgen::scope(#route, async move #block).await)
+        let output = pin_output_type(&function.sig.output);
+        quote!(::featgen::scope(#route, async move { #output #block }).await)
     } else if let Some(future) = async_trait_future(block) {
         // `#[async_trait]` has already turned `async fn` into `Box::pin(async move { .. })`:
         // wrap that future, not the synchronous call that merely builds it.
@@ -118,4 +120,40 @@ fn async_trait_future(block: &mut Block) -> Option<&mut Expr> {
     call.args
         .first_mut()
         .filter(|future| matches!(future, Expr::Async(_)))
+}
+
+/// Fixes the output type of the async block that holds an async function's body before the
+/// body's `return`s are type-checked, so that they coerce to the declared return type as they do
+/// in the unmarked function (`return Box::new(x)` into `Box<dyn Trait>`). The same device as
+/// `#[async_trait]`; `impl Trait` and `!` cannot be named there, so such return types are left to
+/// inference.
+fn pin_output_type(output: &ReturnType) -> Option<TokenStream> {
+    let ReturnType::Type(_, ty) = output else {
+        return None;
+    };
+    let mut unnameable = Unnameable(false);
+    unnameable.visit_type(ty);
+    if unnameable.0 {
+        return None;
+    }
+    Some(quote_spanned! {Span::mixed_site()=>
+        if let ::core::option::Option::Some(__featgen_return) =
+            ::core::option::Option::None::<#ty>
+        {
+            return __featgen_return;
+        }
+    })
+}
+
+/// Records whether a type mentions `impl Trait` or `!`, which cannot be written in an expression.
+struct Unnameable(bool);
+
+impl Visit<'_> for Unnameable {
+    fn visit_type_impl_trait(&mut self, _: &TypeImplTrait) {
+        self.0 = true;
+    }
+
+    fn visit_type_never(&mut self, _: &TypeNever) {
+        self.0 = true;
+    }
 }

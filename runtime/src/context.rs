@@ -101,14 +101,14 @@ impl Drop for RouteGuard {
 /// code that cannot take the attribute.
 #[inline]
 pub fn enter(route: &'static Route) -> RouteGuard {
-    enter_ptr(route)
+    enter_option(Some(route))
 }
 
-/// [`enter`] for a route that may be absent (null): used to carry "no route" into a future.
+/// [`enter`] for a route that may be absent: used to carry "no route" into a future.
 #[inline]
-pub(crate) fn enter_ptr(route: *const Route) -> RouteGuard {
+pub(crate) fn enter_option(route: Option<&'static Route>) -> RouteGuard {
     RouteGuard {
-        previous: replace(route),
+        previous: replace(route.map_or(ptr::null(), ptr::from_ref)),
         _thread_bound: PhantomData,
     }
 }

@@ -64,6 +64,16 @@ async fn fallible(fail: bool) -> Result<Option<&'static str>, std::io::Error> {
     Ok(current_endpoint())
 }
 
+#[task(feature = Messaging)]
+async fn coerced(early: bool) -> Box<dyn Display> {
+    tokio::task::yield_now().await;
+    if early {
+        // Each return coerces to the declared type, as in an unmarked async fn.
+        return Box::new(current_endpoint().unwrap());
+    }
+    Box::new(1)
+}
+
 /// A type with associated functions and methods of every receiver.
 #[derive(Default)]
 struct Service {
@@ -127,6 +137,8 @@ fn async_functions_with_borrowed_arguments_and_question_mark() {
     );
     assert_eq!(block_on(fallible(false)).unwrap(), Some("fallible"));
     assert!(block_on(fallible(true)).is_err());
+    assert_eq!(block_on(coerced(true)).to_string(), "coerced");
+    assert_eq!(block_on(coerced(false)).to_string(), "1");
 }
 
 #[test]
