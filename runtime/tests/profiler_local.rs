@@ -234,3 +234,76 @@ fn threads_that_never_run_a_route_are_sampled_as_unattributed() {
     );
     assert_eq!(stats.samples_unattributed, stats.samples_reported);
 }
+
+#[test]
+fn files_decode_with_googles_protobuf_runtime() {
+    let _serial = exclusive();
+    let dir = tempfile::tempdir().unwrap();
+    let profiler = Profiler::builder()
+        .frequency_hz(1000)
+        .interval(Duration::from_secs(3600))
+        .service_name("py")
+        .local_dir(dir.path())
+        .start()
+        .unwrap();
+    std::thread::spawn(|| {
+        let _route = featgen::enter(&SEND_MESSAGE);
+        format_cpu(Duration::from_millis(200));
+    })
+    .join()
+    .unwrap();
+    let stats = profiler.stop();
+    let ours = read_profiles(dir.path());
+    assert_eq!(ours.len(), 1);
+
+    let file = std::fs::read_dir(dir.path())
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/profiler/decode_pprof.py");
+    let output = featgen_tests::run_ok(featgen_tests::python_command().arg(script).arg(&file));
+    let decoded: serde_json::Value = serde_json::from_str(output.trim()).unwrap();
+    assert_eq!(
+        decoded["sample_type"],
+        serde_json::json!([["cpu", "nanoseconds"]])
+    );
+    assert_eq!(
+        decoded["period_type"],
+        serde_json::json!(["cpu", "nanoseconds"])
+    );
+    assert_eq!(decoded["period"], 1_000_000);
+    let samples = decoded["samples"].as_array().unwrap();
+    assert_eq!(samples.len(), ours[0].sample.len());
+    let mut total = 0;
+    let mut messaging = 0;
+    for (theirs, mine) in samples.iter().zip(&ours[0].sample) {
+        let value = theirs["value"][0].as_i64().unwrap();
+        assert_eq!(value, mine.value[0]);
+        total += value;
+        let stack: Vec<_> = theirs["stack"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|name| name.as_str().unwrap())
+            .collect();
+        assert_eq!(stack, ours[0].stack(mine).collect::<Vec<_>>());
+        let labels = theirs["labels"].as_object().unwrap();
+        if labels.is_empty() {
+            continue;
+        }
+        messaging += value;
+        let expected = serde_json::json!({
+            "feature": "messaging", "endpoint": "send_message", "feature_group": "chat",
+            "team": "chat-team", "tier": "tier0"
+        });
+        assert_eq!(theirs["labels"], expected);
+    }
+    assert_eq!(total as u64, stats.samples_reported * 1_000_000);
+    assert!(
+        messaging > 150_000_000,
+        "{messaging} ns of the 200 ms labeled"
+    );
+}

@@ -1,0 +1,169 @@
+//! Overhead of the featgen profiler against no profiler and pprof-rs, in one run.
+//!
+//! Run (release, with frame pointers as a service should be built):
+//!
+//! ```text
+//! RUSTFLAGS="-C force-frame-pointers=yes" cargo bench -p featgen --bench profiler_overhead
+//! ```
+//!
+//! Each configuration runs in a fresh child process (so that peak memory is its own and the
+//! one `SIGPROF` handler is not shared): a CPU-bound workload of a fixed amount of work on two
+//! threads, each under a route. A child reports the process CPU time it used, the samples the
+//! profiler delivered, and its peak RSS. The parent runs every configuration `ROUNDS` times,
+//! interleaved, and prints the medians as a Markdown table. Overhead is the extra CPU time for
+//! the same work, relative to no profiler.
+
+use featgen::profiler::Profiler;
+use featgen::{FeatureInfo, Route, RouteKind};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+/// Runs per configuration (medians are reported).
+const ROUNDS: usize = 5;
+/// Work units per thread (about 2 s of CPU per thread on a 2020s x86 core).
+const UNITS: u64 = 110;
+
+static BENCH: Route = Route {
+    kind: RouteKind::Task,
+    method: "",
+    path: "",
+    endpoint: "bench",
+    feature: FeatureInfo {
+        name: "bench",
+        id: 1,
+        group: "bench",
+        team: "bench",
+        tier: "bench",
+    },
+    module: module_path!(),
+    file: file!(),
+    line: line!(),
+};
+
+/// Recursive work, so that stacks have some depth.
+#[inline(never)]
+fn fib(n: u64) -> u64 {
+    if n < 2 { n } else { fib(n - 1) + fib(n - 2) }
+}
+
+/// The fixed amount of work of one thread.
+fn workload() {
+    let threads: Vec<_> = (0..2)
+        .map(|_| {
+            std::thread::spawn(|| {
+                let _route = featgen::enter(&BENCH);
+                for _ in 0..UNITS {
+                    std::hint::black_box(fib(std::hint::black_box(27)));
+                }
+            })
+        })
+        .collect();
+    for thread in threads {
+        thread.join().unwrap();
+    }
+}
+
+/// CPU time of this process, and its peak RSS in KiB.
+fn usage() -> (Duration, u64) {
+    // SAFETY: getrusage fills the zeroed struct.
+    let usage = unsafe {
+        let mut usage: libc::rusage = std::mem::zeroed();
+        libc::getrusage(libc::RUSAGE_SELF, &mut usage);
+        usage
+    };
+    let time = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
+    (
+        time(usage.ru_utime) + time(usage.ru_stime),
+        usage.ru_maxrss as u64,
+    )
+}
+
+/// Runs one configuration in this (child) process and prints `cpu_s samples peak_kib`.
+fn child(mode: &str) {
+    let start = usage().0;
+    let samples = match mode.split_once('-') {
+        None => {
+            workload();
+            0
+        }
+        Some(("featgen", hz)) => {
+            let dir = std::env::temp_dir().join(format!("featgen-bench-{}", std::process::id()));
+            let profiler = Profiler::builder()
+                .frequency_hz(hz.parse().unwrap())
+                .local_dir(&dir)
+                .start()
+                .unwrap();
+            workload();
+            let stats = profiler.stop();
+            let _ = std::fs::remove_dir_all(&dir);
+            stats.samples_taken
+        }
+        Some(("pprof", hz)) => {
+            let guard = pprof::ProfilerGuardBuilder::default()
+                .frequency(hz.parse().unwrap())
+                .build()
+                .unwrap();
+            workload();
+            let report = guard.report().build().unwrap();
+            report.data.values().map(|count| *count as u64).sum()
+        }
+        _ => panic!("unknown mode {mode}"),
+    };
+    let (end, peak) = usage();
+    println!("{} {} {}", (end - start).as_secs_f64(), samples, peak);
+}
+
+fn median(values: &mut [f64]) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values[values.len() / 2]
+}
+
+fn main() {
+    if let Ok(mode) = std::env::var("FEATGEN_BENCH_MODE") {
+        return child(&mode);
+    }
+    let modes = [
+        "none",
+        "featgen-100",
+        "pprof-100",
+        "featgen-1000",
+        "pprof-1000",
+    ];
+    let mut results: Vec<Vec<(f64, f64, f64)>> = vec![Vec::new(); modes.len()];
+    let started = Instant::now();
+    for _ in 0..ROUNDS {
+        for (index, mode) in modes.iter().enumerate() {
+            let output = Command::new(std::env::current_exe().unwrap())
+                .env("FEATGEN_BENCH_MODE", mode)
+                .output()
+                .unwrap();
+            assert!(
+                output.status.success(),
+                "{mode}: {}",
+                String::from_utf8_lossy(&output.stderr)
+            );
+            let line = String::from_utf8(output.stdout).unwrap();
+            let fields: Vec<f64> = line
+                .split_whitespace()
+                .map(|field| field.parse().unwrap())
+                .collect();
+            results[index].push((fields[0], fields[1], fields[2]));
+        }
+    }
+    let base = median(&mut results[0].iter().map(|r| r.0).collect::<Vec<_>>());
+    println!(
+        "2 threads x {UNITS} x fib(27), {ROUNDS} rounds (medians), {:.0} s in all\n",
+        started.elapsed().as_secs_f64()
+    );
+    println!("| profiler | CPU s | overhead | samples per CPU-s | peak RSS MiB |");
+    println!("|---|---|---|---|---|");
+    for (mode, runs) in modes.iter().zip(&results) {
+        let cpu = median(&mut runs.iter().map(|r| r.0).collect::<Vec<_>>());
+        let rate = median(&mut runs.iter().map(|r| r.1 / r.0).collect::<Vec<_>>());
+        let peak = median(&mut runs.iter().map(|r| r.2 / 1024.0).collect::<Vec<_>>());
+        println!(
+            "| {mode} | {cpu:.3} | {:+.2}% | {rate:.0} | {peak:.1} |",
+            (cpu - base) / base * 100.0
+        );
+    }
+}
