@@ -1,6 +1,6 @@
 //! The rules: from scanned facts to findings and the route inventory.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::PathBuf;
 
 use crate::facts::{FeatureArg, Kind, Marker};
@@ -9,7 +9,7 @@ use crate::finding::{Finding, Location, Rule};
 use crate::routes::RouteEntry;
 use crate::rust::resolve::{DefId, Index};
 use crate::rust::scan::{HandlerExpr, Registration, RegistrationKind, RustFile};
-use crate::sources::Sources;
+use crate::sources::{Deferred, Sources};
 
 /// Findings (unsorted) and the route inventory of `sources`.
 pub(crate) fn check(
@@ -18,21 +18,39 @@ pub(crate) fn check(
     registry: &Location,
 ) -> (Vec<Finding>, Vec<RouteEntry>) {
     let Sources {
-        mut rust,
+        parser,
+        rust,
+        mut deferred,
         python,
-        parse_errors,
+        mut parse_errors,
         ..
     } = sources;
-    // The walk is parallel: sort so that resolution ties and output are deterministic.
-    rust.sort_by(|a, b| a.1.path.cmp(&b.1.path));
     let mut crates: HashMap<PathBuf, usize> = HashMap::new();
-    let files: Vec<(usize, RustFile)> = rust
-        .into_iter()
-        .map(|(key, file)| {
-            let next = crates.len();
-            (*crates.entry(key).or_insert(next), file)
-        })
-        .collect();
+    let mut crate_id = |key: PathBuf| {
+        let next = crates.len();
+        *crates.entry(key).or_insert(next)
+    };
+    let mut files: Vec<(usize, RustFile)> = rust.into_iter().map(|(key, file)| (crate_id(key), file)).collect();
+    // Parse the set-aside files that may define a function some registration names but no
+    // parsed file does, until every such name is found or no candidate is left.
+    loop {
+        // The walk is parallel: sort so that resolution ties and output are deterministic.
+        files.sort_by(|a, b| a.1.path.cmp(&b.1.path));
+        let wanted = unresolved_names(&files);
+        let (load, keep): (Vec<Deferred>, Vec<Deferred>) = std::mem::take(&mut deferred)
+            .into_iter()
+            .partition(|d| wanted.iter().any(|name| d.source.contains(name.as_str())));
+        deferred = keep;
+        if load.is_empty() {
+            break;
+        }
+        for file in load {
+            match parser.parse(file.path, file.module, &file.source) {
+                Ok(parsed) => files.push((crate_id(file.krate), parsed)),
+                Err(finding) => parse_errors.push(finding),
+            }
+        }
+    }
     let mut checker = Checker {
         known,
         findings: parse_errors,
@@ -72,6 +90,22 @@ pub(crate) fn check(
         });
     }
     (checker.findings, checker.routes)
+}
+
+/// Last names of registered handler paths that do not resolve exactly among `files`.
+fn unresolved_names(files: &[(usize, RustFile)]) -> HashSet<String> {
+    let index = Index::new(files);
+    files
+        .iter()
+        .flat_map(|(krate, file)| {
+            file.registrations.iter().filter_map(move |r| match &r.handler {
+                HandlerExpr::Path(path) => Some((*krate, &r.module, path)),
+                _ => None,
+            })
+        })
+        .filter(|(krate, module, path)| index.resolve_exact(*krate, module, path).is_none())
+        .filter_map(|(_, _, path)| path.last().cloned())
+        .collect()
 }
 
 struct Checker<'a> {

@@ -11,14 +11,19 @@ use crate::LintError;
 use crate::config::LintConfig;
 use crate::facts::Marker;
 use crate::finding::{Finding, Location, Rule};
+use crate::rust::prune::Triggers;
 use crate::rust::scan::{RustFile, TaskPattern};
 use crate::rust::{module_of, scan};
 
 /// Everything the scanners found.
-#[derive(Default)]
 pub(crate) struct Sources {
+    /// Parses Rust files (kept for the deferred ones).
+    pub parser: RustParser,
     /// Rust files with the key of their crate.
     pub rust: Vec<(PathBuf, RustFile)>,
+    /// Rust files that cannot declare or register an endpoint or task (see [`crate::rust::prune`]):
+    /// parsed only when a registration names a function they might define.
+    pub deferred: Vec<Deferred>,
     /// Markers found in Python files.
     pub python: Vec<Marker>,
     /// Files that do not parse.
@@ -27,17 +32,56 @@ pub(crate) struct Sources {
     pub files: usize,
 }
 
+/// A Rust file set aside unparsed.
+pub(crate) struct Deferred {
+    /// Key of its crate.
+    pub krate: PathBuf,
+    /// Its module path.
+    pub module: Vec<String>,
+    /// Display path.
+    pub path: String,
+    /// Its text.
+    pub source: String,
+}
+
+/// Everything needed to parse a Rust file of this run.
+pub(crate) struct RustParser {
+    tasks: Vec<TaskPattern>,
+    triggers: Triggers,
+}
+
+impl RustParser {
+    fn new(config: &LintConfig) -> Self {
+        let tasks: Vec<TaskPattern> = config.task_calls.iter().map(|t| TaskPattern::new(t)).collect();
+        let triggers = Triggers::new(&tasks);
+        RustParser { tasks, triggers }
+    }
+
+    /// Parses a Rust file, or a parse-error finding.
+    pub fn parse(&self, path: String, module: Vec<String>, source: &str) -> Result<RustFile, Finding> {
+        scan::scan(&path, module, source, &self.tasks, &self.triggers)
+            .map_err(|(at, message)| parse_error(at, format!("cannot parse Rust: {message}")))
+    }
+}
+
+fn parse_error(location: Location, message: String) -> Finding {
+    Finding {
+        rule: Rule::ParseError,
+        location,
+        message,
+        handler: None,
+        registered_at: None,
+        suggestion: None,
+    }
+}
+
 /// Walks `roots` and parses every source file in them.
 ///
 /// # Errors
 /// A root that does not exist, an invalid include/exclude glob, or an unreadable directory.
 pub(crate) fn collect(roots: &[PathBuf], config: &LintConfig) -> Result<Sources, LintError> {
-    let tasks: Vec<TaskPattern> = config
-        .task_calls
-        .iter()
-        .map(|t| TaskPattern::new(t))
-        .collect();
-    let found = Mutex::new(Sources::default());
+    let parser = RustParser::new(config);
+    let found = Mutex::new(Found::default());
     let walk_errors = Mutex::new(Vec::new());
     for root in roots {
         if !root.exists() {
@@ -69,7 +113,7 @@ pub(crate) fn collect(roots: &[PathBuf], config: &LintConfig) -> Result<Sources,
                 Box::new(|entry| {
                     match entry {
                         Ok(entry) if entry.file_type().is_some_and(|t| t.is_file()) => {
-                            if let Some(parsed) = parse(entry.path(), &tasks, config) {
+                            if let Some(parsed) = parse(entry.path(), &parser, config) {
                                 merge(&found, parsed);
                             }
                         }
@@ -84,7 +128,25 @@ pub(crate) fn collect(roots: &[PathBuf], config: &LintConfig) -> Result<Sources,
     if let Some(first) = errors.into_iter().next() {
         return Err(LintError::Walk(first));
     }
-    Ok(found.into_inner().unwrap_or_else(|e| e.into_inner()))
+    let found = found.into_inner().unwrap_or_else(|e| e.into_inner());
+    Ok(Sources {
+        parser,
+        rust: found.rust,
+        deferred: found.deferred,
+        python: found.python,
+        parse_errors: found.parse_errors,
+        files: found.files,
+    })
+}
+
+/// What the walker threads accumulate.
+#[derive(Default)]
+struct Found {
+    rust: Vec<(PathBuf, RustFile)>,
+    deferred: Vec<Deferred>,
+    python: Vec<Marker>,
+    parse_errors: Vec<Finding>,
+    files: usize,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -95,15 +157,17 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 /// What one file gave.
 enum Parsed {
     Rust(PathBuf, RustFile),
+    Deferred(Deferred),
     Python(Vec<Marker>),
     Error(Finding),
 }
 
-fn merge(found: &Mutex<Sources>, parsed: Parsed) {
+fn merge(found: &Mutex<Found>, parsed: Parsed) {
     let mut found = lock(found);
     found.files += 1;
     match parsed {
         Parsed::Rust(krate, file) => found.rust.push((krate, file)),
+        Parsed::Deferred(file) => found.deferred.push(file),
         Parsed::Python(markers) => found.python.extend(markers),
         Parsed::Error(finding) => found.parse_errors.push(finding),
     }
@@ -118,23 +182,13 @@ pub(crate) fn display(path: &Path) -> String {
     }
 }
 
-fn parse(path: &Path, tasks: &[TaskPattern], config: &LintConfig) -> Option<Parsed> {
+fn parse(path: &Path, parser: &RustParser, config: &LintConfig) -> Option<Parsed> {
     let rust = match path.extension().and_then(|e| e.to_str()) {
         Some("rs") => true,
         Some("py") => false,
         _ => return None,
     };
     let shown = display(path);
-    let error = |at: Location, message: String| {
-        Parsed::Error(Finding {
-            rule: Rule::ParseError,
-            location: at,
-            message,
-            handler: None,
-            registered_at: None,
-            suggestion: None,
-        })
-    };
     let source = match std::fs::read_to_string(path) {
         Ok(source) => source,
         Err(err) => {
@@ -143,19 +197,27 @@ fn parse(path: &Path, tasks: &[TaskPattern], config: &LintConfig) -> Option<Pars
                 line: 1,
                 column: 1,
             };
-            return Some(error(at, format!("cannot read the file: {err}")));
+            return Some(Parsed::Error(parse_error(at, format!("cannot read the file: {err}"))));
         }
     };
     Some(if rust {
         let (krate, module) = module_of(path);
-        match scan::scan(&shown, module, &source, tasks) {
+        if !parser.triggers.file_matters(&source) {
+            return Some(Parsed::Deferred(Deferred {
+                krate,
+                module,
+                path: shown,
+                source,
+            }));
+        }
+        match parser.parse(shown, module, &source) {
             Ok(file) => Parsed::Rust(krate, file),
-            Err((at, message)) => error(at, format!("cannot parse Rust: {message}")),
+            Err(finding) => Parsed::Error(finding),
         }
     } else {
         match crate::python::scan(&shown, &source, config) {
             Ok(markers) => Parsed::Python(markers),
-            Err((at, message)) => error(at, message),
+            Err((at, message)) => Parsed::Error(parse_error(at, message)),
         }
     })
 }

@@ -114,7 +114,7 @@ fn json_has_one_object_per_finding_with_every_field() {
             "column": 14,
             "message": "handler `handlers::messages::send` has no feature",
             "handler": "handlers::messages::send",
-            "registered_at": {"path": "tests/fixtures/axum/src/main.rs", "line": 11, "column": 54},
+            "registered_at": {"path": "tests/fixtures/axum/src/main.rs", "line": 13, "column": 54},
             "suggestion": "add `#[route(POST, \"/messages\", feature = ...)]` to `send`",
         })
     );

@@ -85,8 +85,13 @@ impl Index {
 
     /// The definition `path`, written in `module` of crate `krate`, refers to.
     pub fn resolve(&self, krate: usize, module: &[String], path: &[String]) -> Option<DefId> {
-        self.resolve_in(krate, module, path, 0)
+        self.resolve_exact(krate, module, path)
             .or_else(|| self.unique_by_name(krate, path))
+    }
+
+    /// Like [`Index::resolve`], without the unique-name fallback.
+    pub fn resolve_exact(&self, krate: usize, module: &[String], path: &[String]) -> Option<DefId> {
+        self.resolve_in(krate, module, path, 0)
     }
 
     fn resolve_in(

@@ -11,12 +11,13 @@ use syn::spanned::Spanned;
 use syn::visit::{self, Visit};
 use syn::{Attribute, Expr, ExprCall, ExprMethodCall, Lit, Token};
 
+use super::prune::Triggers;
 use crate::facts::{FeatureArg, Kind, Marker};
 use crate::features::Language;
 use crate::finding::Location;
 
 /// Functions of `axum::routing` that build a `MethodRouter` from one handler.
-const AXUM_METHODS: [&str; 10] = [
+pub(crate) const AXUM_METHODS: [&str; 10] = [
     "get", "post", "put", "delete", "patch", "head", "options", "trace", "connect", "any",
 ];
 
@@ -26,7 +27,7 @@ const ACTIX_BUILDERS: [&str; 10] = [
 ];
 
 /// Attribute names of actix-web (and rocket) that make a function an endpoint.
-const ENDPOINT_ATTRIBUTES: [&str; 9] = [
+pub(crate) const ENDPOINT_ATTRIBUTES: [&str; 9] = [
     "get", "post", "put", "delete", "patch", "head", "options", "trace", "connect",
 ];
 
@@ -149,6 +150,11 @@ impl TaskPattern {
             method,
         }
     }
+
+    /// The called function or method name (`spawn` of `tokio::spawn`).
+    pub fn last(&self) -> Option<&str> {
+        self.segments.last().map(String::as_str)
+    }
 }
 
 /// `module::Owner::name`, without empty parts.
@@ -160,6 +166,7 @@ pub(crate) fn qualify(module: &[String], owner: Option<&str>, name: &str) -> Str
 }
 
 /// Parses `source` and extracts its facts. `module` is the file's module path within its crate.
+/// Function bodies that cannot matter are pruned first (see [`super::prune`]).
 ///
 /// # Errors
 /// The parse error's position and message when the file is not valid Rust.
@@ -168,9 +175,23 @@ pub(crate) fn scan(
     module: Vec<String>,
     source: &str,
     tasks: &[TaskPattern],
+    triggers: &Triggers,
 ) -> Result<RustFile, (Location, String)> {
-    let file =
-        syn::parse_file(source).map_err(|err| (location(path, err.span()), err.to_string()))?;
+    // What `syn::parse_file` strips before tokenizing: a byte order mark and a shebang line
+    // (its newline is kept so that line numbers stay right).
+    let mut text = source.strip_prefix('\u{feff}').unwrap_or(source);
+    if text.starts_with("#!") && !text.starts_with("#![") {
+        text = text.find('\n').map_or("", |end| &text[end..]);
+    }
+    let tokens: proc_macro2::TokenStream = text
+        .parse()
+        .map_err(|err: proc_macro2::LexError| {
+            // LexError's own text ("cannot parse string into token stream") says nothing useful.
+            let what = "invalid tokens: an unclosed or mismatched delimiter, or a malformed literal";
+            (location(path, err.span()), what.to_owned())
+        })?;
+    let file: syn::File = syn::parse2(triggers.prune(tokens, text))
+        .map_err(|err| (location(path, err.span()), err.to_string()))?;
     let mut scanner = Scanner {
         out: RustFile {
             path: path.to_owned(),
