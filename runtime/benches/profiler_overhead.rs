@@ -78,13 +78,15 @@ fn usage() -> (Duration, u64) {
     )
 }
 
-/// Runs one configuration in this (child) process and prints `cpu_s samples peak_kib`.
+/// Runs one configuration in this (child) process and prints `cpu_s signals periods peak_kib`:
+/// the samples taken (signals) and the sampling periods they stand for (featgen weighs a sample
+/// by 1 + its timer overruns, pprof-rs counts each as one period).
 fn child(mode: &str) {
     let start = usage().0;
-    let samples = match mode.split_once('-') {
+    let (signals, periods) = match mode.split_once('-') {
         None => {
             workload();
-            0
+            (0, 0)
         }
         Some(("featgen", hz)) => {
             let dir = std::env::temp_dir().join(format!("featgen-bench-{}", std::process::id()));
@@ -96,7 +98,7 @@ fn child(mode: &str) {
             workload();
             let stats = profiler.stop();
             let _ = std::fs::remove_dir_all(&dir);
-            stats.samples_taken
+            (stats.signals, stats.samples_taken)
         }
         Some(("pprof", hz)) => {
             let guard = pprof::ProfilerGuardBuilder::default()
@@ -105,12 +107,13 @@ fn child(mode: &str) {
                 .unwrap();
             workload();
             let report = guard.report().build().unwrap();
-            report.data.values().map(|count| *count as u64).sum()
+            let samples: u64 = report.data.values().map(|count| *count as u64).sum();
+            (samples, samples)
         }
         _ => panic!("unknown mode {mode}"),
     };
     let (end, peak) = usage();
-    println!("{} {} {}", (end - start).as_secs_f64(), samples, peak);
+    println!("{} {signals} {periods} {peak}", (end - start).as_secs_f64());
 }
 
 fn median(values: &mut [f64]) -> f64 {
@@ -129,7 +132,7 @@ fn main() {
         "featgen-1000",
         "pprof-1000",
     ];
-    let mut results: Vec<Vec<(f64, f64, f64)>> = vec![Vec::new(); modes.len()];
+    let mut results: Vec<Vec<Vec<f64>>> = vec![Vec::new(); modes.len()];
     let started = Instant::now();
     for _ in 0..ROUNDS {
         for (index, mode) in modes.iter().enumerate() {
@@ -147,23 +150,35 @@ fn main() {
                 .split_whitespace()
                 .map(|field| field.parse().unwrap())
                 .collect();
-            results[index].push((fields[0], fields[1], fields[2]));
+            results[index].push(fields);
         }
     }
-    let base = median(&mut results[0].iter().map(|r| r.0).collect::<Vec<_>>());
+    let column = |runs: &[Vec<f64>], value: &dyn Fn(&[f64]) -> f64| {
+        median(&mut runs.iter().map(|run| value(run)).collect::<Vec<_>>())
+    };
+    let base = column(&results[0], &|run| run[0]);
     println!(
         "2 threads x {UNITS} x fib(27), {ROUNDS} rounds (medians), {:.0} s in all\n",
         started.elapsed().as_secs_f64()
     );
-    println!("| profiler | CPU s | overhead | samples per CPU-s | peak RSS MiB |");
-    println!("|---|---|---|---|---|");
+    println!(
+        "| profiler | CPU s | overhead | samples per CPU-s | CPU accounted in the profile | peak RSS MiB |"
+    );
+    println!("|---|---|---|---|---|---|");
     for (mode, runs) in modes.iter().zip(&results) {
-        let cpu = median(&mut runs.iter().map(|r| r.0).collect::<Vec<_>>());
-        let rate = median(&mut runs.iter().map(|r| r.1 / r.0).collect::<Vec<_>>());
-        let peak = median(&mut runs.iter().map(|r| r.2 / 1024.0).collect::<Vec<_>>());
+        let cpu = column(runs, &|run| run[0]);
+        let hz: f64 = mode
+            .split_once('-')
+            .map_or(0.0, |(_, hz)| hz.parse().unwrap());
+        let rate = column(runs, &|run| run[1] / run[0]);
+        let accounted = column(runs, &|run| {
+            if hz > 0.0 { run[2] / hz / run[0] } else { 0.0 }
+        });
+        let peak = column(runs, &|run| run[3] / 1024.0);
         println!(
-            "| {mode} | {cpu:.3} | {:+.2}% | {rate:.0} | {peak:.1} |",
-            (cpu - base) / base * 100.0
+            "| {mode} | {cpu:.3} | {:+.2}% | {rate:.0} | {:.0}% | {peak:.1} |",
+            (cpu - base) / base * 100.0,
+            accounted * 100.0
         );
     }
 }

@@ -434,9 +434,10 @@ impl ProfilerBuilder {
             .service_name
             .take()
             .unwrap_or_else(default_service_name);
-        if service_name.is_empty() || service_name.contains(['{', '}', ',', '=']) {
+        // It names files and goes into `/ingest`'s `name`, where these characters are syntax.
+        if service_name.is_empty() || service_name.contains(['{', '}', ',', '=', '/']) {
             return Err(Error::Config(format!(
-                "service name `{service_name}` must be non-empty without `{{`, `}}`, `,` or `=`"
+                "service name `{service_name}` must be non-empty without `{{`, `}}`, `,`, `=` or `/`"
             )));
         }
         self.service_name = Some(service_name);

@@ -400,7 +400,8 @@ pub(crate) fn scan_threads(at_start: bool) {
                 0
             };
             let value = SCANNED_TIMER | (base as usize) << KIND_BITS;
-            let timer = thread_timer(tid, value, period_ns);
+            // Not counted as an error when it fails: the thread may just have exited.
+            let timer = Timer::start(cpu_clock_of(tid), Some(tid), value, period_ns).ok();
             timers.scanned.push(ThreadEntry { tid, timer });
         }
     }
