@@ -117,6 +117,7 @@ impl Chat {
 /// The shared state handed to handlers.
 pub type Shared = Arc<Chat>;
 
+/// Sends a message to a text channel.
 #[route(POST, "/channels/{channel_id}/messages", feature = Messaging, endpoint = "messages.send")]
 async fn send_message(
     State(chat): State<Shared>,
@@ -126,6 +127,7 @@ async fn send_message(
     Reply::new(chat.push(channel_id, new.content))
 }
 
+/// Edits a message; `data` is null when there is no such message.
 // `#[debug_handler]` outside `#[route]`: it sees the function as rewritten by `#[route]`.
 #[debug_handler]
 #[route(PATCH, "/channels/{channel_id}/messages/{message_id}", feature = MessageEdit, endpoint = "messages.edit")]
@@ -146,6 +148,7 @@ async fn edit_message(
     Reply::new(edited)
 }
 
+/// Loads a channel's messages, oldest first.
 // `#[route]` outside `#[debug_handler]`: the other order.
 #[route(GET, "/channels/{channel_id}/messages", feature = MessageHistory, endpoint = "messages.list")]
 #[debug_handler]
@@ -159,12 +162,14 @@ async fn load_messages(
     Reply::new(messages.unwrap_or_default())
 }
 
+/// Shows that the caller is typing in a channel.
 #[route(POST, "/channels/{channel_id}/typing", feature = TypingIndicator)]
 async fn start_typing(State(chat): State<Shared>, Path(channel_id): Path<u64>) -> Json<Reply<()>> {
     lock(&chat.typing).insert(channel_id, Instant::now());
     Reply::new(())
 }
 
+/// Sends a text message to a voice channel's chat.
 #[route(POST, "/voice/{channel_id}/messages", feature = TextInVoice, endpoint = "voice.messages.send")]
 async fn send_voice_text(
     State(chat): State<Shared>,
@@ -174,6 +179,7 @@ async fn send_voice_text(
     Reply::new(chat.push(channel_id, new.content))
 }
 
+/// The caller's profile.
 #[route(GET, "/users/@me", feature = Profiles, endpoint = "users.me")]
 async fn me() -> Json<Reply<&'static str>> {
     Reply::new("you")
