@@ -9,7 +9,7 @@ use crate::finding::{Finding, Location, Rule};
 use crate::routes::RouteEntry;
 use crate::rust::resolve::{DefId, Index};
 use crate::rust::scan::{HandlerExpr, Registration, RegistrationKind, RustFile};
-use crate::sources::{Deferred, Sources};
+use crate::sources::{Deferred, Sources, parse_error};
 
 /// Findings (unsorted) and the route inventory of `sources`.
 pub(crate) fn check(
@@ -30,27 +30,31 @@ pub(crate) fn check(
         let next = crates.len();
         *crates.entry(key).or_insert(next)
     };
-    let mut files: Vec<(usize, RustFile)> = rust.into_iter().map(|(key, file)| (crate_id(key), file)).collect();
+    let mut files: Vec<(usize, RustFile)> = rust
+        .into_iter()
+        .map(|(key, file)| (crate_id(key), file))
+        .collect();
     // Parse the set-aside files that may define a function some registration names but no
     // parsed file does, until every such name is found or no candidate is left.
-    loop {
+    let index = loop {
         // The walk is parallel: sort so that resolution ties and output are deterministic.
         files.sort_by(|a, b| a.1.path.cmp(&b.1.path));
-        let wanted = unresolved_names(&files);
+        let index = Index::new(&files);
+        let wanted = unresolved_names(&index, &files);
         let (load, keep): (Vec<Deferred>, Vec<Deferred>) = std::mem::take(&mut deferred)
             .into_iter()
             .partition(|d| wanted.iter().any(|name| d.source.contains(name.as_str())));
         deferred = keep;
         if load.is_empty() {
-            break;
+            break index;
         }
         for file in load {
-            match parser.parse(file.path, file.module, &file.source) {
+            match parser.parse(&file.path, file.module, &file.source) {
                 Ok(parsed) => files.push((crate_id(file.krate), parsed)),
-                Err(finding) => parse_errors.push(finding),
+                Err((at, message)) => parse_errors.push(parse_error(at, message)),
             }
         }
-    }
+    };
     let mut checker = Checker {
         known,
         findings: parse_errors,
@@ -64,7 +68,7 @@ pub(crate) fn check(
     for marker in markers {
         checker.marker(marker);
     }
-    checker.registrations(&files);
+    checker.registrations(&index, &files);
     for (feature, _) in known
         .all()
         .iter()
@@ -93,15 +97,16 @@ pub(crate) fn check(
 }
 
 /// Last names of registered handler paths that do not resolve exactly among `files`.
-fn unresolved_names(files: &[(usize, RustFile)]) -> HashSet<String> {
-    let index = Index::new(files);
+fn unresolved_names(index: &Index, files: &[(usize, RustFile)]) -> HashSet<String> {
     files
         .iter()
         .flat_map(|(krate, file)| {
-            file.registrations.iter().filter_map(move |r| match &r.handler {
-                HandlerExpr::Path(path) => Some((*krate, &r.module, path)),
-                _ => None,
-            })
+            file.registrations
+                .iter()
+                .filter_map(move |r| match &r.handler {
+                    HandlerExpr::Path(path) => Some((*krate, &r.module, path)),
+                    _ => None,
+                })
         })
         .filter(|(krate, module, path)| index.resolve_exact(*krate, module, path).is_none())
         .filter_map(|(_, _, path)| path.last().cloned())
@@ -223,8 +228,7 @@ impl Checker<'_> {
 
     /// Endpoints and tasks registered through router and task calls, plus framework endpoint
     /// attributes, that lack a marker.
-    fn registrations(&mut self, files: &[(usize, RustFile)]) {
-        let index = Index::new(files);
+    fn registrations(&mut self, index: &Index, files: &[(usize, RustFile)]) {
         // One finding per handler definition: the first registration (in path order) is shown.
         let mut unassigned: BTreeMap<DefId, (&Registration, usize)> = BTreeMap::new();
         for (krate, file) in files {

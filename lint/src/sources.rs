@@ -52,19 +52,32 @@ pub(crate) struct RustParser {
 
 impl RustParser {
     fn new(config: &LintConfig) -> Self {
-        let tasks: Vec<TaskPattern> = config.task_calls.iter().map(|t| TaskPattern::new(t)).collect();
+        let tasks: Vec<TaskPattern> = config
+            .task_calls
+            .iter()
+            .map(|t| TaskPattern::new(t))
+            .collect();
         let triggers = Triggers::new(&tasks);
         RustParser { tasks, triggers }
     }
 
-    /// Parses a Rust file, or a parse-error finding.
-    pub fn parse(&self, path: String, module: Vec<String>, source: &str) -> Result<RustFile, Finding> {
-        scan::scan(&path, module, source, &self.tasks, &self.triggers)
-            .map_err(|(at, message)| parse_error(at, format!("cannot parse Rust: {message}")))
+    /// Parses a Rust file.
+    ///
+    /// # Errors
+    /// Where and why it does not parse.
+    pub fn parse(
+        &self,
+        path: &str,
+        module: Vec<String>,
+        source: &str,
+    ) -> Result<RustFile, (Location, String)> {
+        scan::scan(path, module, source, &self.tasks, &self.triggers)
+            .map_err(|(at, message)| (at, format!("cannot parse Rust: {message}")))
     }
 }
 
-fn parse_error(location: Location, message: String) -> Finding {
+/// A [`Rule::ParseError`] finding.
+pub(crate) fn parse_error(location: Location, message: String) -> Finding {
     Finding {
         rule: Rule::ParseError,
         location,
@@ -197,7 +210,10 @@ fn parse(path: &Path, parser: &RustParser, config: &LintConfig) -> Option<Parsed
                 line: 1,
                 column: 1,
             };
-            return Some(Parsed::Error(parse_error(at, format!("cannot read the file: {err}"))));
+            return Some(Parsed::Error(parse_error(
+                at,
+                format!("cannot read the file: {err}"),
+            )));
         }
     };
     Some(if rust {
@@ -210,9 +226,9 @@ fn parse(path: &Path, parser: &RustParser, config: &LintConfig) -> Option<Parsed
                 source,
             }));
         }
-        match parser.parse(shown, module, &source) {
+        match parser.parse(&shown, module, &source) {
             Ok(file) => Parsed::Rust(krate, file),
-            Err(finding) => Parsed::Error(finding),
+            Err((at, message)) => Parsed::Error(parse_error(at, message)),
         }
     } else {
         match crate::python::scan(&shown, &source, config) {

@@ -7,22 +7,25 @@
 //!
 //! - A file that contains none of those words is not parsed at all: it is kept aside and parsed
 //!   only if a registration elsewhere names a function it might define (see `check`).
-//! - In a file that is parsed, the body of every function whose tokens contain none of those
-//!   words is replaced by `{}` before syn sees it: signatures, attributes, `mod`, `use` and
-//!   `impl` structure stay intact, which is all that resolution needs.
+//! - In a file that is parsed, the text inside every function body whose identifiers include
+//!   none of those words, inside every struct, enum and union body, and of every doc comment is
+//!   replaced by spaces before tokenizing. Newlines stay, so every position is unchanged;
+//!   signatures, attributes, `mod`, `use` and `impl` structure stay, which is all that resolution
+//!   needs.
 //!
-//! Syntax errors inside a pruned body are therefore not reported (unbalanced delimiters still
-//! are, by the tokenizer); the compiler reports those anyway.
+//! Syntax errors inside blanked text are not reported (unbalanced delimiters still are); the
+//! compiler reports those anyway. If the pruned text does not parse, the caller parses the
+//! original, so a pruning mistake can never invent an error.
 
-use std::collections::HashSet;
-
-use aho_corasick::AhoCorasick;
-use proc_macro2::{Delimiter, Group, TokenStream, TokenTree};
+use aho_corasick::{AhoCorasick, AhoCorasickKind};
 
 use super::scan::{AXUM_METHODS, ENDPOINT_ATTRIBUTES, TaskPattern};
 
-/// Words that may make a file matter (substrings of the source text).
-const FILE_WORDS: [&str; 8] = ["rout", "Rout", "task", "web", "Resource", "actix", "rocket", "#["];
+/// Words whose presence makes a file worth parsing (substrings of the source text).
+const FILE_WORDS: [&str; 7] = ["rout", "Rout", "task", "web", "Resource", "actix", "rocket"];
+
+/// Words whose presence makes a file use a web framework (then `get(..)` calls matter).
+const FRAMEWORK_WORDS: [&str; 4] = ["routing", "actix", "rocket", "web"];
 
 /// Identifiers that make a function body matter in any parsed file.
 const BODY_IDENTS: [&str; 8] = [
@@ -39,31 +42,40 @@ const BODY_IDENTS: [&str; 8] = [
 /// The vocabulary of a lint run (it depends on the configured task calls).
 pub(crate) struct Triggers {
     file_words: AhoCorasick,
-    idents: HashSet<String>,
-    /// Method names (`get`, `post`): they matter only in files that use a web framework, since
-    /// `map.get(k)` is everywhere else.
-    methods: HashSet<String>,
+    idents: Vec<String>,
+    /// Method names (`get`, `post`): they matter only as called functions (`get(h)`, not
+    /// `map.get(k)`) in files that use a web framework.
+    methods: Vec<String>,
 }
 
 impl Triggers {
     /// The vocabulary for `tasks` (their last segments, such as `spawn`, become triggers).
     pub fn new(tasks: &[TaskPattern]) -> Self {
-        let task_words: Vec<String> = tasks.iter().filter_map(TaskPattern::last).map(str::to_owned).collect();
-        // `#[` alone would match every file: endpoint attributes are matched as `#[get` etc.
-        let mut words: Vec<String> = FILE_WORDS
+        let task_words: Vec<String> = tasks
             .iter()
-            .filter(|w| **w != "#[")
-            .map(|w| (*w).to_owned())
+            .filter_map(TaskPattern::last)
+            .map(str::to_owned)
             .collect();
+        let mut words: Vec<String> = FILE_WORDS.iter().map(|w| (*w).to_owned()).collect();
         words.extend(ENDPOINT_ATTRIBUTES.iter().map(|a| format!("#[{a}")));
         words.extend(task_words.iter().cloned());
-        let file_words = AhoCorasick::new(&words).unwrap_or_else(|_| {
-            // The patterns are plain words: construction cannot fail. Match everything if it did.
-            AhoCorasick::new([""]).expect("the empty pattern is valid")
-        });
+        // A DFA: the search runs over every byte of every file, construction once per run.
+        let file_words = AhoCorasick::builder()
+            .kind(Some(AhoCorasickKind::DFA))
+            .build(&words)
+            .or_else(|_| AhoCorasick::new(&words))
+            .unwrap_or_else(|_| {
+                // The patterns are a few plain words: construction cannot fail. Should it,
+                // parse every file rather than none.
+                AhoCorasick::new([""]).expect("the empty pattern is valid")
+            });
         Triggers {
             file_words,
-            idents: BODY_IDENTS.iter().map(|w| (*w).to_owned()).chain(task_words).collect(),
+            idents: BODY_IDENTS
+                .iter()
+                .map(|w| (*w).to_owned())
+                .chain(task_words)
+                .collect(),
             methods: AXUM_METHODS
                 .iter()
                 .chain(&ENDPOINT_ATTRIBUTES)
@@ -78,85 +90,317 @@ impl Triggers {
         self.file_words.is_match(source)
     }
 
-    /// `stream` with the bodies of functions that mention no trigger replaced by `{}`.
-    pub fn prune(&self, stream: TokenStream, source: &str) -> TokenStream {
-        let framework = ["routing", "actix", "rocket", "web"].iter().any(|w| source.contains(w));
-        let pruner = Pruner {
+    /// `source` with what cannot matter blanked out (see the module documentation).
+    pub fn prune(&self, source: &str) -> String {
+        let framework = FRAMEWORK_WORDS.iter().any(|w| source.contains(w));
+        let mut pruner = Pruner {
             triggers: self,
             framework,
+            text: source.as_bytes(),
+            blanks: Vec::new(),
         };
-        pruner.prune(stream)
+        pruner.run();
+        pruner.blanks.sort_unstable();
+        let mut out = String::with_capacity(source.len());
+        let mut copied = 0;
+        for (start, end) in pruner.blanks {
+            let start = start.max(copied);
+            if start >= end {
+                continue;
+            }
+            out.push_str(&source[copied..start]);
+            // Line breaks stay, so that lines stay right; on the last line one space per
+            // character (not per byte) stays, so that the columns of what follows stay right.
+            // Everything else goes: the tokenizer need not step over it.
+            let blanked = &source[start..end];
+            let last_line = blanked.rfind('\n').map_or(0, |i| i + 1);
+            out.extend(blanked[..last_line].chars().filter(|c| *c == '\n'));
+            out.extend(blanked[last_line..].chars().map(|_| ' '));
+            copied = end;
+        }
+        out.push_str(&source[copied..]);
+        out
     }
+}
+
+/// A lexical token, as much as brace matching and identifier tests need.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Token {
+    /// An identifier or keyword (start, end).
+    Ident(usize, usize),
+    /// `{`, `(` or `[`.
+    Open(u8),
+    /// `}`, `)` or `]`.
+    Close,
+    /// `;`.
+    Semi,
+    /// `.`.
+    Dot,
+    /// Any other punctuation, literal or lifetime.
+    Other,
 }
 
 struct Pruner<'a> {
     triggers: &'a Triggers,
     framework: bool,
+    text: &'a [u8],
+    /// Byte ranges to blank; they start and end on character boundaries (tokens, comments,
+    /// the insides of braces).
+    blanks: Vec<(usize, usize)>,
 }
 
 impl Pruner<'_> {
-    fn prune(&self, stream: TokenStream) -> TokenStream {
-        // `fn name` starts a signature, which ends at the body's braces or at `;`. (`fn(u8)`,
-        // a pointer type, has no name and starts nothing.)
-        let mut saw_fn = false;
-        let mut in_signature = false;
-        stream
-            .into_iter()
-            .map(|tree| {
-                let fn_keyword = matches!(&tree, TokenTree::Ident(i) if i == "fn");
-                if saw_fn && matches!(&tree, TokenTree::Ident(_)) {
-                    in_signature = true;
-                }
-                saw_fn = fn_keyword;
-                match tree {
-                    TokenTree::Punct(punct) if punct.as_char() == ';' => {
-                        in_signature = false;
-                        TokenTree::Punct(punct)
+    fn run(&mut self) {
+        let mut at = 0;
+        // After `fn name` / `struct name`: blank the next `{..}` at this nesting depth, unless a
+        // `;` ends the item first (trait methods, tuple and unit structs).
+        let mut pending: Option<(bool, usize)> = None;
+        let mut previous_keyword: Option<&str> = None;
+        let mut depth = 0usize;
+        while let Some((token, next)) = self.next_token(at) {
+            match token {
+                Token::Ident(start, end) => {
+                    let word = &self.text[start..end];
+                    if let Some(keyword) = previous_keyword.take() {
+                        pending = Some((keyword == "fn", depth));
                     }
-                    TokenTree::Group(group) if in_signature && group.delimiter() == Delimiter::Brace => {
-                        in_signature = false;
-                        let body = if self.mentions_trigger(&group.stream()) {
-                            self.prune(group.stream())
-                        } else {
-                            TokenStream::new()
-                        };
-                        regroup(&group, body)
-                    }
-                    // Argument lists stay as they are; other groups (impl, mod and trait blocks)
-                    // are pruned inside.
-                    TokenTree::Group(group) if in_signature => TokenTree::Group(group),
-                    TokenTree::Group(group) => regroup(&group, self.prune(group.stream())),
-                    other => other,
+                    previous_keyword = match word {
+                        b"fn" => Some("fn"),
+                        b"struct" | b"enum" | b"union" => Some("adt"),
+                        _ => None,
+                    };
                 }
-            })
-            .collect()
+                Token::Open(b'{') if pending.is_some_and(|(_, d)| d == depth) => {
+                    let is_fn = pending.is_some_and(|(f, _)| f);
+                    pending = None;
+                    previous_keyword = None;
+                    let (close, matters) = self.body(next);
+                    if !(is_fn && matters) {
+                        self.blanks.push((next, close));
+                        // Resume after the closing brace: the body's depth never counted.
+                        at = (close + 1).min(self.text.len());
+                        continue;
+                    }
+                    depth += 1;
+                }
+                Token::Open(_) => {
+                    previous_keyword = None;
+                    depth += 1;
+                }
+                Token::Close => {
+                    previous_keyword = None;
+                    depth = depth.saturating_sub(1);
+                    if pending.is_some_and(|(_, d)| d > depth) {
+                        pending = None;
+                    }
+                }
+                Token::Semi => {
+                    previous_keyword = None;
+                    if pending.is_some_and(|(_, d)| d == depth) {
+                        pending = None;
+                    }
+                }
+                Token::Dot | Token::Other => previous_keyword = None,
+            }
+            at = next;
+        }
     }
 
-    fn mentions_trigger(&self, stream: &TokenStream) -> bool {
-        // Method names count only as called functions (`get(h)`), never as methods
-        // (`map.get(k)`), which are everywhere.
+    /// From just after a `{`: the index of the matching `}` (or the end) and whether an
+    /// identifier inside is a trigger.
+    fn body(&mut self, mut at: usize) -> (usize, bool) {
+        let mut depth = 0usize;
+        let mut matters = false;
         let mut after_dot = false;
-        stream.clone().into_iter().any(|tree| {
-            let found = match &tree {
-                TokenTree::Ident(ident) => {
-                    let text = ident.to_string();
-                    self.triggers.idents.contains(&text)
-                        || (self.framework && !after_dot && self.triggers.methods.contains(&text))
+        while let Some((token, next)) = self.next_token(at) {
+            match token {
+                Token::Close if depth == 0 => return (at, matters),
+                Token::Close => depth -= 1,
+                Token::Open(_) => depth += 1,
+                Token::Ident(start, end) if !matters => {
+                    let word = &self.text[start..end];
+                    let is = |list: &[String]| list.iter().any(|w| w.as_bytes() == word);
+                    matters = is(&self.triggers.idents)
+                        || (self.framework && !after_dot && is(&self.triggers.methods));
                 }
-                TokenTree::Group(group) => self.mentions_trigger(&group.stream()),
-                _ => false,
-            };
-            after_dot = matches!(&tree, TokenTree::Punct(p) if p.as_char() == '.');
-            found
-        })
+                _ => {}
+            }
+            after_dot = token == Token::Dot;
+            at = next;
+        }
+        (self.text.len(), matters)
+    }
+
+    /// The token starting at or after `at` (whitespace and comments skipped; doc comments are
+    /// blanked on the way) and the index just after it.
+    fn next_token(&mut self, mut at: usize) -> Option<(Token, usize)> {
+        let text = self.text;
+        loop {
+            let byte = *text.get(at)?;
+            match byte {
+                b' ' | b'\t' | b'\n' | b'\r' => at += 1,
+                b'/' if text.get(at + 1) == Some(&b'/') => {
+                    let end = memchr_newline(text, at);
+                    let doc = matches!(text.get(at + 2), Some(b'/' | b'!'))
+                        && text.get(at + 3) != Some(&b'/');
+                    if doc {
+                        self.blanks.push((at, end));
+                    }
+                    at = end;
+                }
+                b'/' if text.get(at + 1) == Some(&b'*') => {
+                    let end = block_comment_end(text, at);
+                    let doc = matches!(text.get(at + 2), Some(b'*' | b'!'))
+                        && !matches!(text.get(at + 3), Some(b'*' | b'/'));
+                    if doc {
+                        self.blanks.push((at, end));
+                    }
+                    at = end;
+                }
+                _ => break,
+            }
+        }
+        let byte = text[at];
+        let token = match byte {
+            b'{' | b'(' | b'[' => (Token::Open(byte), at + 1),
+            b'}' | b')' | b']' => (Token::Close, at + 1),
+            b';' => (Token::Semi, at + 1),
+            b'.' => (Token::Dot, at + 1),
+            b'"' => (Token::Other, string_end(text, at + 1)),
+            b'\'' => (Token::Other, quote_end(text, at)),
+            b'r' | b'b' | b'c' => {
+                if let Some(end) = raw_or_byte_literal_end(text, at) {
+                    (Token::Other, end)
+                } else {
+                    let end = ident_end(text, at);
+                    (Token::Ident(at, end), end)
+                }
+            }
+            _ if byte == b'_' || byte.is_ascii_alphabetic() || byte >= 0x80 => {
+                let end = ident_end(text, at);
+                (Token::Ident(at, end), end)
+            }
+            _ if byte.is_ascii_digit() => (Token::Other, ident_end(text, at)),
+            _ => (Token::Other, at + 1),
+        };
+        Some(token)
     }
 }
 
-/// A group like `group` (delimiter, span) with new contents.
-fn regroup(group: &Group, stream: TokenStream) -> TokenTree {
-    let mut new = Group::new(group.delimiter(), stream);
-    new.set_span(group.span());
-    TokenTree::Group(new)
+/// Index of the newline ending the line that contains `at` (or the end).
+fn memchr_newline(text: &[u8], at: usize) -> usize {
+    text[at..]
+        .iter()
+        .position(|&b| b == b'\n')
+        .map_or(text.len(), |i| at + i)
+}
+
+/// Index just after the (nested) block comment starting at `at`.
+fn block_comment_end(text: &[u8], at: usize) -> usize {
+    let mut depth = 0usize;
+    let mut i = at;
+    while i + 1 < text.len() {
+        match (text[i], text[i + 1]) {
+            (b'/', b'*') => {
+                depth += 1;
+                i += 2;
+            }
+            (b'*', b'/') => {
+                depth -= 1;
+                i += 2;
+                if depth == 0 {
+                    return i;
+                }
+            }
+            _ => i += 1,
+        }
+    }
+    text.len()
+}
+
+/// Index just after an identifier (or number) starting at `at`.
+fn ident_end(text: &[u8], at: usize) -> usize {
+    text[at..]
+        .iter()
+        .position(|&b| !(b == b'_' || b.is_ascii_alphanumeric() || b >= 0x80))
+        .map_or(text.len(), |i| at + i)
+}
+
+/// Index just after a string whose contents start at `at` (escapes honoured).
+fn string_end(text: &[u8], mut at: usize) -> usize {
+    while at < text.len() {
+        match text[at] {
+            b'\\' => at += 2,
+            b'"' => return at + 1,
+            _ => at += 1,
+        }
+    }
+    text.len()
+}
+
+/// After a `'` at `at`: a character literal's end, or just the quote for a lifetime or label.
+fn quote_end(text: &[u8], at: usize) -> usize {
+    match text.get(at + 1) {
+        Some(b'\\') => {
+            // '\n', '\'', '\u{..}': the closing quote is the next unescaped one.
+            let mut i = at + 3;
+            while i < text.len() && text[i] != b'\'' {
+                i += 1;
+            }
+            (i + 1).min(text.len())
+        }
+        Some(_) => {
+            // One character (maybe multi-byte) then `'` is a literal; otherwise a lifetime.
+            let len = text[at + 1..]
+                .iter()
+                .skip(1)
+                .take_while(|&&b| (b & 0xC0) == 0x80)
+                .count()
+                + 1;
+            if text.get(at + 1 + len) == Some(&b'\'') {
+                at + len + 2
+            } else {
+                at + 1
+            }
+        }
+        None => at + 1,
+    }
+}
+
+/// End of a raw string (`r"..."`, `r#"..."#`, `br".."`, `cr".."`), byte string or byte
+/// character starting at `at`; `None` when `at` starts an identifier instead.
+fn raw_or_byte_literal_end(text: &[u8], at: usize) -> Option<usize> {
+    let mut i = at;
+    if matches!(text[i], b'b' | b'c') {
+        i += 1;
+        match text.get(i) {
+            Some(b'"') => return Some(string_end(text, i + 1)),
+            Some(b'\'') if text[at] == b'b' => return Some(quote_end(text, i)),
+            Some(b'r') => {}
+            _ => return None,
+        }
+    }
+    // `r` then hashes then `"`.
+    i += 1;
+    let hashes = text[i..].iter().take_while(|&&b| b == b'#').count();
+    if text.get(i + hashes) != Some(&b'"') {
+        return None;
+    }
+    let mut j = i + hashes + 1;
+    while j < text.len() {
+        if text[j] == b'"'
+            && text[j + 1..]
+                .iter()
+                .take(hashes)
+                .filter(|&&b| b == b'#')
+                .count()
+                == hashes
+        {
+            return Some(j + 1 + hashes);
+        }
+        j += 1;
+    }
+    Some(text.len())
 }
 
 #[cfg(test)]
@@ -165,32 +409,77 @@ mod tests {
 
     fn pruned(source: &str) -> String {
         let triggers = Triggers::new(&[TaskPattern::new("tokio::spawn")]);
-        let stream: TokenStream = source.parse().expect("tokens");
-        triggers.prune(stream, source).to_string()
+        let out = triggers.prune(source);
+        // Whatever is left stays at its line and column.
+        assert_eq!(
+            out.lines().count(),
+            source.lines().count(),
+            "lines are kept"
+        );
+        for (a, b) in out.lines().zip(source.lines()) {
+            let b: Vec<char> = b.chars().collect();
+            for (column, c) in a.chars().enumerate().filter(|(_, c)| *c != ' ') {
+                assert_eq!(Some(&c), b.get(column), "{a:?} moved from {b:?}");
+            }
+        }
+        // Collapse runs of spaces so that expectations stay readable.
+        out.split(' ')
+            .filter(|s| !s.is_empty())
+            .collect::<Vec<_>>()
+            .join(" ")
     }
 
     #[test]
     fn keeps_signatures_and_bodies_that_matter() {
-        assert_eq!(pruned("fn a(x: u8) -> u8 { x + 1 }"), "fn a (x : u8) -> u8 { }");
+        assert_eq!(
+            pruned("fn a(x: u8) -> u8 { x + 1 }"),
+            "fn a(x: u8) -> u8 { }"
+        );
         assert_eq!(
             pruned("impl S { fn b(&self) { tokio::spawn(run()); } fn c() { 1 } }"),
-            "impl S { fn b (& self) { tokio :: spawn (run ()) ; } fn c () { } }"
+            "impl S { fn b(&self) { tokio::spawn(run()); } fn c() { } }"
+        );
+        assert_eq!(
+            pruned(
+                "/// Doc.\n#[derive(Debug)]\nstruct S { f: u8 }\nstruct T(u8);\nenum E { A, B }"
+            ),
+            "\n#[derive(Debug)]\nstruct S { }\nstruct T(u8);\nenum E { }"
         );
         // A pointer type is not a function with a body.
-        assert_eq!(pruned("type F = fn(u8); struct S { f: u8 }"), "type F = fn (u8) ; struct S { f : u8 }");
         assert_eq!(
             pruned("impl From<fn()> for S { fn from(f: fn()) -> S { S } }"),
-            "impl From < fn () > for S { fn from (f : fn ()) -> S { } }"
+            "impl From<fn()> for S { fn from(f: fn()) -> S { } }"
         );
-        // `get` matters only where a web framework is in use.
-        assert_eq!(pruned("fn d() { m.get(k) }"), "fn d () { }");
+        assert_eq!(
+            pruned("trait T { fn a(); fn b() { 2 } }"),
+            "trait T { fn a(); fn b() { } }"
+        );
+    }
+
+    #[test]
+    fn method_names_matter_only_as_calls_in_framework_files() {
+        assert_eq!(pruned("fn d() { get(h) }"), "fn d() { }");
         assert_eq!(
             pruned("use axum::routing::get; fn e() { m.get(k) }"),
-            "use axum :: routing :: get ; fn e () { }"
+            "use axum::routing::get; fn e() { }"
         );
         assert_eq!(
             pruned("use axum::routing::get; fn e() { get(h) }"),
-            "use axum :: routing :: get ; fn e () { get (h) }"
+            "use axum::routing::get; fn e() { get(h) }"
+        );
+    }
+
+    #[test]
+    fn strings_chars_lifetimes_and_comments_do_not_confuse_braces() {
+        let source = "fn a<'a>(x: &'a str) -> char { let s = \"}{\"; let r = r#\"}\"#; \
+                      let c = '}'; let b = b'{'; /* } */ // }\n '\\'' }\nfn route() { route() }";
+        assert_eq!(
+            pruned(source),
+            "fn a<'a>(x: &'a str) -> char {\n }\nfn route() { route() }"
+        );
+        assert_eq!(
+            pruned("fn a() { \"é\" } fn route() {}"),
+            "fn a() { } fn route() {}"
         );
     }
 
@@ -201,5 +490,41 @@ mod tests {
         assert!(triggers.file_matters("fn a() { s.register(job) }"));
         assert!(triggers.file_matters("#[get(\"/x\")] async fn x() {}"));
         assert!(triggers.file_matters("use axum::Router;"));
+    }
+}
+
+#[cfg(test)]
+mod on_real_code {
+    use super::*;
+
+    /// Pruning must never turn a file that parses into one that does not (the fallback would
+    /// hide it, at the cost of the speed pruning exists for): checked on every Rust file of this
+    /// repository.
+    #[test]
+    fn pruned_files_still_parse() {
+        let triggers = Triggers::new(&[TaskPattern::new("tokio::spawn")]);
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let mut checked = 0;
+        for entry in ignore::Walk::new(&root).flatten() {
+            let path = entry.path();
+            if path.extension().is_none_or(|e| e != "rs") {
+                continue;
+            }
+            let Ok(source) = std::fs::read_to_string(path) else {
+                continue;
+            };
+            if syn::parse_file(&source).is_err() {
+                continue;
+            }
+            let pruned = triggers.prune(&source);
+            if let Err(err) = syn::parse_file(&pruned) {
+                panic!(
+                    "{}: pruned text does not parse: {err}\n{pruned}",
+                    path.display()
+                );
+            }
+            checked += 1;
+        }
+        assert!(checked > 20, "only {checked} files checked");
     }
 }

@@ -183,15 +183,11 @@ pub(crate) fn scan(
     if text.starts_with("#!") && !text.starts_with("#![") {
         text = text.find('\n').map_or("", |end| &text[end..]);
     }
-    let tokens: proc_macro2::TokenStream = text
-        .parse()
-        .map_err(|err: proc_macro2::LexError| {
-            // LexError's own text ("cannot parse string into token stream") says nothing useful.
-            let what = "invalid tokens: an unclosed or mismatched delimiter, or a malformed literal";
-            (location(path, err.span()), what.to_owned())
-        })?;
-    let file: syn::File = syn::parse2(triggers.prune(tokens, text))
-        .map_err(|err| (location(path, err.span()), err.to_string()))?;
+    let file = match parse_tokens(path, &triggers.prune(text)) {
+        Ok(file) => file,
+        // Never trust pruning with an error: the original text decides.
+        Err(_) => parse_tokens(path, text)?,
+    };
     let mut scanner = Scanner {
         out: RustFile {
             path: path.to_owned(),
@@ -205,6 +201,16 @@ pub(crate) fn scan(
     };
     scanner.visit_file(&file);
     Ok(scanner.out)
+}
+
+/// Tokenizes and parses a whole file.
+fn parse_tokens(path: &str, text: &str) -> Result<syn::File, (Location, String)> {
+    let tokens: proc_macro2::TokenStream = text.parse().map_err(|err: proc_macro2::LexError| {
+        // LexError's own text ("cannot parse string into token stream") says nothing useful.
+        let what = "invalid tokens: an unclosed or mismatched delimiter, or a malformed literal";
+        (location(path, err.span()), what.to_owned())
+    })?;
+    syn::parse2(tokens).map_err(|err| (location(path, err.span()), err.to_string()))
 }
 
 /// The position of `span` in `path` (1-based line and column).
