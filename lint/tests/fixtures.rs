@@ -130,3 +130,89 @@ fn repository_examples_lint_clean() {
         report.routes
     );
 }
+
+/// Writes `files` (path, text) under a new temporary directory.
+fn tree(files: &[(&str, &str)]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("tempdir");
+    for (path, text) in files {
+        let path = dir.path().join(path);
+        std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+        std::fs::write(path, text).expect("write");
+    }
+    dir
+}
+
+const UNASSIGNED: &str = "pub fn app() -> axum::Router {\n    \
+                          axum::Router::new().route(\"/x\", axum::routing::get(x))\n}\n\
+                          async fn x() {}\n";
+
+fn unassigned_files(dir: &Path, config: &LintConfig) -> Vec<String> {
+    let report = lint(
+        &[dir.to_path_buf()],
+        &features(),
+        &fixtures().join("registry.yaml"),
+        config,
+    )
+    .expect("lint");
+    let mut files: Vec<String> = report
+        .findings
+        .iter()
+        .filter(|f| f.rule == featgen_lint::Rule::UnassignedEndpoint)
+        .map(|f| {
+            let path = Path::new(&f.location.path);
+            path.strip_prefix(dir).unwrap_or(path).display().to_string()
+        })
+        .collect();
+    files.sort();
+    files
+}
+
+#[test]
+fn honours_gitignore_and_configured_globs() {
+    let dir = tree(&[
+        (".gitignore", "/generated/\n"),
+        ("src/lib.rs", UNASSIGNED),
+        ("generated/src/lib.rs", UNASSIGNED),
+        ("vendor/src/lib.rs", UNASSIGNED),
+        ("other/src/lib.rs", UNASSIGNED),
+    ]);
+    assert_eq!(
+        unassigned_files(dir.path(), &LintConfig::default()),
+        ["other/src/lib.rs", "src/lib.rs", "vendor/src/lib.rs"]
+    );
+    let config = LintConfig {
+        exclude: vec!["vendor/**".to_owned()],
+        ..LintConfig::default()
+    };
+    assert_eq!(
+        unassigned_files(dir.path(), &config),
+        ["other/src/lib.rs", "src/lib.rs"]
+    );
+    let config = LintConfig {
+        include: vec!["src/**".to_owned()],
+        ..LintConfig::default()
+    };
+    assert_eq!(unassigned_files(dir.path(), &config), ["src/lib.rs"]);
+}
+
+#[test]
+fn missing_paths_and_bad_globs_are_errors() {
+    let missing = lint(
+        &[PathBuf::from("tests/fixtures/no-such-dir")],
+        &features(),
+        &fixtures().join("registry.yaml"),
+        &LintConfig::default(),
+    );
+    assert!(matches!(missing, Err(featgen_lint::LintError::Path(..))), "{missing:?}");
+    let config = LintConfig {
+        exclude: vec!["[".to_owned()],
+        ..LintConfig::default()
+    };
+    let bad = lint(
+        &[fixtures().join("axum")],
+        &features(),
+        &fixtures().join("registry.yaml"),
+        &config,
+    );
+    assert!(matches!(bad, Err(featgen_lint::LintError::Config(_))), "{bad:?}");
+}

@@ -18,9 +18,9 @@ pub struct LintArgs {
     /// Registry file or directory [config: registry; default: registry].
     #[arg(long, value_name = "PATH")]
     pub registry: Option<PathBuf>,
-    /// Output format.
-    #[arg(long, value_enum, default_value_t = LintFormat::Human)]
-    pub format: LintFormat,
+    /// Output format [config: format; default: human].
+    #[arg(long, value_enum)]
+    pub format: Option<LintFormat>,
     /// Only violations not recorded in this baseline fail.
     #[arg(long, value_name = "FILE")]
     pub baseline: Option<PathBuf>,
@@ -86,11 +86,11 @@ pub fn run(config: &Config, args: &LintArgs) -> Status {
         );
         (findings, baselined) = (baseline.filter(findings).0, baselined + baseline.len());
     }
-    let format = match args.format {
-        LintFormat::Human => Format::Human,
-        LintFormat::Json => Format::Json,
-        LintFormat::Sarif => Format::Sarif,
-        LintFormat::Github => Format::Github,
+    let format = match (args.format, config.format) {
+        (Some(LintFormat::Human), _) | (None, None | Some(config::Format::Human)) => Format::Human,
+        (Some(LintFormat::Json), _) | (None, Some(config::Format::Json)) => Format::Json,
+        (Some(LintFormat::Sarif), _) => Format::Sarif,
+        (Some(LintFormat::Github), _) => Format::Github,
     };
     let summary = Summary {
         files: report.files,
@@ -169,7 +169,7 @@ mod tests {
         LintArgs {
             paths: vec![PathBuf::from(FIXTURES).join(fixture)],
             registry: None,
-            format: LintFormat::Json,
+            format: Some(LintFormat::Json),
             baseline: None,
             write_baseline: None,
             deny: None,
