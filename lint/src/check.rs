@@ -26,20 +26,20 @@ pub(crate) fn check(
         ..
     } = sources;
     let mut crates: HashMap<PathBuf, usize> = HashMap::new();
-    let mut crate_id = |key: PathBuf| {
+    let mut crate_id = |crates: &mut HashMap<PathBuf, usize>, key: PathBuf| {
         let next = crates.len();
         *crates.entry(key).or_insert(next)
     };
     let mut files: Vec<(usize, RustFile)> = rust
         .into_iter()
-        .map(|(key, file)| (crate_id(key), file))
+        .map(|(key, file)| (crate_id(&mut crates, key), file))
         .collect();
     // Parse the set-aside files that may define a function some registration names but no
     // parsed file does, until every such name is found or no candidate is left.
     let index = loop {
         // The walk is parallel: sort so that resolution ties and output are deterministic.
         files.sort_by(|a, b| a.1.path.cmp(&b.1.path));
-        let index = Index::new(&files);
+        let index = Index::new(&files, crate_names(&crates));
         let wanted = unresolved_names(&index, &files);
         let (load, keep): (Vec<Deferred>, Vec<Deferred>) = std::mem::take(&mut deferred)
             .into_iter()
@@ -50,7 +50,7 @@ pub(crate) fn check(
         }
         for file in load {
             match parser.parse(&file.path, file.module, &file.source) {
-                Ok(parsed) => files.push((crate_id(file.krate), parsed)),
+                Ok(parsed) => files.push((crate_id(&mut crates, file.krate), parsed)),
                 Err((at, message)) => parse_errors.push(parse_error(at, message)),
             }
         }
@@ -94,6 +94,28 @@ pub(crate) fn check(
         });
     }
     (checker.findings, checker.routes)
+}
+
+/// Library crate names (`[lib] name`, else the package name with `-` as `_`) of the crates whose
+/// keys are `src` directories next to a readable `Cargo.toml`.
+fn crate_names(crates: &HashMap<PathBuf, usize>) -> HashMap<String, usize> {
+    crates
+        .iter()
+        .filter(|(key, _)| key.file_name().is_some_and(|n| n == "src"))
+        .filter_map(|(key, id)| {
+            let manifest = std::fs::read_to_string(key.parent()?.join("Cargo.toml")).ok()?;
+            let manifest: toml::Table = toml::from_str(&manifest).ok()?;
+            let name = |table: &str| {
+                manifest
+                    .get(table)?
+                    .get("name")?
+                    .as_str()
+                    .map(str::to_owned)
+            };
+            let name = name("lib").or_else(|| name("package"))?;
+            Some((name.replace('-', "_"), *id))
+        })
+        .collect()
 }
 
 /// Last names of registered handler paths that do not resolve exactly among `files`.

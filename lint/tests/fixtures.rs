@@ -203,7 +203,10 @@ fn missing_paths_and_bad_globs_are_errors() {
         &fixtures().join("registry.yaml"),
         &LintConfig::default(),
     );
-    assert!(matches!(missing, Err(featgen_lint::LintError::Path(..))), "{missing:?}");
+    assert!(
+        matches!(missing, Err(featgen_lint::LintError::Path(..))),
+        "{missing:?}"
+    );
     let config = LintConfig {
         exclude: vec!["[".to_owned()],
         ..LintConfig::default()
@@ -214,5 +217,13 @@ fn missing_paths_and_bad_globs_are_errors() {
         &fixtures().join("registry.yaml"),
         &config,
     );
-    assert!(matches!(bad, Err(featgen_lint::LintError::Config(_))), "{bad:?}");
+    assert!(
+        matches!(bad, Err(featgen_lint::LintError::Config(_))),
+        "{bad:?}"
+    );
+}
+
+#[test]
+fn handlers_of_other_workspace_crates() {
+    check("workspace", &LintConfig::default());
 }

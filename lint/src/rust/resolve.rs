@@ -30,11 +30,13 @@ struct Module {
 pub(crate) struct Index {
     modules: HashMap<(usize, Vec<String>), Module>,
     by_name: HashMap<(usize, String), Vec<DefId>>,
+    /// Library crates by the name other crates use for them (`axum_chat`).
+    crate_names: HashMap<String, usize>,
 }
 
 impl Index {
-    /// Indexes `files`, each with its crate id.
-    pub fn new(files: &[(usize, RustFile)]) -> Self {
+    /// Indexes `files`, each with its crate id; `crate_names` maps library names to crate ids.
+    pub fn new(files: &[(usize, RustFile)], crate_names: HashMap<String, usize>) -> Self {
         let mut modules: HashMap<(usize, Vec<String>), Module> = HashMap::new();
         let mut by_name: HashMap<(usize, String), Vec<DefId>> = HashMap::new();
         for (file_index, (krate, file)) in files.iter().enumerate() {
@@ -80,7 +82,11 @@ impl Index {
                 }
             }
         }
-        Index { modules, by_name }
+        Index {
+            modules,
+            by_name,
+            crate_names,
+        }
     }
 
     /// The definition `path`, written in `module` of crate `krate`, refers to.
@@ -109,10 +115,19 @@ impl Index {
             "crate" => self.walk(krate, &[], rest, depth),
             "self" => self.walk(krate, module, rest, depth),
             "super" => self.resolve_in(krate, module.split_last()?.1, rest, depth + 1),
-            // `::name` (an external crate).
-            "::" => None,
-            _ => self.walk(krate, module, path, depth),
+            // `::name`: an external crate, perhaps one of those linted.
+            "::" => self.in_crate(rest, depth),
+            _ => self
+                .walk(krate, module, path, depth)
+                .or_else(|| self.in_crate(path, depth)),
         }
+    }
+
+    /// Resolves `name::rest` in the root of the linted library crate called `name`.
+    fn in_crate(&self, path: &[String], depth: u8) -> Option<DefId> {
+        let (name, rest) = path.split_first()?;
+        let krate = *self.crate_names.get(name)?;
+        self.walk(krate, &[], rest, depth + 1)
     }
 
     /// Resolves `path` relative to `module`: its items, child modules, imports, glob imports.
