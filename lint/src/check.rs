@@ -26,13 +26,9 @@ pub(crate) fn check(
         ..
     } = sources;
     let mut crates: HashMap<PathBuf, usize> = HashMap::new();
-    let mut crate_id = |crates: &mut HashMap<PathBuf, usize>, key: PathBuf| {
-        let next = crates.len();
-        *crates.entry(key).or_insert(next)
-    };
     let mut files: Vec<(usize, RustFile)> = rust
         .into_iter()
-        .map(|(key, file)| (crate_id(&mut crates, key), file))
+        .map(|(key, file)| (intern(&mut crates, key), file))
         .collect();
     // Parse the set-aside files that may define a function some registration names but no
     // parsed file does, until every such name is found or no candidate is left.
@@ -50,7 +46,7 @@ pub(crate) fn check(
         }
         for file in load {
             match parser.parse(&file.path, file.module, &file.source) {
-                Ok(parsed) => files.push((crate_id(&mut crates, file.krate), parsed)),
+                Ok(parsed) => files.push((intern(&mut crates, file.krate), parsed)),
                 Err((at, message)) => parse_errors.push(parse_error(at, message)),
             }
         }
@@ -94,6 +90,12 @@ pub(crate) fn check(
         });
     }
     (checker.findings, checker.routes)
+}
+
+/// The id of the crate with `key`, numbered in order of first appearance.
+fn intern(crates: &mut HashMap<PathBuf, usize>, key: PathBuf) -> usize {
+    let next = crates.len();
+    *crates.entry(key).or_insert(next)
 }
 
 /// Library crate names (`[lib] name`, else the package name with `-` as `_`) of the crates whose
