@@ -9,7 +9,7 @@ mod support;
 use featgen::profiler::{Profiler, Stats};
 use featgen::{FeatureInfo, Route, RouteKind};
 use std::io::Write;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 use support::*;
@@ -49,13 +49,41 @@ fn nested(depth: usize) -> Nested {
     (0..depth).fold(Nested(None), |inner, _| Nested(Some(Box::new(inner))))
 }
 
-/// Starts the four workloads; they run until `stop` is set.
-fn start_workloads(stop: &Arc<AtomicBool>) -> Vec<std::thread::JoinHandle<()>> {
+/// The workload threads and the CPU time (ns) each has used so far.
+struct Workloads {
+    threads: Vec<std::thread::JoinHandle<()>>,
+    cpu: Arc<Vec<AtomicU64>>,
+}
+
+impl Workloads {
+    /// Waits until every thread has used at least `cpu` of CPU time, however busy the machine.
+    fn wait_for_cpu(&self, cpu: Duration) {
+        let deadline = std::time::Instant::now() + Duration::from_secs(120);
+        while self
+            .cpu
+            .iter()
+            .any(|used| used.load(Ordering::Relaxed) < cpu.as_nanos() as u64)
+        {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "workloads starved: {:?}",
+                self.cpu
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+/// Starts the four workloads (five threads); they run until `stop` is set.
+fn start_workloads(stop: &Arc<AtomicBool>) -> Workloads {
+    let cpu: Arc<Vec<AtomicU64>> = Arc::new((0..5).map(|_| AtomicU64::new(0)).collect());
+    let spawned = AtomicUsize::new(0);
     let shared = Arc::new(Mutex::new(Vec::<u64>::new()));
     let table = Arc::new(RwLock::new(0u64));
     let mut threads = Vec::new();
     let spawn = |route: &'static Route, work: Box<dyn FnMut() + Send>| {
-        let stop = stop.clone();
+        let (stop, cpu) = (stop.clone(), cpu.clone());
+        let index = spawned.fetch_add(1, Ordering::Relaxed);
         std::thread::Builder::new()
             // Room for the deep recursion.
             .stack_size(64 << 20)
@@ -64,6 +92,7 @@ fn start_workloads(stop: &Arc<AtomicBool>) -> Vec<std::thread::JoinHandle<()>> {
                 let mut work = work;
                 while !stop.load(Ordering::Relaxed) {
                     work();
+                    cpu[index].store(thread_cpu().as_nanos() as u64, Ordering::Relaxed);
                 }
             })
             .unwrap()
@@ -123,7 +152,7 @@ fn start_workloads(stop: &Arc<AtomicBool>) -> Vec<std::thread::JoinHandle<()>> {
             assert!(text.len() > 3000);
         }),
     ));
-    threads
+    Workloads { threads, cpu }
 }
 
 fn assert_reconciled(stats: &Stats) {
@@ -154,8 +183,9 @@ fn sustained_1000_hz_and_repeated_restarts_under_mixed_load() {
 
     // Sustained run.
     let profiler = builder().start().unwrap();
-    let threads = start_workloads(&stop);
+    let workloads = start_workloads(&stop);
     std::thread::sleep(Duration::from_secs(3));
+    workloads.wait_for_cpu(Duration::from_millis(300));
     let stats = profiler.stop();
     assert_reconciled(&stats);
     assert!(stats.samples_taken > 1000, "{stats:#?}");
@@ -193,7 +223,7 @@ fn sustained_1000_hz_and_repeated_restarts_under_mixed_load() {
     assert!(stats.samples_dropped_buffer_full > 0, "{stats:#?}");
 
     stop.store(true, Ordering::Relaxed);
-    for thread in threads {
+    for thread in workloads.threads {
         thread.join().unwrap();
     }
 }
