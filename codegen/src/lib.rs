@@ -12,6 +12,7 @@ pub mod ident;
 pub mod load;
 pub mod lock;
 pub mod model;
+mod par;
 mod yaml;
 
 #[cfg(feature = "render")]

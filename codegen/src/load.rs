@@ -3,7 +3,7 @@
 //! Every problem is collected (never just the first) as a [`Diagnostic`] with the file, line and
 //! column of the offending token and a hint on how to fix it.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{HashMap, HashSet};
 use std::io::Read as _;
 use std::path::{Path, PathBuf};
 
@@ -33,9 +33,10 @@ impl Registry {
     /// Like [`Registry::load`], with the lock file at `lock_path`.
     pub fn load_with_lock(path: &Path, lock_path: &Path) -> Result<Registry, Diagnostics> {
         let files = discover(path).map_err(|d| Diagnostics(vec![*d]))?;
+        let parsed = crate::par::map(&files, |file| parse_file(file));
         let mut loader = Loader::default();
-        for file in &files {
-            loader.load_file(file);
+        for (file, parsed) in files.iter().zip(parsed) {
+            loader.add_file(file, parsed);
         }
         let lock = Lock::read(lock_path).map_err(|d| Diagnostics(vec![*d]));
         let mut registry = loader.finish(path, lock?)?;
@@ -205,60 +206,14 @@ impl Loader {
         self.diagnostics.push(diagnostic);
     }
 
-    fn load_file(&mut self, path: &Path) {
+    /// Adds one file's parse result: its diagnostic, or its entries.
+    fn add_file(&mut self, path: &Path, parsed: Result<Node, Box<Diagnostic>>) {
         let file = self.files.len();
         self.files.push(path.to_path_buf());
-        let file_error = |code, message: String, help: &str| {
-            Diagnostic::error(code, message)
-                .at(Label::new(path, 1, 1, 0))
-                .help(help)
-        };
-        let bytes = match read_limited(path) {
-            Ok(Some(bytes)) => bytes,
-            Ok(None) => {
-                let message = format!("registry file is larger than {} MiB", MAX_FILE_BYTES >> 20);
-                let help = "split the registry into one file per team in a directory";
-                self.diagnostics
-                    .push(file_error("file-too-large", message, help));
-                return;
-            }
-            Err(err) => {
-                let message = format!("cannot read {}: {err}", path.display());
-                self.diagnostics.push(Diagnostic::error(IO_ERROR, message));
-                return;
-            }
-        };
-        let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&bytes);
-        let text = match std::str::from_utf8(bytes) {
-            Ok(text) => text,
-            Err(err) => {
-                let (line, column) = line_column(bytes, err.valid_up_to());
-                let diagnostic =
-                    Diagnostic::error("invalid-utf8", "registry file is not valid UTF-8")
-                        .at(Label::new(path, line, column, 1).with_message("invalid byte here"))
-                        .help("save the file as UTF-8");
-                self.diagnostics.push(diagnostic);
-                return;
-            }
-        };
-        let root = match yaml::parse(text) {
+        let root = match parsed {
             Ok(root) => root,
-            Err(err) => {
-                let (code, help) = if err.budget {
-                    (
-                        "yaml-too-large",
-                        "the document expands to too many nodes (an alias bomb?); remove the aliases",
-                    )
-                } else {
-                    ("yaml-syntax", "fix the YAML syntax at this position")
-                };
-                let at = Pos {
-                    file,
-                    line: err.line.max(1),
-                    column: err.column.max(1),
-                    len: 1,
-                };
-                self.error(code, err.message, at, Some(help.to_owned()));
+            Err(diagnostic) => {
+                self.diagnostics.push(*diagnostic);
                 return;
             }
         };
@@ -285,7 +240,7 @@ impl Loader {
     fn top_level(&mut self, file: usize, entries: Vec<(Node, Node)>) {
         for (key, value) in self.unique_keys(file, entries, TOP_LEVEL_KEYS, "top-level key") {
             let at = Loader::pos(file, &value);
-            match key.as_str() {
+            match key {
                 "features" => match value.value {
                     Value::Seq(items) => self.features_list(file, items),
                     Value::Null => {}
@@ -304,10 +259,11 @@ impl Loader {
         &mut self,
         file: usize,
         entries: Vec<(Node, Node)>,
-        allowed: &[&str],
+        allowed: &[&'static str],
         what: &str,
-    ) -> Vec<(String, Node)> {
-        let mut seen: HashMap<String, Pos> = HashMap::new();
+    ) -> Vec<(&'static str, Node)> {
+        // Mappings have a handful of keys: a linear scan beats hashing here.
+        let mut seen: Vec<(String, Pos)> = Vec::new();
         let mut out = Vec::new();
         for (key, value) in entries {
             let at = Loader::pos(file, &key);
@@ -315,7 +271,7 @@ impl Loader {
                 self.wrong_type(at, "a key", "a string", &key.value);
                 continue;
             };
-            if let Some(first) = seen.get(&name) {
+            if let Some((_, first)) = seen.iter().find(|(seen, _)| *seen == name) {
                 let diagnostic =
                     Diagnostic::error("duplicate-key", format!("duplicate key `{name}`"))
                         .at(self.label(at).with_message("duplicate"))
@@ -324,8 +280,7 @@ impl Loader {
                 self.diagnostics.push(diagnostic);
                 continue;
             }
-            seen.insert(name.clone(), at);
-            if !allowed.contains(&name.as_str()) {
+            let Some(&known) = allowed.iter().find(|k| **k == name) else {
                 let help = match did_you_mean(&name, allowed.iter().copied()) {
                     Some(close) => format!("did you mean `{close}`?"),
                     None => format!("expected one of: {}", allowed.join(", ")),
@@ -336,9 +291,11 @@ impl Loader {
                     at,
                     Some(help),
                 );
+                seen.push((name, at));
                 continue;
-            }
-            out.push((name, value));
+            };
+            seen.push((name, at));
+            out.push((known, value));
         }
         out
     }
@@ -405,17 +362,19 @@ impl Loader {
     }
 
     fn feature(&mut self, file: usize, at: Pos, entries: Vec<(Node, Node)>) -> Option<RawFeature> {
-        let mut fields: BTreeMap<String, Node> = BTreeMap::new();
-        for (key, value) in self.unique_keys(file, entries, FEATURE_KEYS, "feature field") {
-            fields.insert(key, value);
-        }
+        let mut fields: Vec<(&str, Node)> =
+            self.unique_keys(file, entries, FEATURE_KEYS, "feature field");
         // A field that is present but invalid was reported already; only absent ones are missing.
         let missing: Vec<&str> = ["feature", "team", "tier", "feature_group"]
             .into_iter()
-            .filter(|field| !fields.contains_key(*field))
+            .filter(|field| !fields.iter().any(|(k, _)| k == field))
             .collect();
+        let mut remove = |key: &str| {
+            let index = fields.iter().position(|(k, _)| *k == key)?;
+            Some(fields.swap_remove(index).1)
+        };
         let mut take = |loader: &mut Loader, key: &str| {
-            let node = fields.remove(key)?;
+            let node = remove(key)?;
             loader.string(file, node, key)
         };
         let name = take(self, "feature");
@@ -424,9 +383,7 @@ impl Loader {
         let group = take(self, "feature_group");
         let description = take(self, "description");
         let renamed_from = take(self, "renamed_from");
-        let deprecated = fields
-            .remove("deprecated")
-            .and_then(|node| self.deprecation(file, node));
+        let deprecated = remove("deprecated").and_then(|node| self.deprecation(file, node));
         if !missing.is_empty() {
             let list = missing
                 .iter()
@@ -477,7 +434,7 @@ impl Loader {
         let mut reason = None;
         let mut renamed_to = None;
         for (key, value) in self.unique_keys(file, entries, DEPRECATED_KEYS, "`deprecated` field") {
-            let value = self.string(file, value, &key);
+            let value = self.string(file, value, key);
             if key == "reason" {
                 reason = value
             } else {
@@ -524,8 +481,8 @@ impl Loader {
                     let what = format!("{} field", kind.noun());
                     let mut decl = (None, None, None, None);
                     for (key, value) in self.unique_keys(file, entries, kind.fields(), &what) {
-                        let value = self.string(file, value, &key);
-                        match key.as_str() {
+                        let value = self.string(file, value, key);
+                        match key {
                             "name" => decl.0 = value,
                             "description" => decl.1 = value,
                             "slack" => decl.2 = value,
@@ -607,12 +564,11 @@ impl Loader {
                     self.check_default_tiers(&names, &referenced);
                 }
                 None => {
-                    let mut unique: Vec<&Str> = Vec::new();
-                    for r in referenced {
-                        if !unique.iter().any(|u| u.text == r.text) {
-                            unique.push(r);
-                        }
-                    }
+                    let mut seen = HashSet::new();
+                    let unique: Vec<&Str> = referenced
+                        .into_iter()
+                        .filter(|r| seen.insert(r.text.as_str()))
+                        .collect();
                     self.check_names(kind.noun(), &unique, valid);
                 }
             }
@@ -705,8 +661,9 @@ impl Loader {
     }
 
     fn check_references(&mut self, kind: DeclKind, declared: &[Str], referenced: &[&Str]) {
+        let known: HashSet<&str> = declared.iter().map(|d| d.text.as_str()).collect();
         for r in referenced {
-            if declared.iter().any(|d| d.text == r.text) {
+            if known.contains(r.text.as_str()) {
                 continue;
             }
             let help = match did_you_mean(&r.text, declared.iter().map(|d| d.text.as_str())) {
@@ -748,7 +705,7 @@ impl Loader {
     }
 
     fn check_renames(&mut self, features: &[RawFeature], locked: &Section) {
-        let names: Vec<&str> = features.iter().map(|f| f.name.text.as_str()).collect();
+        let names: HashSet<&str> = features.iter().map(|f| f.name.text.as_str()).collect();
         let mut claimed: HashMap<&str, &Str> = HashMap::new();
         for feature in features {
             let renamed_to = feature
@@ -916,10 +873,11 @@ fn entries<'a>(
             .map(|t| (t.to_string(), None))
             .collect(),
         None => {
+            let mut seen = HashSet::new();
             let mut names: Vec<(String, Option<&RawDecl>)> = Vec::new();
             for feature in features {
                 let name = &reference(feature, kind).text;
-                if !names.iter().any(|(n, _)| n == name) {
+                if seen.insert(name) {
                     names.push((name.clone(), None));
                 }
             }
@@ -942,6 +900,49 @@ fn unknown_code(kind: DeclKind) -> &'static str {
         DeclKind::Group => "unknown-group",
         DeclKind::Tier => "unknown-tier",
     }
+}
+
+/// Reads, decodes and parses one registry file. Independent of every other file, so files
+/// are parsed in parallel.
+fn parse_file(path: &Path) -> Result<Node, Box<Diagnostic>> {
+    let file_error = |code, message: String, line, column, help: &str| {
+        Box::new(
+            Diagnostic::error(code, message)
+                .at(Label::new(path, line, column, 1))
+                .help(help),
+        )
+    };
+    let bytes = match read_limited(path) {
+        Ok(Some(bytes)) => bytes,
+        Ok(None) => {
+            let message = format!("registry file is larger than {} MiB", MAX_FILE_BYTES >> 20);
+            let help = "split the registry into one file per team in a directory";
+            return Err(file_error("file-too-large", message, 1, 1, help));
+        }
+        Err(err) => {
+            let message = format!("cannot read {}: {err}", path.display());
+            return Err(Box::new(Diagnostic::error(IO_ERROR, message)));
+        }
+    };
+    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&bytes);
+    let text = std::str::from_utf8(bytes).map_err(|err| {
+        let (line, column) = line_column(bytes, err.valid_up_to());
+        let diagnostic = Diagnostic::error("invalid-utf8", "registry file is not valid UTF-8")
+            .at(Label::new(path, line, column, 1).with_message("invalid byte here"))
+            .help("save the file as UTF-8");
+        Box::new(diagnostic)
+    })?;
+    yaml::parse(text).map_err(|err| {
+        let (code, help) = if err.budget {
+            (
+                "yaml-too-large",
+                "the document expands to too many nodes (an alias bomb?); remove the aliases",
+            )
+        } else {
+            ("yaml-syntax", "fix the YAML syntax at this position")
+        };
+        file_error(code, err.message, err.line.max(1), err.column.max(1), help)
+    })
 }
 
 /// Reads at most `MAX_FILE_BYTES`; `None` when the file is larger.

@@ -223,51 +223,72 @@ fn entry<'a>(name: &'a str, id: u32, description: Option<&'a str>) -> EntryView<
     }
 }
 
+/// A referenced entry's id and identifiers, computed once per entry rather than per feature.
+struct Names {
+    id: u32,
+    rust: String,
+    py: String,
+}
+
+fn names<'a>(entries: impl Iterator<Item = (&'a str, u32)>) -> HashMap<&'a str, Names> {
+    entries
+        .map(|(name, id)| {
+            (
+                name,
+                Names {
+                    id,
+                    rust: ident::rust_variant(name),
+                    py: ident::python_member(name),
+                },
+            )
+        })
+        .collect()
+}
+
 fn feature_views(registry: &Registry) -> Vec<FeatureView<'_>> {
-    let teams: HashMap<&str, u32> = registry
-        .teams
-        .iter()
-        .map(|t| (t.name.as_str(), t.id))
-        .collect();
-    let tiers: HashMap<&str, u32> = registry
-        .tiers
-        .iter()
-        .map(|t| (t.name.as_str(), t.id))
-        .collect();
-    let groups: HashMap<&str, u32> = registry
-        .groups
-        .iter()
-        .map(|g| (g.name.as_str(), g.id))
-        .collect();
-    let features: HashMap<&str, u32> = registry
+    let teams = names(registry.teams.iter().map(|t| (t.name.as_str(), t.id)));
+    let tiers = names(registry.tiers.iter().map(|t| (t.name.as_str(), t.id)));
+    let groups = names(registry.groups.iter().map(|g| (g.name.as_str(), g.id)));
+    let ids: HashMap<&str, u32> = registry
         .features
         .iter()
         .map(|f| (f.name.as_str(), f.id))
         .collect();
-    // Validation guarantees every reference resolves.
-    let id_of = |ids: &HashMap<&str, u32>, name: &str| ids.get(name).copied().unwrap_or(0);
+    // Validation guarantees every reference resolves; the fallback is never used.
+    let missing = Names {
+        id: 0,
+        rust: String::new(),
+        py: String::new(),
+    };
+    let lookup = |map: &'_ HashMap<&str, Names>, name: &str| -> (u32, String, String) {
+        let n = map.get(name).unwrap_or(&missing);
+        (n.id, n.rust.clone(), n.py.clone())
+    };
     registry
         .features
         .iter()
         .map(|f| {
             let replacement = f.deprecated.as_ref().and_then(|d| d.renamed_to.as_deref());
+            let (team_id, team_rust, team_py) = lookup(&teams, &f.team);
+            let (tier_id, tier_rust, tier_py) = lookup(&tiers, &f.tier);
+            let (group_id, group_rust, group_py) = lookup(&groups, &f.group);
             FeatureView {
                 name: &f.name,
                 id: f.id,
                 rust: ident::rust_variant(&f.name),
                 py: ident::python_member(&f.name),
                 team: &f.team,
-                team_id: id_of(&teams, &f.team),
-                team_rust: ident::rust_variant(&f.team),
-                team_py: ident::python_member(&f.team),
+                team_id,
+                team_rust,
+                team_py,
                 tier: &f.tier,
-                tier_id: id_of(&tiers, &f.tier),
-                tier_rust: ident::rust_variant(&f.tier),
-                tier_py: ident::python_member(&f.tier),
+                tier_id,
+                tier_rust,
+                tier_py,
                 group: &f.group,
-                group_id: id_of(&groups, &f.group),
-                group_rust: ident::rust_variant(&f.group),
-                group_py: ident::python_member(&f.group),
+                group_id,
+                group_rust,
+                group_py,
                 description: f.description.as_deref(),
                 deprecated: f.deprecated.is_some(),
                 deprecation_reason: f.deprecated.as_ref().map(|d| d.reason.as_str()),
@@ -276,7 +297,7 @@ fn feature_views(registry: &Registry) -> Vec<FeatureView<'_>> {
                     None => d.reason.clone(),
                 }),
                 replacement,
-                replacement_id: replacement.map(|r| id_of(&features, r)),
+                replacement_id: replacement.and_then(|r| ids.get(r).copied()),
                 replacement_rust: replacement.map(ident::rust_variant),
                 replacement_py: replacement.map(ident::python_member),
             }
@@ -508,54 +529,78 @@ pub fn render(
             ..entry(&t.name, t.id, t.description.as_deref())
         })
         .collect();
-    let json = registry_json(registry);
-    let render_one =
-        |template: &str, dialect: Option<(&'static str, &'static str)>, source: &Path| {
-            let context = Context {
-                header: HEADER,
-                python_package: &options.python_package,
-                dialect: dialect.map(|(name, title)| DialectView { name, title }),
-                features: &features,
-                teams: &teams,
-                groups: &groups,
-                tiers: &tiers,
-                deprecated: features.iter().filter(|f| f.deprecated).collect(),
-                replaced: features
-                    .iter()
-                    .filter(|f| f.replacement.is_some())
-                    .collect(),
-                registry_json: &json,
-            };
-            env.get_template(template)
-                .and_then(|t| t.render(minijinja::value::Serde(&context)))
-                .map_err(|err| template_error(source, &err))
-        };
-
-    let mut files = Vec::new();
+    let mut jobs: Vec<Job> = Vec::new();
     for name in wanted {
         if let Some(builtin) = BUILTINS.iter().find(|b| b.name == name) {
             for (template, output) in builtin.files {
-                let source = user_sources
-                    .get(*template)
-                    .cloned()
-                    .unwrap_or_else(|| PathBuf::from(template));
-                let contents = render_one(template, builtin.dialect, &source)?;
-                files.push(GeneratedFile {
-                    path: PathBuf::from(output.replace("{package}", &options.python_package)),
-                    contents,
+                jobs.push(Job {
+                    template: (*template).to_owned(),
+                    dialect: builtin.dialect,
+                    source: user_sources
+                        .get(*template)
+                        .cloned()
+                        .unwrap_or_else(|| PathBuf::from(template)),
+                    output: PathBuf::from(output.replace("{package}", &options.python_package)),
                 });
             }
         } else {
             for file in &extra[name] {
-                let contents = render_one(&file.template, None, &file.source)?;
-                files.push(GeneratedFile {
-                    path: file.output.clone(),
-                    contents,
+                jobs.push(Job {
+                    template: file.template.clone(),
+                    dialect: None,
+                    source: file.source.clone(),
+                    output: file.output.clone(),
                 });
             }
         }
     }
-    Ok(files)
+    // Only the JSON target (or a user template) reads the JSON dump; skip it otherwise.
+    let needs_json = jobs.iter().any(|job| {
+        job.template == "json_registry.json.j2" || user_sources.contains_key(&job.template)
+    });
+    let json = if needs_json {
+        registry_json(registry)
+    } else {
+        String::new()
+    };
+    // The context is converted to template values once; each file only adds its dialect.
+    let base = minijinja::Value::from(minijinja::value::Serde(&Context {
+        header: HEADER,
+        python_package: &options.python_package,
+        dialect: None,
+        features: &features,
+        teams: &teams,
+        groups: &groups,
+        tiers: &tiers,
+        deprecated: features.iter().filter(|f| f.deprecated).collect(),
+        replaced: features
+            .iter()
+            .filter(|f| f.replacement.is_some())
+            .collect(),
+        registry_json: &json,
+    }));
+
+    let rendered = crate::par::map(&jobs, |job| {
+        let dialect = job.dialect.map(|(name, title)| DialectView { name, title });
+        let context = minijinja::context! { dialect => minijinja::Value::from(minijinja::value::Serde(&dialect)), ..base.clone() };
+        env.get_template(&job.template)
+            .and_then(|t| t.render(context))
+            .map(|contents| GeneratedFile {
+                path: job.output.clone(),
+                contents,
+            })
+            .map_err(|err| template_error(&job.source, &err))
+    });
+    rendered.into_iter().collect()
+}
+
+/// One file to render: which template, for which SQL dialect, from which source (for error
+/// positions), to which output path.
+struct Job {
+    template: String,
+    dialect: Option<(&'static str, &'static str)>,
+    source: PathBuf,
+    output: PathBuf,
 }
 
 /// Rejects a user template that reads a variable the context does not have (a typo would

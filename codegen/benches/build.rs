@@ -1,0 +1,76 @@
+//! `featgen build` on a generated registry of 10,000 features, 200 teams and 50 groups:
+//! load + validate + ids, render every target, write (first build) or compare (rebuild).
+//!
+//! Run with `cargo bench -p featgen-codegen --bench build`. The target is under 150 ms
+//! on a 2-core machine.
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use featgen_codegen::Registry;
+use featgen_codegen::render::{self, RenderOptions};
+
+const FEATURES: usize = 10_000;
+const TEAMS: usize = 200;
+const GROUPS: usize = 50;
+
+/// One file per team, as a large registry is usually laid out, with declarations in `_org.yaml`.
+fn write_registry(dir: &Path) {
+    let mut org = String::from("teams:\n");
+    for t in 0..TEAMS {
+        let _ = writeln!(org, "  - name: team-{t}\n    description: Team number {t}.\n    slack: \"#team-{t}\"");
+    }
+    org.push_str("feature_groups:\n");
+    for g in 0..GROUPS {
+        let _ = writeln!(org, "  - name: group-{g}");
+    }
+    std::fs::write(dir.join("_org.yaml"), org).unwrap();
+    let tiers = ["S", "A", "B", "C", "D", "E"];
+    for t in 0..TEAMS {
+        let mut file = String::from("features:\n");
+        for f in (t..FEATURES).step_by(TEAMS) {
+            let _ = writeln!(
+                file,
+                "  - feature: feature-{f}\n    team: team-{t}\n    tier: {}\n    feature_group: group-{}\n    description: \"Feature {f}: it's \\\"quoted\\\" -- and long enough to be realistic.\"",
+                tiers[f % tiers.len()],
+                f % GROUPS
+            );
+        }
+        std::fs::write(dir.join(format!("team-{t}.yaml")), file).unwrap();
+    }
+}
+
+fn build(registry: &Path, out: &Path) {
+    let loaded = Registry::load(registry).unwrap();
+    let files = render::render(&loaded, &[], &RenderOptions::default()).unwrap();
+    featgen_codegen::output::write(out, &files).unwrap();
+}
+
+fn bench(c: &mut Criterion) {
+    let dir = tempfile::tempdir().unwrap();
+    let registry = dir.path().join("registry");
+    std::fs::create_dir(&registry).unwrap();
+    write_registry(&registry);
+    let mut group = c.benchmark_group("featgen build (10k features)");
+    group.sample_size(20);
+    group.bench_function("load + validate", |b| b.iter(|| Registry::load(&registry).unwrap()));
+    let loaded = Registry::load(&registry).unwrap();
+    group.bench_function("render all targets", |b| {
+        b.iter(|| render::render(&loaded, &[], &RenderOptions::default()).unwrap())
+    });
+    let mut n = 0;
+    group.bench_function("full build, fresh output", |b| {
+        b.iter(|| {
+            n += 1;
+            build(&registry, &dir.path().join(format!("out-{n}")));
+        })
+    });
+    let out = dir.path().join("out");
+    build(&registry, &out);
+    group.bench_function("full build, output up to date", |b| b.iter(|| build(&registry, &out)));
+    group.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
