@@ -19,7 +19,10 @@ const GROUPS: usize = 50;
 fn write_registry(dir: &Path) {
     let mut org = String::from("teams:\n");
     for t in 0..TEAMS {
-        let _ = writeln!(org, "  - name: team-{t}\n    description: Team number {t}.\n    slack: \"#team-{t}\"");
+        let _ = writeln!(
+            org,
+            "  - name: team-{t}\n    description: Team number {t}.\n    slack: \"#team-{t}\""
+        );
     }
     org.push_str("feature_groups:\n");
     for g in 0..GROUPS {
@@ -54,7 +57,9 @@ fn bench(c: &mut Criterion) {
     write_registry(&registry);
     let mut group = c.benchmark_group("featgen build (10k features)");
     group.sample_size(20);
-    group.bench_function("load + validate", |b| b.iter(|| Registry::load(&registry).unwrap()));
+    group.bench_function("load + validate", |b| {
+        b.iter(|| Registry::load(&registry).unwrap())
+    });
     let loaded = Registry::load(&registry).unwrap();
     group.bench_function("render all targets", |b| {
         b.iter(|| render::render(&loaded, &[], &RenderOptions::default()).unwrap())
@@ -68,7 +73,9 @@ fn bench(c: &mut Criterion) {
     });
     let out = dir.path().join("out");
     build(&registry, &out);
-    group.bench_function("full build, output up to date", |b| b.iter(|| build(&registry, &out)));
+    group.bench_function("full build, output up to date", |b| {
+        b.iter(|| build(&registry, &out))
+    });
     group.finish();
 }
 

@@ -11,7 +11,10 @@ fn every_target_renders_as_snapshotted() {
     std::fs::copy("tests/fixtures/snapshot.yaml", &registry_path).unwrap();
     let registry = Registry::load(&registry_path).unwrap();
     let files = render::render(&registry, &[], &RenderOptions::default()).unwrap();
-    let names: Vec<_> = files.iter().map(|f| f.path.to_string_lossy().into_owned()).collect();
+    let names: Vec<_> = files
+        .iter()
+        .map(|f| f.path.to_string_lossy().into_owned())
+        .collect();
     insta::assert_debug_snapshot!("files", names);
     for file in &files {
         let name = file.path.to_string_lossy().replace(['/', '.'], "_");
