@@ -2,7 +2,7 @@
 //!
 //! Use them through the `featgen` crate, which re-exports them and provides the runtime they
 //! expand to (`featgen::Route`, `featgen::current()`, `featgen::routes()`). The arguments are
-//! parsed in [`attr`] and the code generated in [`expand`], as in tracing-attributes.
+//! parsed in `attr.rs` and the code generated in `expand.rs`, as in tracing-attributes.
 
 mod attr;
 mod expand;

@@ -22,7 +22,7 @@ thread_local! {
 static FIRST_ROUTE_HOOK: Mutex<Option<fn()>> = Mutex::new(None);
 
 /// The route whose code is running on this thread: the innermost `#[route]`/`#[task]` function
-/// (or [`scope`]/[`enter`]) currently executing, or `None` outside of any.
+/// (or [`scope`](crate::scope)/[`enter`]) currently executing, or `None` outside of any.
 ///
 /// Async functions set it only while they are being polled, so code between polls (the executor,
 /// other tasks on the same thread) sees its own route, not theirs.
@@ -79,7 +79,7 @@ fn replace(route: *const Route) -> *const Route {
 ///
 /// Returned by [`enter`]. It is neither `Send` nor `Sync`: it belongs to the thread whose state
 /// it restores, which also keeps it from being held across an `.await` in a `Send` future (use
-/// [`scope`] for futures).
+/// [`crate::scope`] for futures). Nested guards must be dropped in reverse order, as scopes do.
 #[must_use = "the route is restored as soon as the guard is dropped"]
 pub struct RouteGuard {
     /// The route that was current before [`enter`].

@@ -144,6 +144,28 @@ fn a_future_that_panics_while_polled_restores_the_route() {
     assert_eq!(current(), None);
 }
 
+#[test]
+fn a_future_polled_inside_another_route_sees_its_own_and_restores_the_outer_one() {
+    #[task(feature = Messaging)]
+    async fn polled() -> Option<&'static str> {
+        yield_once().await;
+        current_endpoint()
+    }
+    #[route(GET, "/polls", feature = Profiles)]
+    fn polls() -> (Option<&'static str>, Option<&'static str>) {
+        let mut future = pin!(polled());
+        let mut cx = Context::from_waker(Waker::noop());
+        assert!(future.as_mut().poll(&mut cx).is_pending());
+        let between = current_endpoint();
+        match future.as_mut().poll(&mut cx) {
+            Poll::Ready(inside) => (between, inside),
+            Poll::Pending => panic!("ready on the second poll"),
+        }
+    }
+    assert_eq!(polls(), (Some("polls"), Some("polled")));
+    assert_eq!(current(), None);
+}
+
 #[route(GET, "/a", feature = Messaging)]
 async fn task_a(barrier: Arc<Barrier>) -> Vec<Option<&'static str>> {
     interleave(barrier).await
