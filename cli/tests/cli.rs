@@ -225,6 +225,27 @@ fn user_templates_override_and_add_targets() {
         "{md}"
     );
 
+    std::fs::write(templates.join("python_py_typed.j2"), "partial\n").unwrap();
+    let build = featgen(
+        dir.path(),
+        &["build", "--templates", "templates", "--target", "python"],
+    );
+    assert_eq!(code(&build), 0, "{}", stderr(&build));
+    let marker =
+        std::fs::read_to_string(dir.path().join("generated/python/features/py.typed")).unwrap();
+    assert_eq!(
+        marker, "partial\n",
+        "the override replaced the embedded template"
+    );
+    std::fs::write(templates.join("nonesuch.j2"), "x").unwrap();
+    let unknown = featgen(dir.path(), &["build", "--templates", "templates"]);
+    assert_eq!(
+        code(&unknown),
+        2,
+        "an override must name a built-in template"
+    );
+    std::fs::remove_file(templates.join("nonesuch.j2")).unwrap();
+
     std::fs::write(templates.join("markdown/FEATURES.md.j2"), "{{ featurs }}").unwrap();
     let typo = featgen(
         dir.path(),
