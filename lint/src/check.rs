@@ -7,6 +7,7 @@ use crate::facts::{FeatureArg, Kind, Marker};
 use crate::features::{KnownFeatures, Language};
 use crate::finding::{Finding, Location, Rule};
 use crate::routes::RouteEntry;
+use crate::rust::prune::Pruning;
 use crate::rust::resolve::{DefId, Index};
 use crate::rust::scan::{HandlerExpr, Registration, RegistrationKind, RustFile};
 use crate::sources::{Deferred, Sources, parse_error};
@@ -21,6 +22,7 @@ pub(crate) fn check(
         parser,
         rust,
         mut deferred,
+        mut shallow,
         python,
         mut parse_errors,
         ..
@@ -30,23 +32,29 @@ pub(crate) fn check(
         .into_iter()
         .map(|(key, file)| (intern(&mut crates, key), file))
         .collect();
-    // Parse the set-aside files that may define a function some registration names but no
-    // parsed file does, until every such name is found or no candidate is left.
+    // Parse the set-aside files (and again, with their impl blocks, the deeply pruned ones) that
+    // may define a function some registration names but no parsed file does, until every such
+    // name is found or no candidate is left.
     let index = loop {
         // The walk is parallel: sort so that resolution ties and output are deterministic.
         files.sort_by(|a, b| a.1.path.cmp(&b.1.path));
         let index = Index::new(&files, crate_names(&crates));
         let wanted = unresolved_names(&index, &files);
+        let mentions = |d: &Deferred| wanted.iter().any(|name| d.source.contains(name.as_str()));
         let (load, keep): (Vec<Deferred>, Vec<Deferred>) = std::mem::take(&mut deferred)
             .into_iter()
-            .partition(|d| wanted.iter().any(|name| d.source.contains(name.as_str())));
+            .partition(mentions);
         deferred = keep;
-        if load.is_empty() {
+        let (again, keep): (Vec<Deferred>, Vec<Deferred>) =
+            std::mem::take(&mut shallow).into_iter().partition(mentions);
+        shallow = keep;
+        if load.is_empty() && again.is_empty() {
             break index;
         }
-        for file in load {
-            match parser.parse(&file.path, file.module, &file.source) {
-                Ok(parsed) => files.push((intern(&mut crates, file.krate), parsed)),
+        files.retain(|(_, f)| !again.iter().any(|d| d.path == f.path));
+        for file in load.into_iter().chain(again) {
+            match parser.parse(&file.path, file.module, &file.source, Pruning::Shallow) {
+                Ok((parsed, _)) => files.push((intern(&mut crates, file.krate), parsed)),
                 Err((at, message)) => parse_errors.push(parse_error(at, message)),
             }
         }

@@ -11,7 +11,7 @@ use crate::LintError;
 use crate::config::LintConfig;
 use crate::facts::Marker;
 use crate::finding::{Finding, Location, Rule};
-use crate::rust::prune::Triggers;
+use crate::rust::prune::{Pruning, Triggers};
 use crate::rust::scan::{RustFile, TaskPattern};
 use crate::rust::{module_of, scan};
 
@@ -24,6 +24,9 @@ pub(crate) struct Sources {
     /// Rust files that cannot declare or register an endpoint or task (see [`crate::rust::prune`]):
     /// parsed only when a registration names a function they might define.
     pub deferred: Vec<Deferred>,
+    /// Rust files parsed without some `impl` blocks ([`Pruning::Deep`]): parsed again with
+    /// them when a registration names a function they might define.
+    pub shallow: Vec<Deferred>,
     /// Markers found in Python files.
     pub python: Vec<Marker>,
     /// Files that do not parse.
@@ -61,7 +64,8 @@ impl RustParser {
         RustParser { tasks, triggers }
     }
 
-    /// Parses a Rust file.
+    /// Parses a Rust file; the flag says whether `impl` blocks were left out (see
+    /// [`Pruning::Deep`]).
     ///
     /// # Errors
     /// Where and why it does not parse.
@@ -70,8 +74,9 @@ impl RustParser {
         path: &str,
         module: Vec<String>,
         source: &str,
-    ) -> Result<RustFile, (Location, String)> {
-        scan::scan(path, module, source, &self.tasks, &self.triggers)
+        pruning: Pruning,
+    ) -> Result<(RustFile, bool), (Location, String)> {
+        scan::scan(path, module, source, &self.tasks, &self.triggers, pruning)
             .map_err(|(at, message)| (at, format!("cannot parse Rust: {message}")))
     }
 }
@@ -146,6 +151,7 @@ pub(crate) fn collect(roots: &[PathBuf], config: &LintConfig) -> Result<Sources,
         parser,
         rust: found.rust,
         deferred: found.deferred,
+        shallow: found.shallow,
         python: found.python,
         parse_errors: found.parse_errors,
         files: found.files,
@@ -157,6 +163,7 @@ pub(crate) fn collect(roots: &[PathBuf], config: &LintConfig) -> Result<Sources,
 struct Found {
     rust: Vec<(PathBuf, RustFile)>,
     deferred: Vec<Deferred>,
+    shallow: Vec<Deferred>,
     python: Vec<Marker>,
     parse_errors: Vec<Finding>,
     files: usize,
@@ -169,7 +176,8 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 
 /// What one file gave.
 enum Parsed {
-    Rust(PathBuf, RustFile),
+    /// Parsed; with its text when `impl` blocks were left out.
+    Rust(PathBuf, RustFile, Option<Deferred>),
     Deferred(Deferred),
     Python(Vec<Marker>),
     Error(Finding),
@@ -179,7 +187,10 @@ fn merge(found: &Mutex<Found>, parsed: Parsed) {
     let mut found = lock(found);
     found.files += 1;
     match parsed {
-        Parsed::Rust(krate, file) => found.rust.push((krate, file)),
+        Parsed::Rust(krate, file, text) => {
+            found.rust.push((krate, file));
+            found.shallow.extend(text);
+        }
         Parsed::Deferred(file) => found.deferred.push(file),
         Parsed::Python(markers) => found.python.extend(markers),
         Parsed::Error(finding) => found.parse_errors.push(finding),
@@ -226,8 +237,17 @@ fn parse(path: &Path, parser: &RustParser, config: &LintConfig) -> Option<Parsed
                 source,
             }));
         }
-        match parser.parse(&shown, module, &source) {
-            Ok(file) => Parsed::Rust(krate, file),
+        match parser.parse(&shown, module.clone(), &source, Pruning::Deep) {
+            Ok((file, false)) => Parsed::Rust(krate, file, None),
+            Ok((file, true)) => {
+                let text = Deferred {
+                    krate: krate.clone(),
+                    module,
+                    path: shown,
+                    source,
+                };
+                Parsed::Rust(krate, file, Some(text))
+            }
             Err((at, message)) => Parsed::Error(parse_error(at, message)),
         }
     } else {

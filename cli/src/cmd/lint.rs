@@ -58,6 +58,8 @@ pub fn run(config: &Config, args: &LintArgs) -> Status {
         Ok(found) => found,
         Err(status) => return status,
     };
+    // Parse errors are never baselined: decide on the whole report.
+    let parse_errors = report.has_parse_errors();
     let mut findings = report.findings;
     let mut baselined = 0;
     if let Some(path) = &args.baseline {
@@ -102,10 +104,7 @@ pub fn run(config: &Config, args: &LintArgs) -> Status {
     } else {
         print!("{rendered}");
     }
-    if findings
-        .iter()
-        .any(|f| f.rule == featgen_lint::Rule::ParseError)
-    {
+    if parse_errors {
         Status::Error
     } else if featgen_lint::fails(&findings, args.deny == Some(Deny::Warnings)) {
         Status::Findings

@@ -90,16 +90,20 @@ impl Triggers {
         self.file_words.is_match(source)
     }
 
-    /// `source` with what cannot matter blanked out (see the module documentation).
-    pub fn prune(&self, source: &str) -> String {
+    /// `source` with what cannot matter blanked out (see the module documentation), and whether
+    /// an `impl` block was blanked (then [`Pruning::Shallow`] may be needed later).
+    pub fn prune(&self, source: &str, pruning: Pruning) -> (String, bool) {
         let framework = FRAMEWORK_WORDS.iter().any(|w| source.contains(w));
         let mut pruner = Pruner {
             triggers: self,
             framework,
+            pruning,
             text: source.as_bytes(),
             blanks: Vec::new(),
+            blanked_impl: false,
         };
         pruner.run();
+        let blanked_impl = pruner.blanked_impl;
         pruner.blanks.sort_unstable();
         let mut out = String::with_capacity(source.len());
         let mut copied = 0;
@@ -119,8 +123,30 @@ impl Triggers {
             copied = end;
         }
         out.push_str(&source[copied..]);
-        out
+        (out, blanked_impl)
     }
+}
+
+/// How much [`Triggers::prune`] removes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Pruning {
+    /// Also the bodies of `impl` blocks that mention no trigger: their associated functions are
+    /// needed only when a registration names one (`get(Chat::update)`), which the caller
+    /// detects by name and answers with a shallow parse.
+    Deep,
+    /// Function bodies only: every function signature stays.
+    Shallow,
+}
+
+/// What a `{` after an item keyword opens.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Opens {
+    /// A function body: kept when it mentions a trigger.
+    FnBody,
+    /// An `impl` body: kept when it mentions a trigger or pruning is shallow.
+    ImplBody,
+    /// A struct, enum or union body: never needed.
+    Fields,
 }
 
 /// A lexical token, as much as brace matching and identifier tests need.
@@ -143,6 +169,8 @@ enum Token {
 struct Pruner<'a> {
     triggers: &'a Triggers,
     framework: bool,
+    pruning: Pruning,
+    blanked_impl: bool,
     text: &'a [u8],
     /// Byte ranges to blank; they start and end on character boundaries (tokens, comments,
     /// the insides of braces).
@@ -152,30 +180,42 @@ struct Pruner<'a> {
 impl Pruner<'_> {
     fn run(&mut self) {
         let mut at = 0;
-        // After `fn name` / `struct name`: blank the next `{..}` at this nesting depth, unless a
-        // `;` ends the item first (trait methods, tuple and unit structs).
-        let mut pending: Option<(bool, usize)> = None;
-        let mut previous_keyword: Option<&str> = None;
+        // After `fn name`, `struct name`, `impl`: what the next `{..}` at this nesting depth
+        // opens, unless a `;` ends the item first (trait methods, tuple and unit structs).
+        let mut pending: Option<(Opens, usize)> = None;
+        let mut previous_keyword: Option<Opens> = None;
         let mut depth = 0usize;
         while let Some((token, next)) = self.next_token(at) {
             match token {
                 Token::Ident(start, end) => {
                     let word = &self.text[start..end];
-                    if let Some(keyword) = previous_keyword.take() {
-                        pending = Some((keyword == "fn", depth));
+                    // A keyword counts once followed by a name (`fn(u8)` is a pointer type).
+                    if let Some(opens) = previous_keyword.take() {
+                        pending = Some((opens, depth));
                     }
                     previous_keyword = match word {
-                        b"fn" => Some("fn"),
-                        b"struct" | b"enum" | b"union" => Some("adt"),
+                        b"fn" => Some(Opens::FnBody),
+                        b"struct" | b"enum" | b"union" => Some(Opens::Fields),
                         _ => None,
                     };
+                    // `impl<T> X<T>` has no name right after the keyword; `-> impl Trait {`
+                    // is a function's return type, whose body is already pending.
+                    if word == b"impl" && pending.is_none() {
+                        pending = Some((Opens::ImplBody, depth));
+                    }
                 }
                 Token::Open(b'{') if pending.is_some_and(|(_, d)| d == depth) => {
-                    let is_fn = pending.is_some_and(|(f, _)| f);
+                    let opens = pending.map_or(Opens::FnBody, |(o, _)| o);
                     pending = None;
                     previous_keyword = None;
                     let (close, matters) = self.body(next);
-                    if !(is_fn && matters) {
+                    let keep = match opens {
+                        Opens::FnBody => matters,
+                        Opens::ImplBody => matters || self.pruning == Pruning::Shallow,
+                        Opens::Fields => false,
+                    };
+                    if !keep {
+                        self.blanked_impl |= opens == Opens::ImplBody;
                         self.blanks.push((next, close));
                         // Resume after the closing brace: the body's depth never counted.
                         at = (close + 1).min(self.text.len());
@@ -409,7 +449,7 @@ mod tests {
 
     fn pruned(source: &str) -> String {
         let triggers = Triggers::new(&[TaskPattern::new("tokio::spawn")]);
-        let out = triggers.prune(source);
+        let (out, _) = triggers.prune(source, Pruning::Shallow);
         // Whatever is left stays at its line and column.
         assert_eq!(
             out.lines().count(),
@@ -454,6 +494,22 @@ mod tests {
             pruned("trait T { fn a(); fn b() { 2 } }"),
             "trait T { fn a(); fn b() { } }"
         );
+    }
+
+    #[test]
+    fn deep_pruning_blanks_impl_blocks_without_triggers() {
+        let triggers = Triggers::new(&[TaskPattern::new("tokio::spawn")]);
+        let source = "impl<T> S<T> { fn a() {} }\nimpl R { fn b() { tokio::spawn(c()) } }\n\
+                      fn f() -> impl Fn() { || {} }";
+        let (out, blanked) = triggers.prune(source, Pruning::Deep);
+        assert!(blanked);
+        let out: Vec<&str> = out.split(' ').filter(|s| !s.is_empty()).collect();
+        assert_eq!(
+            out.join(" "),
+            "impl<T> S<T> { }\nimpl R { fn b() { tokio::spawn(c()) } }\nfn f() -> impl Fn() { }"
+        );
+        let (_, blanked) = triggers.prune(source, Pruning::Shallow);
+        assert!(!blanked);
     }
 
     #[test]
@@ -516,7 +572,7 @@ mod on_real_code {
             if syn::parse_file(&source).is_err() {
                 continue;
             }
-            let pruned = triggers.prune(&source);
+            let (pruned, _) = triggers.prune(&source, Pruning::Deep);
             if let Err(err) = syn::parse_file(&pruned) {
                 panic!(
                     "{}: pruned text does not parse: {err}\n{pruned}",

@@ -11,7 +11,7 @@ use syn::spanned::Spanned;
 use syn::visit::{self, Visit};
 use syn::{Attribute, Expr, ExprCall, ExprMethodCall, Lit, Token};
 
-use super::prune::Triggers;
+use super::prune::{Pruning, Triggers};
 use crate::facts::{FeatureArg, Kind, Marker};
 use crate::features::Language;
 use crate::finding::Location;
@@ -166,7 +166,8 @@ pub(crate) fn qualify(module: &[String], owner: Option<&str>, name: &str) -> Str
 }
 
 /// Parses `source` and extracts its facts. `module` is the file's module path within its crate.
-/// Function bodies that cannot matter are pruned first (see [`super::prune`]).
+/// What cannot matter is pruned first (see [`super::prune`]); the flag says whether an `impl`
+/// block was, so that the caller can parse again with [`Pruning::Shallow`] if needed.
 ///
 /// # Errors
 /// The parse error's position and message when the file is not valid Rust.
@@ -176,17 +177,19 @@ pub(crate) fn scan(
     source: &str,
     tasks: &[TaskPattern],
     triggers: &Triggers,
-) -> Result<RustFile, (Location, String)> {
+    pruning: Pruning,
+) -> Result<(RustFile, bool), (Location, String)> {
     // What `syn::parse_file` strips before tokenizing: a byte order mark and a shebang line
     // (its newline is kept so that line numbers stay right).
     let mut text = source.strip_prefix('\u{feff}').unwrap_or(source);
     if text.starts_with("#!") && !text.starts_with("#![") {
         text = text.find('\n').map_or("", |end| &text[end..]);
     }
-    let file = match parse_tokens(path, &triggers.prune(text)) {
-        Ok(file) => file,
+    let (pruned, blanked_impl) = triggers.prune(text, pruning);
+    let (file, blanked_impl) = match parse_tokens(path, &pruned) {
+        Ok(file) => (file, blanked_impl),
         // Never trust pruning with an error: the original text decides.
-        Err(_) => parse_tokens(path, text)?,
+        Err(_) => (parse_tokens(path, text)?, false),
     };
     let mut scanner = Scanner {
         out: RustFile {
@@ -200,7 +203,7 @@ pub(crate) fn scan(
         tasks,
     };
     scanner.visit_file(&file);
-    Ok(scanner.out)
+    Ok((scanner.out, blanked_impl))
 }
 
 /// Tokenizes and parses a whole file.
