@@ -55,6 +55,14 @@ impl Args {
             if key == "feature" {
                 reject_duplicate(&feature, &key)?;
                 input.parse::<Token![=]>()?;
+                if input.peek(LitStr) {
+                    let name: LitStr = input.parse()?;
+                    return Err(syn::Error::new(
+                        name.span(),
+                        "`feature` is a variant of the generated `Feature` enum, such as \
+                         `feature = Messaging`, not a string",
+                    ));
+                }
                 feature = Some(feature_path(input.parse()?));
             } else if key == "endpoint" {
                 reject_duplicate(&endpoint, &key)?;

@@ -1,0 +1,8 @@
+use featgen::task;
+
+#[task(feature = "messaging")]
+fn sweep() {}
+
+fn main() {
+    sweep();
+}
