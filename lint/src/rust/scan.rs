@@ -404,6 +404,13 @@ impl Scanner<'_> {
         );
     }
 
+    /// Whether `callee` is one of featgen's functions that run a future under a route.
+    fn carries_route(&self, callee: &syn::Path) -> bool {
+        let full = self.expand(&segments(callee));
+        full.last().is_some_and(|name| name == "in_current_route")
+            || full.ends_with(&["featgen".to_owned(), "scope".to_owned()])
+    }
+
     /// Records the function arguments of a configured task call.
     fn task_call(&mut self, pattern: &str, args: &Punctuated<Expr, Token![,]>) {
         for arg in args {
@@ -411,7 +418,13 @@ impl Scanner<'_> {
             // (`tokio::spawn(expire())`); async blocks and closures are not named tasks.
             let target = match arg {
                 Expr::Path(_) => arg,
-                Expr::Call(call) if matches!(&*call.func, Expr::Path(_)) => &*call.func,
+                Expr::Call(call) => match &*call.func {
+                    // `featgen::in_current_route(fut)` and `featgen::scope(&ROUTE, fut)` give
+                    // the spawned future a route: it is attributed, whatever `fut` is.
+                    Expr::Path(callee) if self.carries_route(&callee.path) => continue,
+                    Expr::Path(_) => &*call.func,
+                    _ => continue,
+                },
                 _ => continue,
             };
             self.register(
