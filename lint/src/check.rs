@@ -9,7 +9,7 @@ use crate::finding::{Finding, Location, Rule};
 use crate::routes::RouteEntry;
 use crate::rust::prune::Pruning;
 use crate::rust::resolve::{DefId, Index};
-use crate::rust::scan::{HandlerExpr, Registration, RegistrationKind, RustFile};
+use crate::rust::scan::{HandlerExpr, Nest, Registration, RegistrationKind, RustFile};
 use crate::sources::{Deferred, Sources, parse_error};
 
 /// Findings (unsorted) and the route inventory of `sources`.
@@ -59,6 +59,7 @@ pub(crate) fn check(
             }
         }
     };
+    apply_nest_prefixes(&index, &mut files);
     let mut checker = Checker {
         known,
         findings: parse_errors,
@@ -104,6 +105,64 @@ pub(crate) fn check(
 fn intern(crates: &mut HashMap<PathBuf, usize>, key: PathBuf) -> usize {
     let next = crates.len();
     *crates.entry(key).or_insert(next)
+}
+
+/// Puts the paths that router-building functions register under the prefixes they are nested
+/// at (`.nest("/admin", admin::router())`; the first one when nested at several).
+fn apply_nest_prefixes(index: &Index, files: &mut [(usize, RustFile)]) {
+    let resolved: Vec<(DefId, usize, &Nest)> = files
+        .iter()
+        .enumerate()
+        .flat_map(|(file_index, (krate, file))| {
+            file.nests.iter().filter_map(move |nest| {
+                Some((
+                    index.resolve(*krate, &nest.module, &nest.callee)?,
+                    file_index,
+                    nest,
+                ))
+            })
+        })
+        .collect();
+    let nested: HashSet<DefId> = resolved.iter().map(|(target, ..)| *target).collect();
+    let mut prefixes: HashMap<DefId, String> = HashMap::new();
+    // Each round settles one more level: a nest counts once the function it is in has its own
+    // prefix, or is not nested anywhere. Routers nested in each other never settle.
+    loop {
+        let mut changed = false;
+        for (target, file_index, nest) in &resolved {
+            let within = nest.within.map(|w| (*file_index, w));
+            let outer = match within {
+                Some(w) if nested.contains(&w) => match prefixes.get(&w) {
+                    Some(outer) => outer.clone(),
+                    None => continue,
+                },
+                _ => String::new(),
+            };
+            if !prefixes.contains_key(target) {
+                prefixes.insert(*target, format!("{outer}{}", nest.prefix));
+                changed = true;
+            }
+        }
+        if !changed {
+            break;
+        }
+    }
+    for (file_index, (_, file)) in files.iter_mut().enumerate() {
+        for registration in &mut file.registrations {
+            let prefix = registration
+                .within
+                .and_then(|w| prefixes.get(&(file_index, w)));
+            if let (
+                Some(prefix),
+                RegistrationKind::Endpoint {
+                    path: Some(path), ..
+                },
+            ) = (prefix, &mut registration.kind)
+            {
+                *path = format!("{prefix}{path}");
+            }
+        }
+    }
 }
 
 /// Library crate names (`[lib] name`, else the package name with `-` as `_`) of the crates whose

@@ -61,7 +61,17 @@ fn check(name: &str, config: &LintConfig) -> Report {
 
 #[test]
 fn axum_routers() {
-    check("axum", &LintConfig::default());
+    let report = check("axum", &LintConfig::default());
+    // Routes of a router built elsewhere are under the prefix it is nested at.
+    let stats = report
+        .routes
+        .iter()
+        .find(|r| r.handler == "admin::stats")
+        .expect("stats");
+    assert_eq!(
+        (stats.method.as_deref(), stats.path.as_deref()),
+        (Some("GET"), Some("/admin/stats"))
+    );
 }
 
 #[test]

@@ -44,6 +44,21 @@ pub(crate) struct RustFile {
     pub imports: Vec<Import>,
     /// Handler and task registrations.
     pub registrations: Vec<Registration>,
+    /// `.nest("/prefix", router_fn())` calls.
+    pub nests: Vec<Nest>,
+}
+
+/// `.nest(prefix, f(..))`: the routes that function `f` registers are under `prefix`.
+#[derive(Debug)]
+pub(crate) struct Nest {
+    /// Module of the call.
+    pub module: Vec<String>,
+    /// The prefix (with any inline nesting around the call).
+    pub prefix: String,
+    /// The function called to build the nested router.
+    pub callee: Vec<String>,
+    /// The function the call is in (index into the file's `fns`).
+    pub within: Option<usize>,
 }
 
 /// A function definition.
@@ -103,6 +118,9 @@ pub(crate) struct Registration {
     pub kind: RegistrationKind,
     /// The handler.
     pub handler: HandlerExpr,
+    /// The function the registration is in (index into the file's `fns`), whose own `.nest`
+    /// prefixes apply.
+    pub within: Option<usize>,
 }
 
 /// What a registration registers.
@@ -200,6 +218,8 @@ pub(crate) fn scan(
         module,
         owner: None,
         route_path: None,
+        nest: Vec::new(),
+        within: None,
         tasks,
     };
     scanner.visit_file(&file);
@@ -259,6 +279,10 @@ struct Scanner<'a> {
     owner: Option<String>,
     /// Inside the handler argument of `.route(path, ..)`: the path literal, if any.
     route_path: Option<Option<String>>,
+    /// Prefixes of the `.nest(prefix, Router::new()...)` calls being visited.
+    nest: Vec<String>,
+    /// The innermost function being visited (index into `out.fns`).
+    within: Option<usize>,
     tasks: &'a [TaskPattern],
 }
 
@@ -372,6 +396,7 @@ impl Scanner<'_> {
             at: self.at(span),
             kind,
             handler,
+            within: self.within,
         });
     }
 
@@ -396,12 +421,19 @@ impl Scanner<'_> {
     }
 
     fn endpoint(&mut self, method: String, handler: &Expr) {
-        let path = self.route_path.clone().flatten();
+        let path = self.route_path.clone().flatten().map(|p| self.nested(&p));
         self.register(
             handler.span(),
             RegistrationKind::Endpoint { method, path },
             handler,
         );
+    }
+
+    /// `path` under the inline `.nest` prefixes being visited.
+    fn nested(&self, path: &str) -> String {
+        let mut full = self.nest.concat();
+        full.push_str(path);
+        full
     }
 
     /// Whether `callee` is one of featgen's functions that run a future under a route.
@@ -542,7 +574,8 @@ impl Scanner<'_> {
         }
     }
 
-    fn define(&mut self, attrs: &[Attribute], ident: &syn::Ident) {
+    /// Records a function definition; returns its index in `out.fns`.
+    fn define(&mut self, attrs: &[Attribute], ident: &syn::Ident) -> usize {
         let name = ident.to_string();
         let qualified = qualify(&self.module, self.owner.as_deref(), &name);
         let (marker, framework_route) = self.marker_of(attrs, &qualified);
@@ -554,6 +587,7 @@ impl Scanner<'_> {
             marker,
             framework_route,
         });
+        self.out.fns.len() - 1
     }
 
     fn import(&mut self, prefix: &mut Vec<String>, tree: &syn::UseTree) {
@@ -644,14 +678,18 @@ impl<'ast> Visit<'ast> for Scanner<'_> {
     fn visit_item_fn(&mut self, item: &'ast syn::ItemFn) {
         // A free function inside a method body is not associated with the impl's type.
         let outer = self.owner.take();
-        self.define(&item.attrs, &item.sig.ident);
+        let index = self.define(&item.attrs, &item.sig.ident);
+        let outer_fn = self.within.replace(index);
         visit::visit_item_fn(self, item);
+        self.within = outer_fn;
         self.owner = outer;
     }
 
     fn visit_impl_item_fn(&mut self, item: &'ast syn::ImplItemFn) {
-        self.define(&item.attrs, &item.sig.ident);
+        let index = self.define(&item.attrs, &item.sig.ident);
+        let outer_fn = self.within.replace(index);
         visit::visit_impl_item_fn(self, item);
+        self.within = outer_fn;
     }
 
     fn visit_item_use(&mut self, item: &'ast syn::ItemUse) {
@@ -699,6 +737,29 @@ impl<'ast> Visit<'ast> for Scanner<'_> {
     fn visit_expr_method_call(&mut self, call: &'ast ExprMethodCall) {
         let name = call.method.to_string();
         let args = &call.args;
+        if let (true, Some(prefix)) = (
+            name == "nest" && args.len() == 2,
+            args.first().and_then(string_literal),
+        ) {
+            // `.nest("/p", f())`: f's routes are under /p; `.nest("/p", Router::new()..)`: the
+            // routes inside are.
+            if let Expr::Call(inner) = &args[1]
+                && let Expr::Path(callee) = &*inner.func
+            {
+                self.out.nests.push(Nest {
+                    module: self.module.clone(),
+                    prefix: self.nested(&prefix),
+                    callee: segments(&callee.path),
+                    within: self.within,
+                });
+            }
+            self.visit_expr(&call.receiver);
+            self.visit_expr(&args[0]);
+            self.nest.push(prefix);
+            self.visit_expr(&args[1]);
+            self.nest.pop();
+            return;
+        }
         if name == "route" && (args.len() == 2 || args.len() == 1) {
             // `.route("/p", get(h))` (axum, actix App/Scope) or `resource("/p").route(web::get().to(h))`.
             let path = if args.len() == 2 {
@@ -728,7 +789,8 @@ impl<'ast> Visit<'ast> for Scanner<'_> {
             self.endpoint(method_name(&args[0]), &args[1]);
         } else if name == "to" && args.len() == 1 {
             if let Some((method, path)) = self.actix_builder(&call.receiver) {
-                let path = path.or_else(|| self.route_path.clone().flatten());
+                let path =
+                    path.or_else(|| self.route_path.clone().flatten().map(|p| self.nested(&p)));
                 self.register(
                     args[0].span(),
                     RegistrationKind::Endpoint { method, path },
