@@ -329,13 +329,13 @@ fn environment() -> Result<Environment<'static>, Diagnostics> {
         .build()
         .map_err(|err| Diagnostics(vec![Diagnostic::error("template", err.to_string())]))?;
     env.set_syntax(syntax);
-    env.add_filter("rust_str", |s: String| escape::rust_str(&s));
-    env.add_filter("rust_doc_lines", |s: Option<String>| {
-        escape::rust_doc_lines(s.as_deref())
+    env.add_filter("rust_str", |s: &str| escape::rust_str(s));
+    env.add_filter("rust_doc_lines", |s: Option<&str>| {
+        escape::rust_doc_lines(s)
     });
-    env.add_filter("py_str", |s: Option<String>| escape::py_str(s.as_deref()));
-    env.add_filter("sql_str", |s: Option<String>, dialect: String| {
-        escape::sql_str(s.as_deref(), &dialect)
+    env.add_filter("py_str", |s: Option<&str>| escape::py_str(s));
+    env.add_filter("sql_str", |s: Option<&str>, dialect: &str| {
+        escape::sql_str(s, dialect)
     });
     for (name, source) in TEMPLATES {
         env.add_template_owned(*name, *source)
