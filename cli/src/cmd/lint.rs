@@ -24,7 +24,8 @@ pub struct LintArgs {
     /// Only violations not recorded in this baseline fail.
     #[arg(long, value_name = "FILE")]
     pub baseline: Option<PathBuf>,
-    /// Record today's violations in FILE (then they no longer fail).
+    /// Record today's violations in FILE (then they no longer fail; `--baseline` is then
+    /// only the file being replaced).
     #[arg(long, value_name = "FILE")]
     pub write_baseline: Option<PathBuf>,
     /// `--deny warnings`: warnings fail too.
@@ -62,19 +63,8 @@ pub fn run(config: &Config, args: &LintArgs) -> Status {
     let parse_errors = report.has_parse_errors();
     let mut findings = report.findings;
     let mut baselined = 0;
-    if let Some(path) = &args.baseline {
-        let baseline = match std::fs::read_to_string(path)
-            .map_err(|e| e.to_string())
-            .and_then(|text| Baseline::from_json(&text))
-        {
-            Ok(baseline) => baseline,
-            Err(err) => {
-                eprintln!("error: cannot read baseline {}: {err}", path.display());
-                return Status::Error;
-            }
-        };
-        (findings, baselined) = baseline.filter(findings);
-    }
+    // Recorded from every current violation, before `--baseline` hides the known ones, so that
+    // `--baseline old --write-baseline new` refreshes the file instead of emptying it.
     if let Some(path) = &args.write_baseline {
         let baseline = Baseline::from_findings(&findings);
         if let Err(err) = std::fs::write(path, baseline.to_json()) {
@@ -86,7 +76,19 @@ pub fn run(config: &Config, args: &LintArgs) -> Status {
             baseline.len(),
             path.display()
         );
-        (findings, baselined) = (baseline.filter(findings).0, baselined + baseline.len());
+        (findings, baselined) = baseline.filter(findings);
+    } else if let Some(path) = &args.baseline {
+        let baseline = match std::fs::read_to_string(path)
+            .map_err(|e| e.to_string())
+            .and_then(|text| Baseline::from_json(&text))
+        {
+            Ok(baseline) => baseline,
+            Err(err) => {
+                eprintln!("error: cannot read baseline {}: {err}", path.display());
+                return Status::Error;
+            }
+        };
+        (findings, baselined) = baseline.filter(findings);
     }
     let format = match (args.format, config.format) {
         (Some(LintFormat::Human), _) | (None, None | Some(config::Format::Human)) => Format::Human,
@@ -203,6 +205,13 @@ mod tests {
         assert_eq!(run(&config(), &read), Status::Ok);
         read.paths = vec![PathBuf::from(FIXTURES).join("actix")];
         assert_eq!(run(&config(), &read), Status::Findings);
+        // Refreshing with the old baseline in place records everything, not only what is new.
+        let mut refresh = args("actix");
+        refresh.baseline = Some(file.clone());
+        refresh.write_baseline = Some(file.clone());
+        assert_eq!(run(&config(), &refresh), Status::Ok);
+        let recorded = std::fs::read_to_string(&file).expect("baseline");
+        assert!(recorded.contains("api::history"), "{recorded}");
         std::fs::write(&file, "not json").expect("write");
         assert_eq!(run(&config(), &read), Status::Error);
         let _ = std::fs::remove_file(&file);
