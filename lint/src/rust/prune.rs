@@ -93,11 +93,11 @@ impl Triggers {
     /// `source` with what cannot matter blanked out (see the module documentation), and whether
     /// an `impl` block was blanked (then [`Pruning::Shallow`] may be needed later).
     pub fn prune(&self, source: &str, pruning: Pruning) -> (String, bool) {
-        let framework = FRAMEWORK_WORDS.iter().any(|w| source.contains(w));
         let mut pruner = Pruner {
             triggers: self,
-            framework,
+            framework: None,
             pruning,
+            source,
             text: source.as_bytes(),
             blanks: Vec::new(),
             blanked_impl: false,
@@ -168,9 +168,11 @@ enum Token {
 
 struct Pruner<'a> {
     triggers: &'a Triggers,
-    framework: bool,
+    /// Whether the file uses a web framework; decided on first need (most files never ask).
+    framework: Option<bool>,
     pruning: Pruning,
     blanked_impl: bool,
+    source: &'a str,
     text: &'a [u8],
     /// Byte ranges to blank; they start and end on character boundaries (tokens, comments,
     /// the insides of braces).
@@ -259,9 +261,10 @@ impl Pruner<'_> {
                 Token::Open(_) => depth += 1,
                 Token::Ident(start, end) if !matters => {
                     let word = &self.text[start..end];
-                    let is = |list: &[String]| list.iter().any(|w| w.as_bytes() == word);
-                    matters = is(&self.triggers.idents)
-                        || (self.framework && !after_dot && is(&self.triggers.methods));
+                    matters = is_one_of(word, &self.triggers.idents)
+                        || (!after_dot
+                            && is_one_of(word, &self.triggers.methods)
+                            && self.uses_framework());
                 }
                 _ => {}
             }
@@ -269,6 +272,13 @@ impl Pruner<'_> {
             at = next;
         }
         (self.text.len(), matters)
+    }
+
+    fn uses_framework(&mut self) -> bool {
+        let source = self.source;
+        *self
+            .framework
+            .get_or_insert_with(|| FRAMEWORK_WORDS.iter().any(|w| source.contains(w)))
     }
 
     /// The token starting at or after `at` (whitespace and comments skipped; doc comments are
@@ -325,6 +335,13 @@ impl Pruner<'_> {
         };
         Some(token)
     }
+}
+
+/// Whether `word` is in `list` (the first byte is compared before the rest, since most
+/// identifiers differ there).
+fn is_one_of(word: &[u8], list: &[String]) -> bool {
+    list.iter()
+        .any(|w| w.as_bytes().first() == word.first() && w.as_bytes() == word)
 }
 
 /// Index of the newline ending the line that contains `at` (or the end).
