@@ -59,7 +59,8 @@ pub(crate) struct Counters {
     pub dropped_buffer_full: AtomicU64,
     /// Signals handled (one per sample record, whatever its weight).
     pub signals: AtomicU64,
-    /// Process-wide signals ignored by a thread that has its own timer.
+    /// Process-wide signals ignored: on a thread with its own timer, or one that used no CPU
+    /// since its last sample.
     pub ignored: AtomicU64,
     /// Registered threads whose timer could not be created (they fall back to the process timer).
     pub timer_errors: AtomicU64,
@@ -164,16 +165,16 @@ unsafe fn take_sample(info: &TimerSigInfo, context: *mut libc::c_void) {
         }
         _ => periodic,
     };
-    COUNTERS.signals.fetch_add(1, Ordering::Relaxed);
-    COUNTERS
-        .taken
-        .fetch_add(u64::from(weight), Ordering::Relaxed);
     let ring = RING.load(Ordering::Acquire);
     // SAFETY: RING is non-null while ENABLED, and `stop` keeps the ring alive until no handler
     // is ACTIVE.
     let Some(ring) = (unsafe { ring.as_ref() }) else {
         return;
     };
+    COUNTERS.signals.fetch_add(1, Ordering::Relaxed);
+    COUNTERS
+        .taken
+        .fetch_add(u64::from(weight), Ordering::Relaxed);
     // SAFETY: the caller passes the handler's ucontext.
     let regs = unsafe { Registers::from_context(context) };
     let stack = if registered {

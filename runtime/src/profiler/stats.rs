@@ -22,7 +22,8 @@ pub struct Stats {
     pub samples_pending: u64,
     /// Signals handled (each carries one or more periods).
     pub signals: u64,
-    /// Process-wide timer signals ignored by threads that have their own timer.
+    /// Process-wide timer signals ignored: by threads that have their own timer, or that used
+    /// no CPU since their last sample (Linux often delivers them to an idle thread).
     pub signals_ignored: u64,
     /// Threads whose own timer could not be created (they were sampled by the process-wide one).
     pub thread_timer_errors: u64,
