@@ -307,3 +307,75 @@ fn files_decode_with_googles_protobuf_runtime() {
         "{messaging} ns of the 200 ms labeled"
     );
 }
+
+use featgen_features::Feature;
+
+/// A real `#[route]` (sync: the route is set per call).
+#[featgen::route(POST, "/channels/{channel_id}/messages", feature = Messaging, endpoint = "messages.create")]
+fn create_message() -> Duration {
+    format_cpu(Duration::from_millis(150))
+}
+
+/// A real `#[task]` (async: the route is set per poll).
+#[featgen::task(feature = Feature::Profiles)]
+async fn refresh_profiles() -> Duration {
+    let mut used = Duration::ZERO;
+    for _ in 0..3 {
+        used += burn_cpu(Duration::from_millis(50));
+        tokio::task::yield_now().await;
+    }
+    used
+}
+
+#[test]
+fn routes_marked_with_the_attributes_label_their_samples() {
+    let _serial = exclusive();
+    let dir = tempfile::tempdir().unwrap();
+    let profiler = Profiler::builder()
+        .frequency_hz(1000)
+        .interval(Duration::from_secs(3600))
+        .local_dir(dir.path())
+        .start()
+        .unwrap();
+    let (sync_truth, async_truth) = std::thread::spawn(|| {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        (create_message(), runtime.block_on(refresh_profiles()))
+    })
+    .join()
+    .unwrap();
+    profiler.stop();
+
+    let profiles = read_profiles(dir.path());
+    let by_feature = cpu_by_feature(&profiles);
+    for (route, truth) in [
+        ("messages.create", sync_truth),
+        ("refresh_profiles", async_truth),
+    ] {
+        let record = featgen::routes()
+            .iter()
+            .find(|r| r.endpoint == route)
+            .unwrap();
+        let expected = [
+            ("feature", record.feature.name),
+            ("endpoint", record.endpoint),
+            ("feature_group", record.feature.group),
+            ("team", record.feature.team),
+            ("tier", record.feature.tier),
+        ];
+        let labeled = profiles.iter().any(|profile| {
+            profile
+                .sample
+                .iter()
+                .any(|sample| profile.labels(sample).eq(expected.iter().copied()))
+        });
+        assert!(labeled, "no sample labeled {expected:?}");
+        let sampled = Duration::from_nanos(by_feature[record.feature.name] as u64);
+        let (s, t) = (sampled.as_secs_f64(), truth.as_secs_f64());
+        assert!(
+            (s - t).abs() <= 0.15 * t + 0.02,
+            "{route}: sampled {sampled:?}, truth {truth:?}"
+        );
+    }
+}
