@@ -11,8 +11,13 @@
 //! threads, each under a route. A child reports the process CPU time it used, the samples the
 //! profiler delivered, and its peak RSS. The parent runs every configuration `ROUNDS` times,
 //! interleaved, and prints a Markdown table (the minimum CPU time is the least disturbed by other
-//! load on the machine). Overhead is the extra CPU time for
-//! the same work, relative to no profiler.
+//! load on the machine). Overhead is the extra CPU time for the same work, relative to no
+//! profiler.
+//!
+//! With `FEATGEN_BENCH_SOAK_SECS=600` it instead runs a memory soak: a service-like workload
+//! (two threads at about a quarter of a core each, thousands of distinct stacks) for that long,
+//! once without profiler and once with featgen at 1000 Hz and 10 s intervals, side by side, and
+//! prints both peak RSS.
 
 use featgen::profiler::Profiler;
 use featgen::{FeatureInfo, Route, RouteKind};
@@ -64,6 +69,40 @@ fn workload() {
     }
 }
 
+/// Recursion through `depth` frames of one of a few functions, so stacks vary in depth and shape.
+#[inline(never)]
+fn shaped(depth: u32, shape: u32) -> u64 {
+    if depth == 0 {
+        return fib(18);
+    }
+    match shape % 3 {
+        0 => shaped(depth - 1, shape / 3 + 1) + 1,
+        1 => shaped(depth - 1, shape / 3 + 2) ^ 2,
+        _ => shaped(depth - 1, shape / 3).wrapping_mul(3),
+    }
+}
+
+/// The soak workload: varied stacks at a low duty cycle until `until`.
+fn soak_workload(until: Instant) {
+    let threads: Vec<_> = (0..2)
+        .map(|thread| {
+            std::thread::spawn(move || {
+                let _route = featgen::enter(&BENCH);
+                let mut round = thread;
+                while Instant::now() < until {
+                    let busy = Instant::now();
+                    std::hint::black_box(shaped(1 + round % 120, round));
+                    round += 1;
+                    std::thread::sleep(busy.elapsed() * 3);
+                }
+            })
+        })
+        .collect();
+    for thread in threads {
+        thread.join().unwrap();
+    }
+}
+
 /// CPU time of this process, and its peak RSS in KiB.
 fn usage() -> (Duration, u64) {
     // SAFETY: getrusage fills the zeroed struct.
@@ -84,6 +123,26 @@ fn usage() -> (Duration, u64) {
 /// by 1 + its timer overruns, pprof-rs counts each as one period).
 fn child(mode: &str) {
     let start = usage().0;
+    if let Some(seconds) = mode.strip_prefix("soak-") {
+        let until = Instant::now() + Duration::from_secs(seconds.parse().unwrap());
+        let profiler = std::env::var_os("FEATGEN_BENCH_SOAK_PROFILE").map(|_| {
+            Profiler::builder()
+                .frequency_hz(1000)
+                .local_dir(
+                    std::env::temp_dir().join(format!("featgen-soak-{}", std::process::id())),
+                )
+                .start()
+                .unwrap()
+        });
+        soak_workload(until);
+        let taken = profiler.map_or(0, |profiler| profiler.stop().samples_taken);
+        println!(
+            "{} {taken} {taken} {}",
+            (usage().0 - start).as_secs_f64(),
+            usage().1
+        );
+        return;
+    }
     let (signals, periods) = match mode.split_once('-') {
         None => {
             workload();
@@ -126,6 +185,9 @@ fn min_median(values: &mut [f64]) -> (f64, f64) {
 fn main() {
     if let Ok(mode) = std::env::var("FEATGEN_BENCH_MODE") {
         return child(&mode);
+    }
+    if let Ok(seconds) = std::env::var("FEATGEN_BENCH_SOAK_SECS") {
+        return soak(&seconds);
     }
     let modes = [
         "none",
@@ -186,6 +248,36 @@ fn main() {
             (cpu.0 - base.0) / base.0 * 100.0,
             (cpu.1 - base.1) / base.1 * 100.0,
             accounted * 100.0
+        );
+    }
+}
+
+/// Runs the soak with and without the profiler side by side and prints both peak RSS.
+fn soak(seconds: &str) {
+    let run = |profile: bool| {
+        let mut command = Command::new(std::env::current_exe().unwrap());
+        command.env("FEATGEN_BENCH_MODE", format!("soak-{seconds}"));
+        if profile {
+            command.env("FEATGEN_BENCH_SOAK_PROFILE", "1");
+        }
+        command
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let (plain, profiled) = (run(false), run(true));
+    for (name, child) in [("none", plain), ("featgen-1000", profiled)] {
+        let output = child.wait_with_output().unwrap();
+        let line = String::from_utf8(output.stdout).unwrap();
+        let fields: Vec<f64> = line
+            .split_whitespace()
+            .map(|field| field.parse().unwrap())
+            .collect();
+        println!(
+            "soak {seconds} s, {name}: CPU {:.1} s, samples {}, peak RSS {:.1} MiB",
+            fields[0],
+            fields[1],
+            fields[3] / 1024.0
         );
     }
 }
