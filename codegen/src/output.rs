@@ -33,8 +33,10 @@ fn status(path: &Path, contents: &str) -> std::io::Result<(FileStatus, Option<St
     }
 }
 
-/// Writes `contents` to `path` atomically: a temporary file in the same directory, flushed,
-/// then renamed over the target. Creates missing parent directories.
+/// Writes `contents` to `path` atomically: a temporary file in the same directory renamed over
+/// the target, so readers see the old file or the new one, never a part. (No fsync: generated
+/// files are reproducible, so durability across a power cut is not worth a disk flush each.)
+/// Creates missing parent directories.
 pub fn write_atomic(path: &Path, contents: &str) -> std::io::Result<()> {
     let dir = path
         .parent()
@@ -49,7 +51,7 @@ pub fn write_atomic(path: &Path, contents: &str) -> std::io::Result<()> {
     let result = (|| {
         let mut file = std::fs::File::create(&temp)?;
         file.write_all(contents.as_bytes())?;
-        file.sync_all()?;
+        drop(file);
         std::fs::rename(&temp, path)
     })();
     if result.is_err() {
