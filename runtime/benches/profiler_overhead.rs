@@ -125,17 +125,17 @@ fn child(mode: &str) {
     let start = usage().0;
     if let Some(seconds) = mode.strip_prefix("soak-") {
         let until = Instant::now() + Duration::from_secs(seconds.parse().unwrap());
+        let dir = std::env::temp_dir().join(format!("featgen-soak-{}", std::process::id()));
         let profiler = std::env::var_os("FEATGEN_BENCH_SOAK_PROFILE").map(|_| {
             Profiler::builder()
                 .frequency_hz(1000)
-                .local_dir(
-                    std::env::temp_dir().join(format!("featgen-soak-{}", std::process::id())),
-                )
+                .local_dir(&dir)
                 .start()
                 .unwrap()
         });
         soak_workload(until);
         let taken = profiler.map_or(0, |profiler| profiler.stop().samples_taken);
+        let _ = std::fs::remove_dir_all(&dir);
         println!(
             "{} {taken} {taken} {}",
             (usage().0 - start).as_secs_f64(),
