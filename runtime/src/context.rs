@@ -46,7 +46,10 @@ pub(crate) fn current_ptr() -> *const Route {
 /// Threads that set a route before the hook is installed are not called back: install it before
 /// the threads that run routes start (the profiler starts before the runtime). Installing a new
 /// hook replaces the previous one.
-#[allow(dead_code, reason = "the profiler module (issue 4) is its caller")]
+#[cfg_attr(
+    not(all(feature = "profiler", target_os = "linux")),
+    allow(dead_code, reason = "the profiler is its only caller")
+)]
 pub(crate) fn set_first_route_hook(hook: fn()) {
     *FIRST_ROUTE_HOOK
         .lock()

@@ -7,6 +7,7 @@
 //! thread (the pyroscope-rs model: a thread tag set when a request starts on the thread and
 //! cleared when it ends, applied to everything the thread runs) are far off, which is why labels
 //! must be per poll.
+#![cfg(all(feature = "profiler", target_os = "linux"))]
 
 #[path = "fixtures/profiler/support.rs"]
 mod support;

@@ -1,5 +1,6 @@
 //! The profiler end to end with the local directory sink: labels, stacks, values and the
 //! conservation of samples.
+#![cfg(all(feature = "profiler", target_os = "linux"))]
 
 #[path = "fixtures/profiler/support.rs"]
 mod support;

@@ -1,5 +1,6 @@
 //! The Pyroscope sinks against a local HTTP server: the exact push and `/ingest` requests, and
 //! behavior when the collector is down, slow, rate-limiting or failing.
+#![cfg(all(feature = "profiler", target_os = "linux"))]
 
 #[path = "fixtures/profiler/support.rs"]
 mod support;

@@ -2,6 +2,7 @@
 //! 1000 Hz while the profiler is also started and stopped repeatedly under load. The signal
 //! handler interrupts malloc, futex waits and the kernel at arbitrary points: nothing may
 //! deadlock or crash, and the counts must reconcile every time.
+#![cfg(all(feature = "profiler", target_os = "linux"))]
 
 #[path = "fixtures/profiler/support.rs"]
 mod support;
