@@ -1,12 +1,29 @@
-//! Serves the chat API on `CHAT_ADDR` (default 127.0.0.1:3000) and runs the typing-indicator
-//! sweep every second.
+//! Serves the chat API on `CHAT_ADDR` (default 127.0.0.1:3000), runs the typing-indicator sweep
+//! every second, and profiles itself: labeled CPU profiles go to `featgen-profiles/` every 10 s,
+//! or wherever the `FEATGEN_PROFILER_*` environment variables say (Pyroscope, another directory,
+//! another interval). Ctrl-C stops the server and flushes the last profile.
 
 use axum_chat::{Chat, app, expire_typing};
 use std::sync::Arc;
 use std::time::Duration;
 
-#[tokio::main]
-async fn main() -> std::io::Result<()> {
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    // Started before the runtime, whose worker threads then register for their own CPU timers
+    // as they start (threads that run a route would also register on their first route).
+    #[cfg(target_os = "linux")]
+    let _profiler = featgen::profiler::Profiler::builder()
+        .service_name("axum-chat")
+        .from_env()?
+        .start()?;
+    let mut runtime = tokio::runtime::Builder::new_multi_thread();
+    runtime.enable_all();
+    #[cfg(target_os = "linux")]
+    runtime.on_thread_start(featgen::profiler::register_current_thread);
+    runtime.build()?.block_on(serve())?;
+    Ok(())
+}
+
+async fn serve() -> std::io::Result<()> {
     let addr = std::env::var("CHAT_ADDR").unwrap_or_else(|_| "127.0.0.1:3000".to_owned());
     let listener = tokio::net::TcpListener::bind(&addr).await?;
     for route in featgen::routes() {
@@ -26,5 +43,12 @@ async fn main() -> std::io::Result<()> {
             expire_typing(sweeper.clone(), Duration::from_secs(10)).await;
         }
     });
-    axum::serve(listener, app(chat)).await
+    axum::serve(listener, app(chat))
+        .with_graceful_shutdown(async {
+            // If the handler cannot be installed, serve until killed.
+            if tokio::signal::ctrl_c().await.is_err() {
+                std::future::pending::<()>().await;
+            }
+        })
+        .await
 }
