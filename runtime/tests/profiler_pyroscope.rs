@@ -14,42 +14,6 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 use support::*;
 
-/// Burns `messaging` CPU under the route, then some unattributed CPU, on a fresh thread.
-fn workload(messaging: Duration, unattributed: Duration) {
-    std::thread::spawn(move || {
-        {
-            let _route = featgen::enter(&SEND_MESSAGE);
-            burn_cpu(messaging);
-        }
-        burn_cpu(unattributed);
-    })
-    .join()
-    .unwrap();
-}
-
-/// Every period reported was sent or dropped with a reason; nothing is left queued.
-fn assert_conserved(stats: &Stats) {
-    assert_eq!(stats.samples_pending, 0, "{stats:#?}");
-    assert_eq!(
-        stats.samples_taken,
-        stats.samples_reported + stats.samples_dropped_buffer_full,
-        "{stats:#?}"
-    );
-    for sink in &stats.sinks {
-        assert_eq!(sink.profiles_pending, 0, "{stats:#?}");
-        assert_eq!(
-            sink.samples_sent + sink.samples_dropped.total(),
-            stats.samples_reported,
-            "{stats:#?}"
-        );
-        assert_eq!(
-            sink.profiles_sent + sink.profiles_dropped.total(),
-            stats.profiles_built,
-            "{stats:#?}"
-        );
-    }
-}
-
 /// A configuration that cuts a profile only at stop (one request per label set).
 fn one_interval() -> featgen::profiler::ProfilerBuilder {
     Profiler::builder()

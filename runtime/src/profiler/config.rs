@@ -48,6 +48,10 @@ pub const ENV_VARS: &[(&str, &str)] = &[
         "extra headers, `Name=value,Name=value` (values never logged)",
     ),
     (
+        "FEATGEN_PROFILER_PYROSCOPE_CA_FILE",
+        "PEM file of the CA certificate(s) to trust instead of the built-in roots",
+    ),
+    (
         "FEATGEN_PROFILER_PYROSCOPE_TIMEOUT_SECS",
         "HTTP timeout per request (default 10)",
     ),
@@ -131,6 +135,59 @@ impl fmt::Debug for Secret {
     }
 }
 
+/// CA certificates a Pyroscope destination trusts: the PEM as given and, once validated, the
+/// certificates. `Debug` prints only how many bytes and certificates there are.
+#[derive(Clone)]
+pub(crate) struct RootCertificates {
+    pem: Vec<u8>,
+    /// Filled by [`RootCertificates::parse`]; what the sink hands to ureq.
+    pub(crate) certificates: Vec<ureq::tls::Certificate<'static>>,
+}
+
+impl RootCertificates {
+    /// Parses the PEM: at least one certificate, every section well-formed and every
+    /// certificate one that rustls accepts as a trust anchor (ureq would skip the others
+    /// silently, and the destination would then fail every handshake).
+    fn parse(mut self) -> Result<RootCertificates, Error> {
+        let bad = |what: String| Error::Config(format!("Pyroscope root certificate: {what}"));
+        let mut certificates = Vec::new();
+        for item in ureq::tls::parse_pem(&self.pem) {
+            // Not the parser's message: it may quote a line of the PEM.
+            let item = item.map_err(|_| {
+                bad("malformed PEM (bad BEGIN line, missing END line or bad base64)".into())
+            })?;
+            match item {
+                ureq::tls::PemItem::Certificate(certificate) => certificates.push(certificate),
+                // A CA file holds no key: one here means the wrong file, and a key should not
+                // be kept in memory for the life of the profiler.
+                _ => return Err(bad("the PEM holds a private key".into())),
+            }
+        }
+        if certificates.is_empty() {
+            return Err(bad("no `BEGIN CERTIFICATE` section in the PEM".into()));
+        }
+        let mut store = rustls::RootCertStore::empty();
+        for (index, certificate) in certificates.iter().enumerate() {
+            store
+                .add(rustls::pki_types::CertificateDer::from(certificate.der()))
+                .map_err(|err| bad(format!("certificate {} is not usable: {err}", index + 1)))?;
+        }
+        self.certificates = certificates;
+        Ok(self)
+    }
+}
+
+impl fmt::Debug for RootCertificates {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "<{} bytes of PEM, {} certificates>",
+            self.pem.len(),
+            self.certificates.len()
+        )
+    }
+}
+
 /// The wire protocol of a Pyroscope destination.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Protocol {
@@ -149,6 +206,7 @@ pub struct Pyroscope {
     pub(crate) tenant_id: Option<String>,
     pub(crate) headers: Vec<(String, Secret)>,
     pub(crate) timeout: Duration,
+    pub(crate) root_certificates: Option<RootCertificates>,
 }
 
 impl Pyroscope {
@@ -162,6 +220,7 @@ impl Pyroscope {
             tenant_id: None,
             headers: Vec::new(),
             timeout: Duration::from_secs(10),
+            root_certificates: None,
         }
     }
 
@@ -195,8 +254,28 @@ impl Pyroscope {
         self
     }
 
-    /// Checks the URL, moves URL credentials to Basic auth and drops a trailing `/`.
+    /// Trusts the CA certificate(s) in `pem` (PEM text, e.g. the contents of `ca.crt`)
+    /// **instead of** the built-in Mozilla (webpki) roots, for an in-house collector signed by
+    /// a private CA: this destination then accepts only servers these certificates vouch for.
+    /// (ureq 3 takes a single root set, so the two cannot be combined: to trust public CAs as
+    /// well, concatenate their certificates into `pem`.) An invalid PEM makes
+    /// [`ProfilerBuilder::start`] fail with [`Error::Config`]; the certificate never appears in
+    /// `Debug` output or errors.
+    pub fn root_certificate_pem(mut self, pem: impl Into<Vec<u8>>) -> Pyroscope {
+        self.root_certificates = Some(RootCertificates {
+            pem: pem.into(),
+            certificates: Vec::new(),
+        });
+        self
+    }
+
+    /// Checks the URL and root certificates, moves URL credentials to Basic auth and drops a
+    /// trailing `/`.
     fn validate(mut self) -> Result<Pyroscope, Error> {
+        self.root_certificates = self
+            .root_certificates
+            .map(RootCertificates::parse)
+            .transpose()?;
         let Some((scheme, rest)) = self.url.split_once("://") else {
             return Err(Error::Config(
                 "the Pyroscope URL needs an http:// or https:// scheme".into(),
@@ -371,6 +450,7 @@ impl ProfilerBuilder {
                 | "PYROSCOPE_PASSWORD"
                 | "PYROSCOPE_TENANT"
                 | "PYROSCOPE_HEADERS"
+                | "PYROSCOPE_CA_FILE"
                 | "PYROSCOPE_TIMEOUT_SECS" => pyroscope_settings.push((key.to_owned(), value)),
                 "BUFFER" => self.buffer_capacity = number(&value)? as usize,
                 "QUEUE" => self.queue_capacity = number(&value)? as usize,
@@ -394,6 +474,11 @@ impl ProfilerBuilder {
                     "PYROSCOPE_USER" => user = value,
                     "PYROSCOPE_PASSWORD" => password = Some(value),
                     "PYROSCOPE_TENANT" => destination.tenant_id = Some(value),
+                    "PYROSCOPE_CA_FILE" => {
+                        let pem = std::fs::read(&value)
+                            .map_err(|err| bad(&format!("cannot read `{value}`: {err}")))?;
+                        destination = destination.root_certificate_pem(pem);
+                    }
                     "PYROSCOPE_HEADERS" => {
                         for (name, value) in pairs(&value).map_err(|what| bad(&what))? {
                             destination = destination.header(name, value);

@@ -36,8 +36,14 @@ impl PyroscopeSink {
         static_labels: Vec<(String, String)>,
         hz: u32,
     ) -> PyroscopeSink {
+        let mut tls = ureq::tls::TlsConfig::builder();
+        if let Some(roots) = &config.root_certificates {
+            // Replaces the default webpki roots (see `Pyroscope::root_certificate_pem`).
+            tls = tls.root_certs(ureq::tls::RootCerts::new_with_certs(&roots.certificates));
+        }
         let agent = ureq::Agent::config_builder()
             .timeout_global(Some(config.timeout))
+            .tls_config(tls.build())
             // Statuses are classified below (retry 429/5xx, reject other 4xx).
             .http_status_as_error(false)
             .user_agent(concat!("featgen/", env!("CARGO_PKG_VERSION")))
