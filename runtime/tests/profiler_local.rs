@@ -87,12 +87,7 @@ fn profiles_carry_route_labels_stacks_and_conserve_samples() {
 
     let mut periods = 0;
     for profile in &profiles {
-        let types: Vec<_> = profile
-            .sample_type
-            .iter()
-            .map(|t| (profile.string(t.r#type), profile.string(t.unit)))
-            .collect();
-        assert_eq!(types, [("cpu", "nanoseconds")]);
+        assert_cpu_nanoseconds(profile);
         let period_type = profile.period_type.as_ref().unwrap();
         assert_eq!(
             (

@@ -86,12 +86,7 @@ fn push_sends_the_exact_request() {
         "{id}"
     );
     let profile = decode_gzip_profile(&series.samples[0].raw_profile);
-    let types: Vec<_> = profile
-        .sample_type
-        .iter()
-        .map(|t| (profile.string(t.r#type), profile.string(t.unit)))
-        .collect();
-    assert_eq!(types, [("cpu", "nanoseconds")]);
+    assert_cpu_nanoseconds(&profile);
     assert_eq!(profile.period, 1_000_000);
     let total: i64 = profile.sample.iter().map(|sample| sample.value[0]).sum();
     assert_eq!(total as u64, stats.samples_reported * 1_000_000);
@@ -191,18 +186,11 @@ fn ingest_sends_one_folded_request_per_label_set() {
 
 /// A profiler cutting a profile every 200 ms into a small queue with fast retries.
 fn failing_setup(url: String) -> featgen::profiler::ProfilerBuilder {
-    Profiler::builder()
-        .frequency_hz(1000)
-        .interval(Duration::from_millis(200))
-        .service_name("svc")
-        .queue_capacity(3)
-        .retry_backoff(Duration::from_millis(20), Duration::from_millis(100))
-        .shutdown_timeout(Duration::from_millis(500))
-        .pyroscope(
-            Pyroscope::new(url)
-                .basic_auth("user", "secret")
-                .timeout(Duration::from_millis(300)),
-        )
+    short_intervals().pyroscope(
+        Pyroscope::new(url)
+            .basic_auth("user", "secret")
+            .timeout(Duration::from_millis(300)),
+    )
 }
 
 fn sink(stats: &Stats) -> &SinkStats {

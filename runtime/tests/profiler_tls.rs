@@ -6,7 +6,7 @@
 #[path = "fixtures/profiler/support.rs"]
 mod support;
 
-use featgen::profiler::{Error, Profiler, ProfilerBuilder, Pyroscope};
+use featgen::profiler::{Error, ProfilerBuilder, Pyroscope};
 use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
 use rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
 use std::net::TcpListener;
@@ -61,18 +61,6 @@ impl TlsServer {
     fn url(&self) -> String {
         format!("https://127.0.0.1:{}", self.server.addr.port())
     }
-}
-
-/// Profiles cut every 200 ms, retried fast and given little time at stop, so that a failing
-/// destination shows in the stats quickly.
-fn short_intervals() -> ProfilerBuilder {
-    Profiler::builder()
-        .frequency_hz(1000)
-        .interval(Duration::from_millis(200))
-        .service_name("svc")
-        .queue_capacity(3)
-        .retry_backoff(Duration::from_millis(20), Duration::from_millis(100))
-        .shutdown_timeout(Duration::from_millis(500))
 }
 
 /// Runs some attributed CPU under `builder`, stops, and checks that every profile reached the
