@@ -4,19 +4,42 @@
 //! The state is one const-initialized thread-local pointer. Because `Cell<*const Route>` needs no
 //! destructor and no lazy initialization, reading it is a plain thread-local load, which is what
 //! makes it safe to read from a signal handler.
+//!
+//! The pointer has three kinds of value: null on a thread that has never entered a route,
+//! [`NO_ROUTE`] on one that has but is outside all routes now, and the current route. Folding
+//! "has this thread entered a route before" into the same word keeps the per-poll path to one
+//! load and two stores, with the once-per-thread check on the value already loaded.
 
-use crate::Route;
+use crate::{FeatureInfo, Route, RouteKind};
 use std::cell::Cell;
 use std::marker::PhantomData;
 use std::ptr;
 use std::sync::Mutex;
 
 thread_local! {
-    /// The route whose code is running on this thread, or null.
+    /// The route whose code is running on this thread, [`NO_ROUTE`] for none, or null if this
+    /// thread has never entered a route.
     static CURRENT: Cell<*const Route> = const { Cell::new(ptr::null()) };
-    /// Whether this thread has already gone through [`first_route_on_thread`].
-    static SEEN: Cell<bool> = const { Cell::new(false) };
 }
+
+/// "No route" on a thread that has entered one before. Only its address is used: it is never
+/// handed out by [`current()`].
+pub(crate) static NO_ROUTE: Route = Route {
+    kind: RouteKind::Task,
+    method: "",
+    path: "",
+    endpoint: "",
+    feature: FeatureInfo {
+        name: "",
+        id: 0,
+        group: "",
+        team: "",
+        tier: "",
+    },
+    module: "",
+    file: "",
+    line: 0,
+};
 
 /// The hook installed by [`set_first_route_hook`] (the profiler's per-thread timer setup).
 static FIRST_ROUTE_HOOK: Mutex<Option<fn()>> = Mutex::new(None);
@@ -27,7 +50,7 @@ static FIRST_ROUTE_HOOK: Mutex<Option<fn()>> = Mutex::new(None);
 /// Async functions set it only while they are being polled, so code between polls (the executor,
 /// other tasks on the same thread) sees its own route, not theirs.
 pub fn current() -> Option<&'static Route> {
-    // SAFETY: CURRENT only ever holds null or a pointer obtained from a `&'static Route`.
+    // SAFETY: `current_ptr` returns null or a pointer obtained from a `&'static Route`.
     unsafe { current_ptr().as_ref() }
 }
 
@@ -37,7 +60,12 @@ pub fn current() -> Option<&'static Route> {
 /// so it neither allocates, nor locks, nor registers anything.
 #[inline]
 pub(crate) fn current_ptr() -> *const Route {
-    CURRENT.with(Cell::get)
+    let current = CURRENT.with(Cell::get);
+    if ptr::eq(current, &NO_ROUTE) {
+        ptr::null()
+    } else {
+        current
+    }
 }
 
 /// Installs `hook`, called once per OS thread from normal (non-signal) context, the first time a
@@ -56,26 +84,36 @@ pub(crate) fn set_first_route_hook(hook: fn()) {
         .unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(hook);
 }
 
-/// The slow path of [`enter`], taken once per thread: marks the thread and runs the hook.
+/// The slow path of [`replace`], taken once per thread: runs the hook with no route set, then
+/// sets `route` and returns [`NO_ROUTE`] as the route to restore.
 #[cold]
 #[inline(never)]
-fn first_route_on_thread() {
-    SEEN.with(|seen| seen.set(true));
+fn first_route_on_thread(route: &'static Route) -> &'static Route {
+    CURRENT.with(|current| current.set(&NO_ROUTE));
     let hook = *FIRST_ROUTE_HOOK
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner());
     if let Some(hook) = hook {
         hook();
     }
+    CURRENT.with(|current| current.set(route));
+    &NO_ROUTE
 }
 
-/// Makes `route` (or none) the current route and returns the previous one.
+/// Makes `route` (a route or [`NO_ROUTE`]) current and returns the previous one, in the same form.
 #[inline]
-fn replace(route: *const Route) -> *const Route {
-    if !SEEN.with(Cell::get) {
-        first_route_on_thread();
+pub(crate) fn replace(route: &'static Route) -> &'static Route {
+    let previous = CURRENT.with(|current| current.replace(route));
+    // SAFETY: CURRENT only ever holds null or a pointer obtained from a `&'static Route`.
+    match unsafe { previous.as_ref() } {
+        Some(previous) => previous,
+        None => first_route_on_thread(route),
     }
-    CURRENT.with(|current| current.replace(route))
+}
+
+/// The current route in the form [`replace`] takes: [`NO_ROUTE`] when none is set.
+pub(crate) fn current_or_no_route() -> &'static Route {
+    current().unwrap_or(&NO_ROUTE)
 }
 
 /// Restores the previous current route when dropped, including during unwinding.
@@ -85,8 +123,8 @@ fn replace(route: *const Route) -> *const Route {
 /// [`crate::scope`] for futures). Nested guards must be dropped in reverse order, as scopes do.
 #[must_use = "the route is restored as soon as the guard is dropped"]
 pub struct RouteGuard {
-    /// The route that was current before [`enter`].
-    previous: *const Route,
+    /// The route that was current before [`enter`] ([`NO_ROUTE`] for none).
+    previous: &'static Route,
     /// `*const` makes the guard `!Send` and `!Sync`.
     _thread_bound: PhantomData<*const ()>,
 }
@@ -104,14 +142,8 @@ impl Drop for RouteGuard {
 /// code that cannot take the attribute.
 #[inline]
 pub fn enter(route: &'static Route) -> RouteGuard {
-    enter_option(Some(route))
-}
-
-/// [`enter`] for a route that may be absent: used to carry "no route" into a future.
-#[inline]
-pub(crate) fn enter_option(route: Option<&'static Route>) -> RouteGuard {
     RouteGuard {
-        previous: replace(route.map_or(ptr::null(), ptr::from_ref)),
+        previous: replace(route),
         _thread_bound: PhantomData,
     }
 }
@@ -119,7 +151,6 @@ pub(crate) fn enter_option(route: Option<&'static Route>) -> RouteGuard {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{FeatureInfo, RouteKind};
 
     static ROUTE: Route = Route {
         kind: RouteKind::Task,

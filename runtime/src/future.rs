@@ -2,7 +2,7 @@
 //! while the inner future is dropped.
 
 use crate::Route;
-use crate::context::{current, enter_option};
+use crate::context::{current_or_no_route, enter};
 use std::future::Future;
 use std::mem::ManuallyDrop;
 use std::pin::Pin;
@@ -16,8 +16,8 @@ use std::task::{Context, Poll};
 /// each see their own route.
 #[must_use = "futures do nothing unless polled"]
 pub struct Routed<F> {
-    /// The route to set, or none to run with no route (see [`in_current_route`]).
-    route: Option<&'static Route>,
+    /// The route to set, or `NO_ROUTE` to run with none (see [`in_current_route`]).
+    route: &'static Route,
     /// Dropped by hand in `Drop`, under the route, so destructors of the body's locals see it.
     inner: ManuallyDrop<F>,
 }
@@ -25,7 +25,7 @@ pub struct Routed<F> {
 impl<F> Routed<F> {
     /// Wraps `inner` so that it runs under `route` (or under none).
     #[inline]
-    fn new(route: Option<&'static Route>, inner: F) -> Self {
+    fn new(route: &'static Route, inner: F) -> Self {
         Routed {
             route,
             inner: ManuallyDrop::new(inner),
@@ -42,7 +42,7 @@ impl<F: Future> Future for Routed<F> {
         // in place in `Drop`), and `Routed` has no `Unpin` impl of its own beyond the auto one,
         // which requires `F: Unpin`.
         let this = unsafe { self.get_unchecked_mut() };
-        let _guard = enter_option(this.route);
+        let _guard = enter(this.route);
         // SAFETY: see above; `ManuallyDrop<F>` has the same layout and pinning as `F`.
         unsafe { Pin::new_unchecked(&mut *this.inner) }.poll(cx)
     }
@@ -50,7 +50,7 @@ impl<F: Future> Future for Routed<F> {
 
 impl<F> Drop for Routed<F> {
     fn drop(&mut self) {
-        let _guard = enter_option(self.route);
+        let _guard = enter(self.route);
         // SAFETY: `inner` is dropped exactly once, here, in place (which also honours pinning).
         unsafe { ManuallyDrop::drop(&mut self.inner) }
     }
@@ -61,7 +61,7 @@ impl<F> Drop for Routed<F> {
 /// futures that cannot take the attribute.
 #[inline]
 pub fn scope<F: Future>(route: &'static Route, future: F) -> Routed<F> {
-    Routed::new(Some(route), future)
+    Routed::new(route, future)
 }
 
 /// Runs `future` under the route that is current now (or under none if none is).
@@ -70,5 +70,5 @@ pub fn scope<F: Future>(route: &'static Route, future: F) -> Routed<F> {
 /// `tokio::spawn(featgen::in_current_route(async move { .. }))`.
 #[inline]
 pub fn in_current_route<F: Future>(future: F) -> Routed<F> {
-    Routed::new(current(), future)
+    Routed::new(current_or_no_route(), future)
 }
