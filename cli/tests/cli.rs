@@ -90,7 +90,7 @@ fn check_fails_with_a_diff_when_the_registry_changed() {
     let err = stderr(&check);
     assert!(err.contains("stale: generated/rust/features.rs"), "{err}");
     assert!(
-        err.contains("+            Feature::TypingIndicator => Tier::D,"),
+        err.contains("tier: Tier::D, group: FeatureGroup::Chat"),
         "{err}"
     );
     let json = featgen(dir.path(), &["check", "--format", "json"]);

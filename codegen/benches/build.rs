@@ -64,6 +64,12 @@ fn bench(c: &mut Criterion) {
     group.bench_function("render all targets", |b| {
         b.iter(|| render::render(&loaded, &[], &RenderOptions::default()).unwrap())
     });
+    for target in render::builtin_targets() {
+        let targets = [target.to_owned()];
+        group.bench_function(format!("render {target}"), |b| {
+            b.iter(|| render::render(&loaded, &targets, &RenderOptions::default()).unwrap())
+        });
+    }
     let mut n = 0;
     group.bench_function("full build, fresh output", |b| {
         b.iter(|| {

@@ -8,18 +8,33 @@ pub fn rust_str(text: &str) -> String {
     format!("{text:?}")
 }
 
-/// Rust doc lines for free text: the text inside a ```` ```text ```` fence (so rustdoc never
-/// runs it as a doctest or reads it as Markdown), each line a `#[doc = ...]` string literal.
-/// The fence is longer than any backtick run in the text, so the text cannot close it.
-/// Absent text has no lines.
-pub fn rust_doc_lines(text: Option<&str>) -> Vec<String> {
-    let Some(text) = text else { return Vec::new() };
+/// Rustdoc attributes for free text: the text inside a ```` ```text ```` fence (so rustdoc never
+/// runs it as a doctest or reads it as Markdown), each line a `#[doc = ...]` attribute with a
+/// string literal, the lines joined by a newline and `indent`. The fence is longer than any
+/// backtick run in the text, so the text cannot close it. Absent text has no attributes.
+pub fn rust_doc(text: Option<&str>, indent: &str) -> String {
+    let Some(text) = text else {
+        return String::new();
+    };
     let longest_run = text.split(|c| c != '`').map(str::len).max().unwrap_or(0);
     let fence = "`".repeat(longest_run.max(2) + 1);
-    let mut lines = vec![rust_str(""), rust_str(&format!(" {fence}text"))];
-    lines.extend(text.lines().map(|line| rust_str(&format!(" {line}"))));
-    lines.push(rust_str(&format!(" {fence}")));
-    lines
+    let mut out = String::with_capacity(2 * text.len() + 64);
+    let mut attribute = |line: &str| {
+        if !out.is_empty() {
+            out.push('\n');
+            out.push_str(indent);
+        }
+        out.push_str("#[doc = ");
+        out.push_str(&rust_str(line));
+        out.push(']');
+    };
+    attribute("");
+    attribute(&format!(" {fence}text"));
+    for line in text.lines() {
+        attribute(&format!(" {line}"));
+    }
+    attribute(&format!(" {fence}"));
+    out
 }
 
 /// A Python string literal (`None` for absent text). Everything outside printable ASCII is
@@ -82,9 +97,13 @@ mod tests {
 
     #[test]
     fn doc_fence_outlasts_backticks_in_text() {
-        let lines = rust_doc_lines(Some("run ```rust\nfn main() {}\n``` now"));
-        assert_eq!(lines[1], r#"" ````text""#);
-        assert_eq!(lines.last().unwrap(), r#"" ````""#);
+        let doc = rust_doc(Some("run ```rust\nfn main() {}\n``` now"), "  ");
+        let lines: Vec<&str> = doc.lines().collect();
+        assert_eq!(lines[0], r#"#[doc = ""]"#);
+        assert_eq!(lines[1], r#"  #[doc = " ````text"]"#);
+        assert_eq!(lines[2], r#"  #[doc = " run ```rust"]"#);
+        assert_eq!(lines.last().unwrap(), &r#"  #[doc = " ````"]"#);
+        assert_eq!(rust_doc(None, "  "), "");
     }
 
     #[test]

@@ -7,6 +7,9 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 
+// Serialized fields are in alphabetical order: `json/registry.json` serializes these structs as
+// they are, and its keys are sorted so the file reads (and diffs) like a normalized document.
+
 /// Where an entry was defined, for diagnostics that point back at the YAML.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Origin {
@@ -21,22 +24,22 @@ pub struct Origin {
 /// A product feature: the unit that CPU time and cost are attributed to.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Feature {
-    /// The YAML name (`text-in-voice`).
-    pub name: String,
+    /// Set when the feature should no longer be used.
+    pub deprecated: Option<Deprecation>,
+    /// Free text; escaped for every target.
+    pub description: Option<String>,
+    /// Feature group's name.
+    pub group: String,
     /// Stable id from `featgen.lock`.
     pub id: u32,
+    /// The YAML name (`text-in-voice`).
+    pub name: String,
+    /// The name this feature had before; it keeps that name's id.
+    pub renamed_from: Option<String>,
     /// Owning team's name.
     pub team: String,
     /// Tier's name.
     pub tier: String,
-    /// Feature group's name.
-    pub group: String,
-    /// Free text; escaped for every target.
-    pub description: Option<String>,
-    /// Set when the feature should no longer be used.
-    pub deprecated: Option<Deprecation>,
-    /// The name this feature had before; it keeps that name's id.
-    pub renamed_from: Option<String>,
     /// Where it is defined.
     #[serde(skip)]
     pub origin: Origin,
@@ -54,40 +57,40 @@ pub struct Deprecation {
 /// A team that owns features.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Team {
-    /// The YAML name (`msgs-team`).
-    pub name: String,
-    /// Stable id from `featgen.lock`.
-    pub id: u32,
     /// Free text.
     pub description: Option<String>,
-    /// Chat channel (`#team-messages`).
-    pub slack: Option<String>,
+    /// Stable id from `featgen.lock`.
+    pub id: u32,
+    /// The YAML name (`msgs-team`).
+    pub name: String,
     /// On-call rotation.
     pub oncall: Option<String>,
+    /// Chat channel (`#team-messages`).
+    pub slack: Option<String>,
 }
 
 /// A group of related features (`chat`, `voice`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct FeatureGroup {
-    /// The YAML name.
-    pub name: String,
-    /// Stable id from `featgen.lock`.
-    pub id: u32,
     /// Free text.
     pub description: Option<String>,
+    /// Stable id from `featgen.lock`.
+    pub id: u32,
+    /// The YAML name.
+    pub name: String,
 }
 
 /// A criticality tier; `rank` 0 is the most critical.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Tier {
-    /// The YAML name (`S`).
-    pub name: String,
-    /// Stable id from `featgen.lock`.
-    pub id: u32,
-    /// Position in the declared order, most critical first.
-    pub rank: u32,
     /// Free text.
     pub description: Option<String>,
+    /// Stable id from `featgen.lock`.
+    pub id: u32,
+    /// The YAML name (`S`).
+    pub name: String,
+    /// Position in the declared order, most critical first.
+    pub rank: u32,
 }
 
 /// The tiers used when a registry declares none, most critical first.

@@ -7,8 +7,10 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use minijinja::syntax::SyntaxConfig;
+use minijinja::value::{Enumerator, Object, Value};
 use minijinja::{AutoEscape, Environment, UndefinedBehavior};
 use serde::Serialize;
 
@@ -147,47 +149,116 @@ pub struct GeneratedFile {
     pub contents: String,
 }
 
-/// A team, feature group or tier as templates see it.
-#[derive(Serialize)]
-struct EntryView<'a> {
-    name: &'a str,
-    id: u32,
-    rust: String,
-    py: String,
-    description: Option<&'a str>,
-    slack: Option<&'a str>,
-    oncall: Option<&'a str>,
-    rank: Option<u32>,
+/// Declares a struct whose fields are template values, and makes it a minijinja map object:
+/// templates read `entry.field` through a `match` on the key, with nothing converted up front
+/// (a 10,000-feature registry would otherwise be turned into 250,000 map entries per build).
+macro_rules! template_object {
+    ($(#[$doc:meta])* struct $name:ident { $($(#[$field_doc:meta])* $field:ident,)* }) => {
+        $(#[$doc])*
+        #[derive(Debug)]
+        struct $name {
+            $($(#[$field_doc])* $field: Value,)*
+        }
+
+        impl $name {
+            /// The field names, in declaration order (what `|items` and `|tojson` list).
+            const FIELDS: &'static [&'static str] = &[$(stringify!($field)),*];
+        }
+
+        impl Object for $name {
+            fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
+                self.get_value_by_str(key.as_str()?)
+            }
+
+            fn get_value_by_str(self: &Arc<Self>, key: &str) -> Option<Value> {
+                match key {
+                    $(stringify!($field) => Some(self.$field.clone()),)*
+                    _ => None,
+                }
+            }
+
+            fn enumerate(self: &Arc<Self>) -> Enumerator {
+                Enumerator::Str(Self::FIELDS)
+            }
+        }
+    };
 }
 
-/// A feature as templates see it: registry fields plus target identifiers and ids of what it
-/// references, so templates never convert or look up anything themselves.
-#[derive(Serialize)]
-struct FeatureView<'a> {
-    name: &'a str,
-    id: u32,
-    rust: String,
-    py: String,
-    team: &'a str,
-    team_id: u32,
-    team_rust: String,
-    team_py: String,
-    tier: &'a str,
-    tier_id: u32,
-    tier_rust: String,
-    tier_py: String,
-    group: &'a str,
-    group_id: u32,
-    group_rust: String,
-    group_py: String,
-    description: Option<&'a str>,
-    deprecated: bool,
-    deprecation_reason: Option<&'a str>,
-    deprecation_note: Option<String>,
-    replacement: Option<&'a str>,
-    replacement_id: Option<u32>,
-    replacement_rust: Option<String>,
-    replacement_py: Option<String>,
+template_object! {
+    /// A team, feature group or tier as templates see it.
+    struct EntryObject {
+        /// Registry name.
+        name,
+        /// Stable id.
+        id,
+        /// Rust variant.
+        rust,
+        /// Python member.
+        py,
+        /// Description, or none.
+        description,
+        /// Team Slack channel, or none.
+        slack,
+        /// Team on-call, or none.
+        oncall,
+        /// Tier rank, or none.
+        rank,
+    }
+}
+
+template_object! {
+    /// A feature as templates see it: registry fields plus target identifiers and ids of what it
+    /// references, so templates never convert or look up anything themselves.
+    struct FeatureObject {
+        /// Registry name.
+        name,
+        /// Stable id.
+        id,
+        /// Rust variant.
+        rust,
+        /// Python member.
+        py,
+        /// Team name.
+        team,
+        /// Team id.
+        team_id,
+        /// Team Rust variant.
+        team_rust,
+        /// Team Python member.
+        team_py,
+        /// Tier name.
+        tier,
+        /// Tier id.
+        tier_id,
+        /// Tier Rust variant.
+        tier_rust,
+        /// Tier Python member.
+        tier_py,
+        /// Group name.
+        group,
+        /// Group id.
+        group_id,
+        /// Group Rust variant.
+        group_rust,
+        /// Group Python member.
+        group_py,
+        /// Description, or none.
+        description,
+        /// Whether the feature is deprecated.
+        deprecated,
+        /// Deprecation reason, or none.
+        deprecation_reason,
+        /// Deprecation reason with the replacement named, or none.
+        deprecation_note,
+        /// Name of the replacing feature, or none.
+        replacement,
+        /// Id of the replacing feature, or none.
+        replacement_id,
+        /// Rust variant of the replacing feature, or none.
+        replacement_rust,
+        /// Python member of the replacing feature, or none.
+        replacement_py,
+    }
 }
 
 #[derive(Serialize)]
@@ -196,125 +267,145 @@ struct DialectView {
     title: &'static str,
 }
 
-#[derive(Serialize)]
-struct Context<'a> {
-    header: &'static str,
-    python_package: &'a str,
-    dialect: Option<DialectView>,
-    features: &'a [FeatureView<'a>],
-    teams: &'a [EntryView<'a>],
-    groups: &'a [EntryView<'a>],
-    tiers: &'a [EntryView<'a>],
-    deprecated: Vec<&'a FeatureView<'a>>,
-    replaced: Vec<&'a FeatureView<'a>>,
-    registry_json: &'a str,
+/// A string field, or none.
+fn optional(value: Option<&str>) -> Value {
+    value.map_or(Value::from(()), Value::from)
 }
 
-fn entry<'a>(name: &'a str, id: u32, description: Option<&'a str>) -> EntryView<'a> {
-    EntryView {
-        name,
-        id,
-        rust: ident::rust_variant(name),
-        py: ident::python_member(name),
-        description,
-        slack: None,
-        oncall: None,
-        rank: None,
+fn entry(name: &str, id: u32, description: Option<&str>) -> EntryObject {
+    EntryObject {
+        name: Value::from(name),
+        id: Value::from(id),
+        rust: Value::from(ident::rust_variant(name)),
+        py: Value::from(ident::python_member(name)),
+        description: optional(description),
+        slack: Value::from(()),
+        oncall: Value::from(()),
+        rank: Value::from(()),
     }
 }
 
-/// A referenced entry's id and identifiers, computed once per entry rather than per feature.
-struct Names {
-    id: u32,
-    rust: String,
-    py: String,
+/// A referenced entry as features show it, computed once per entry rather than per feature.
+#[derive(Clone)]
+struct Reference {
+    name: Value,
+    id: Value,
+    rust: Value,
+    py: Value,
 }
 
-fn names<'a>(entries: impl Iterator<Item = (&'a str, u32)>) -> HashMap<&'a str, Names> {
+fn references<'a>(entries: impl Iterator<Item = (&'a str, u32)>) -> HashMap<&'a str, Reference> {
     entries
         .map(|(name, id)| {
             (
                 name,
-                Names {
-                    id,
-                    rust: ident::rust_variant(name),
-                    py: ident::python_member(name),
+                Reference {
+                    name: Value::from(name),
+                    id: Value::from(id),
+                    rust: Value::from(ident::rust_variant(name)),
+                    py: Value::from(ident::python_member(name)),
                 },
             )
         })
         .collect()
 }
 
-fn feature_views(registry: &Registry) -> Vec<FeatureView<'_>> {
-    let teams = names(registry.teams.iter().map(|t| (t.name.as_str(), t.id)));
-    let tiers = names(registry.tiers.iter().map(|t| (t.name.as_str(), t.id)));
-    let groups = names(registry.groups.iter().map(|g| (g.name.as_str(), g.id)));
+/// Features per parallel job when building feature objects.
+const FEATURES_PER_JOB: usize = 2048;
+
+/// The `features` list: one object per feature, in registry order, built in parallel.
+fn feature_objects(registry: &Registry) -> Vec<Value> {
+    let teams = references(registry.teams.iter().map(|t| (t.name.as_str(), t.id)));
+    let tiers = references(registry.tiers.iter().map(|t| (t.name.as_str(), t.id)));
+    let groups = references(registry.groups.iter().map(|g| (g.name.as_str(), g.id)));
     let ids: HashMap<&str, u32> = registry
         .features
         .iter()
         .map(|f| (f.name.as_str(), f.id))
         .collect();
     // Validation guarantees every reference resolves; the fallback is never used.
-    let missing = Names {
-        id: 0,
-        rust: String::new(),
-        py: String::new(),
+    let missing = Reference {
+        name: Value::from(()),
+        id: Value::from(()),
+        rust: Value::from(()),
+        py: Value::from(()),
     };
-    let lookup = |map: &'_ HashMap<&str, Names>, name: &str| -> (u32, String, String) {
-        let n = map.get(name).unwrap_or(&missing);
-        (n.id, n.rust.clone(), n.py.clone())
+    let lookup = |map: &HashMap<&str, Reference>, name: &str| -> Reference {
+        map.get(name).unwrap_or(&missing).clone()
     };
-    registry
-        .features
-        .iter()
-        .map(|f| {
-            let replacement = f.deprecated.as_ref().and_then(|d| d.renamed_to.as_deref());
-            let (team_id, team_rust, team_py) = lookup(&teams, &f.team);
-            let (tier_id, tier_rust, tier_py) = lookup(&tiers, &f.tier);
-            let (group_id, group_rust, group_py) = lookup(&groups, &f.group);
-            FeatureView {
-                name: &f.name,
-                id: f.id,
-                rust: ident::rust_variant(&f.name),
-                py: ident::python_member(&f.name),
-                team: &f.team,
-                team_id,
-                team_rust,
-                team_py,
-                tier: &f.tier,
-                tier_id,
-                tier_rust,
-                tier_py,
-                group: &f.group,
-                group_id,
-                group_rust,
-                group_py,
-                description: f.description.as_deref(),
-                deprecated: f.deprecated.is_some(),
-                deprecation_reason: f.deprecated.as_ref().map(|d| d.reason.as_str()),
-                deprecation_note: f.deprecated.as_ref().map(|d| match &d.renamed_to {
-                    Some(to) => format!("{} (use `{to}` instead)", d.reason),
-                    None => d.reason.clone(),
-                }),
-                replacement,
-                replacement_id: replacement.and_then(|r| ids.get(r).copied()),
-                replacement_rust: replacement.map(ident::rust_variant),
-                replacement_py: replacement.map(ident::python_member),
-            }
+    let feature = |f: &crate::model::Feature| {
+        let replacement = f.deprecated.as_ref().and_then(|d| d.renamed_to.as_deref());
+        let team = lookup(&teams, &f.team);
+        let tier = lookup(&tiers, &f.tier);
+        let group = lookup(&groups, &f.group);
+        Value::from_object(FeatureObject {
+            name: Value::from(f.name.as_str()),
+            id: Value::from(f.id),
+            rust: Value::from(ident::rust_variant(&f.name)),
+            py: Value::from(ident::python_member(&f.name)),
+            team: team.name,
+            team_id: team.id,
+            team_rust: team.rust,
+            team_py: team.py,
+            tier: tier.name,
+            tier_id: tier.id,
+            tier_rust: tier.rust,
+            tier_py: tier.py,
+            group: group.name,
+            group_id: group.id,
+            group_rust: group.rust,
+            group_py: group.py,
+            description: optional(f.description.as_deref()),
+            deprecated: Value::from(f.deprecated.is_some()),
+            deprecation_reason: optional(f.deprecated.as_ref().map(|d| d.reason.as_str())),
+            deprecation_note: f.deprecated.as_ref().map_or(Value::from(()), |d| {
+                match &d.renamed_to {
+                    Some(to) => Value::from(format!("{} (use `{to}` instead)", d.reason)),
+                    None => Value::from(d.reason.as_str()),
+                }
+            }),
+            replacement: optional(replacement),
+            replacement_id: replacement
+                .and_then(|r| ids.get(r).copied())
+                .map_or(Value::from(()), Value::from),
+            replacement_rust: replacement
+                .map_or(Value::from(()), |r| Value::from(ident::rust_variant(r))),
+            replacement_py: replacement
+                .map_or(Value::from(()), |r| Value::from(ident::python_member(r))),
         })
-        .collect()
+    };
+    let chunks: Vec<&[crate::model::Feature]> =
+        registry.features.chunks(FEATURES_PER_JOB).collect();
+    crate::par::map(&chunks, |chunk| {
+        chunk.iter().map(feature).collect::<Vec<_>>()
+    })
+    .into_iter()
+    .flatten()
+    .collect()
+}
+
+/// The resolved registry with ids, as `json/registry.json` holds it: keys sorted at every level.
+#[derive(Serialize)]
+struct RegistryJson<'a> {
+    #[serde(rename = "$comment")]
+    comment: &'static str,
+    feature_groups: &'a [crate::model::FeatureGroup],
+    features: &'a [crate::model::Feature],
+    teams: &'a [crate::model::Team],
+    tiers: &'a [crate::model::Tier],
 }
 
 /// The resolved registry as JSON, with ids: `json/registry.json`.
 fn registry_json(registry: &Registry) -> String {
-    let value = serde_json::json!({
-        "$comment": HEADER,
-        "features": registry.features,
-        "feature_groups": registry.groups,
-        "teams": registry.teams,
-        "tiers": registry.tiers,
-    });
-    serde_json::to_string_pretty(&value).unwrap_or_default()
+    let json = RegistryJson {
+        comment: HEADER,
+        feature_groups: &registry.groups,
+        features: &registry.features,
+        teams: &registry.teams,
+        tiers: &registry.tiers,
+    };
+    // Serializing plain structs with string keys cannot fail.
+    serde_json::to_string_pretty(&json).unwrap_or_default()
 }
 
 fn environment() -> Result<Environment<'static>, Diagnostics> {
@@ -330,8 +421,8 @@ fn environment() -> Result<Environment<'static>, Diagnostics> {
         .map_err(|err| Diagnostics(vec![Diagnostic::error("template", err.to_string())]))?;
     env.set_syntax(syntax);
     env.add_filter("rust_str", |s: &str| escape::rust_str(s));
-    env.add_filter("rust_doc_lines", |s: Option<&str>| {
-        escape::rust_doc_lines(s)
+    env.add_filter("rust_doc", |s: Option<&str>, indent: &str| {
+        escape::rust_doc(s, indent)
     });
     env.add_filter("py_str", |s: Option<&str>| escape::py_str(s));
     env.add_filter("sql_str", |s: Option<&str>, dialect: &str| {
@@ -506,27 +597,31 @@ pub fn render(
         }
     }
 
-    let features = feature_views(registry);
-    let teams: Vec<EntryView<'_>> = registry
+    let features = feature_objects(registry);
+    let teams: Vec<Value> = registry
         .teams
         .iter()
-        .map(|t| EntryView {
-            slack: t.slack.as_deref(),
-            oncall: t.oncall.as_deref(),
-            ..entry(&t.name, t.id, t.description.as_deref())
+        .map(|t| {
+            Value::from_object(EntryObject {
+                slack: optional(t.slack.as_deref()),
+                oncall: optional(t.oncall.as_deref()),
+                ..entry(&t.name, t.id, t.description.as_deref())
+            })
         })
         .collect();
-    let groups: Vec<EntryView<'_>> = registry
+    let groups: Vec<Value> = registry
         .groups
         .iter()
-        .map(|g| entry(&g.name, g.id, g.description.as_deref()))
+        .map(|g| Value::from_object(entry(&g.name, g.id, g.description.as_deref())))
         .collect();
-    let tiers: Vec<EntryView<'_>> = registry
+    let tiers: Vec<Value> = registry
         .tiers
         .iter()
-        .map(|t| EntryView {
-            rank: Some(t.rank),
-            ..entry(&t.name, t.id, t.description.as_deref())
+        .map(|t| {
+            Value::from_object(EntryObject {
+                rank: Value::from(t.rank),
+                ..entry(&t.name, t.id, t.description.as_deref())
+            })
         })
         .collect();
     let mut jobs: Vec<Job> = Vec::new();
@@ -563,26 +658,40 @@ pub fn render(
     } else {
         String::new()
     };
-    // The context is converted to template values once; each file only adds its dialect.
-    let base = minijinja::Value::from(minijinja::value::Serde(&Context {
-        header: HEADER,
-        python_package: &options.python_package,
-        dialect: None,
-        features: &features,
-        teams: &teams,
-        groups: &groups,
-        tiers: &tiers,
-        deprecated: features.iter().filter(|f| f.deprecated).collect(),
-        replaced: features
-            .iter()
-            .filter(|f| f.replacement.is_some())
-            .collect(),
-        registry_json: &json,
-    }));
+    // Only the lists are shared between files; each file adds its dialect.
+    let deprecated: Vec<Value> = registry
+        .features
+        .iter()
+        .zip(&features)
+        .filter(|(f, _)| f.deprecated.is_some())
+        .map(|(_, view)| view.clone())
+        .collect();
+    let replaced: Vec<Value> = registry
+        .features
+        .iter()
+        .zip(&features)
+        .filter(|(f, _)| {
+            f.deprecated
+                .as_ref()
+                .is_some_and(|d| d.renamed_to.is_some())
+        })
+        .map(|(_, view)| view.clone())
+        .collect();
+    let base = minijinja::context! {
+        header => HEADER,
+        python_package => &options.python_package,
+        features => features,
+        teams => teams,
+        groups => groups,
+        tiers => tiers,
+        deprecated => deprecated,
+        replaced => replaced,
+        registry_json => json,
+    };
 
     let rendered = crate::par::map(&jobs, |job| {
         let dialect = job.dialect.map(|(name, title)| DialectView { name, title });
-        let context = minijinja::context! { dialect => minijinja::Value::from(minijinja::value::Serde(&dialect)), ..base.clone() };
+        let context = minijinja::context! { dialect => Value::from(minijinja::value::Serde(&dialect)), ..base.clone() };
         env.get_template(&job.template)
             .and_then(|t| t.render(context))
             .map(|contents| GeneratedFile {
