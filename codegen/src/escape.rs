@@ -1,11 +1,44 @@
 //! String escaping for every target, so that any registry text (quotes, `"""`, `*/`, `--`,
 //! backslashes, bidi controls, emoji) lands in generated code as data, never as syntax.
 
+use std::fmt::Write as _;
+
 /// A Rust string literal. `str`'s `Debug` output is a valid literal: it escapes quotes,
 /// backslashes, control and non-printable characters (including bidi overrides, which rustc
 /// rejects unescaped).
 pub fn rust_str(text: &str) -> String {
-    format!("{text:?}")
+    let mut out = String::with_capacity(text.len() + 2);
+    push_rust_str(&mut out, "", text);
+    out
+}
+
+/// Whether `text` is printable ASCII without `"` and `\`: text that every target's string
+/// literal holds as is, which spares most registry text the per-character escaping loops.
+fn is_plain(text: &str) -> bool {
+    text.bytes()
+        .all(|b| (b' '..=b'~').contains(&b) && b != b'"' && b != b'\\')
+}
+
+/// Appends the Rust string literal of `prefix` followed by `text` (`prefix` is plain).
+fn push_rust_str(out: &mut String, prefix: &str, text: &str) {
+    if is_plain(text) {
+        out.push('"');
+        out.push_str(prefix);
+        out.push_str(text);
+        out.push('"');
+    } else {
+        let _ = write!(out, "{:?}", format!("{prefix}{text}"));
+    }
+}
+
+/// The length of the longest run of backticks in `text`.
+fn longest_backtick_run(text: &str) -> usize {
+    let (mut longest, mut run) = (0, 0);
+    for byte in text.bytes() {
+        run = if byte == b'`' { run + 1 } else { 0 };
+        longest = longest.max(run);
+    }
+    longest
 }
 
 /// Rustdoc attributes for free text: the text inside a ```` ```text ```` fence (so rustdoc never
@@ -16,24 +49,23 @@ pub fn rust_doc(text: Option<&str>, indent: &str) -> String {
     let Some(text) = text else {
         return String::new();
     };
-    let longest_run = text.split(|c| c != '`').map(str::len).max().unwrap_or(0);
-    let fence = "`".repeat(longest_run.max(2) + 1);
-    let mut out = String::with_capacity(2 * text.len() + 64);
-    let mut attribute = |line: &str| {
+    let fence = "`".repeat(longest_backtick_run(text).max(2) + 1);
+    let mut out = String::with_capacity(2 * text.len() + 6 * indent.len() + 80);
+    let mut attribute = |prefix: &str, line: &str| {
         if !out.is_empty() {
             out.push('\n');
             out.push_str(indent);
         }
         out.push_str("#[doc = ");
-        out.push_str(&rust_str(line));
+        push_rust_str(&mut out, prefix, line);
         out.push(']');
     };
-    attribute("");
-    attribute(&format!(" {fence}text"));
+    attribute("", "");
+    attribute(" ", &format!("{fence}text"));
     for line in text.lines() {
-        attribute(&format!(" {line}"));
+        attribute(" ", line);
     }
-    attribute(&format!(" {fence}"));
+    attribute(" ", &fence);
     out
 }
 
@@ -44,6 +76,12 @@ pub fn py_str(text: Option<&str>) -> String {
         return "None".to_owned();
     };
     let mut out = String::with_capacity(text.len() + 2);
+    if is_plain(text) {
+        out.push('"');
+        out.push_str(text);
+        out.push('"');
+        return out;
+    }
     out.push('"');
     for c in text.chars() {
         match c {
@@ -67,8 +105,9 @@ pub fn sql_str(text: Option<&str>, dialect: &str) -> String {
     let Some(text) = text else {
         return "NULL".to_owned();
     };
+    let mut out = String::with_capacity(text.len() + 8);
+    out.push('\'');
     if dialect == "bigquery" {
-        let mut out = String::from("'");
         for c in text.chars() {
             match c {
                 '\'' => out.push_str("\\'"),
@@ -78,11 +117,16 @@ pub fn sql_str(text: Option<&str>, dialect: &str) -> String {
                 c => out.push(c),
             }
         }
-        out.push('\'');
-        out
     } else {
-        format!("'{}'", text.replace('\'', "''"))
+        for (index, part) in text.split('\'').enumerate() {
+            if index > 0 {
+                out.push_str("''");
+            }
+            out.push_str(part);
+        }
     }
+    out.push('\'');
+    out
 }
 
 #[cfg(test)]

@@ -33,13 +33,22 @@ impl Registry {
     /// Like [`Registry::load`], with the lock file at `lock_path`.
     pub fn load_with_lock(path: &Path, lock_path: &Path) -> Result<Registry, Diagnostics> {
         let files = discover(path).map_err(|d| Diagnostics(vec![*d]))?;
-        let parsed = crate::par::map(&files, |file| parse_file(file));
+        // The lock is read beside the registry files rather than after them: both are parsed
+        // from scratch on every build, and neither needs the other.
+        let (parsed, lock) = std::thread::scope(|scope| {
+            let lock = scope.spawn(|| Lock::read(lock_path));
+            let parsed = crate::par::map(&files, |file| parse_file(file));
+            (parsed, lock.join())
+        });
         let mut loader = Loader::default();
         for (file, parsed) in files.iter().zip(parsed) {
             loader.add_file(file, parsed);
         }
-        let lock = Lock::read(lock_path).map_err(|d| Diagnostics(vec![*d]));
-        let mut registry = loader.finish(path, lock?)?;
+        let lock = match lock {
+            Ok(lock) => lock.map_err(|d| Diagnostics(vec![*d]))?,
+            Err(panic) => std::panic::resume_unwind(panic),
+        };
+        let mut registry = loader.finish(path, lock)?;
         registry.lock_path = lock_path.to_path_buf();
         Ok(registry)
     }
