@@ -6,6 +6,7 @@
 use std::collections::{HashMap, HashSet};
 use std::io::Read as _;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use crate::diagnostic::{Diagnostic, Diagnostics, Label, did_you_mean, line_column};
 use crate::ident;
@@ -32,17 +33,23 @@ impl Registry {
 
     /// Like [`Registry::load`], with the lock file at `lock_path`.
     pub fn load_with_lock(path: &Path, lock_path: &Path) -> Result<Registry, Diagnostics> {
-        let files = discover(path).map_err(|d| Diagnostics(vec![*d]))?;
-        // The lock is read beside the registry files rather than after them: both are parsed
-        // from scratch on every build, and neither needs the other.
-        let (parsed, lock) = std::thread::scope(|scope| {
+        let files: Arc<[PathBuf]> = discover(path).map_err(|d| Diagnostics(vec![*d]))?.into();
+        // Files are parsed and checked one per job, and the lock is read beside them: none
+        // needs another. Merging the per-file results in file order gives the same entries and
+        // diagnostics, in the same order, as reading the files one after another.
+        let (loaders, lock) = std::thread::scope(|scope| {
             let lock = scope.spawn(|| Lock::read(lock_path));
-            let parsed = crate::par::map(&files, |file| parse_file(file));
-            (parsed, lock.join())
+            let indices: Vec<usize> = (0..files.len()).collect();
+            let loaders = crate::par::map(&indices, |&file| {
+                let mut loader = Loader::new(Arc::clone(&files));
+                loader.add_file(file, parse_file(&files[file]));
+                loader
+            });
+            (loaders, lock.join())
         });
-        let mut loader = Loader::default();
-        for (file, parsed) in files.iter().zip(parsed) {
-            loader.add_file(file, parsed);
+        let mut loader = Loader::new(files);
+        for other in loaders {
+            loader.merge(other);
         }
         let lock = match lock {
             Ok(lock) => lock.map_err(|d| Diagnostics(vec![*d]))?,
@@ -182,9 +189,9 @@ const FEATURE_KEYS: &[&str] = &[
 ];
 const DEPRECATED_KEYS: &[&str] = &["reason", "renamed_to"];
 
-#[derive(Default)]
 struct Loader {
-    files: Vec<PathBuf>,
+    /// Every registry file; positions refer to them by index.
+    files: Arc<[PathBuf]>,
     diagnostics: Vec<Diagnostic>,
     features: Vec<RawFeature>,
     /// References made by features that were rejected as incomplete.
@@ -196,6 +203,34 @@ struct Loader {
 }
 
 impl Loader {
+    fn new(files: Arc<[PathBuf]>) -> Loader {
+        Loader {
+            files,
+            diagnostics: Vec::new(),
+            features: Vec::new(),
+            partial_references: Vec::new(),
+            teams: None,
+            groups: None,
+            tiers: None,
+        }
+    }
+
+    /// Appends what `other` read from later files.
+    fn merge(&mut self, other: Loader) {
+        self.diagnostics.extend(other.diagnostics);
+        self.features.extend(other.features);
+        self.partial_references.extend(other.partial_references);
+        for (mine, theirs) in [
+            (&mut self.teams, other.teams),
+            (&mut self.groups, other.groups),
+            (&mut self.tiers, other.tiers),
+        ] {
+            if let Some(declarations) = theirs {
+                mine.get_or_insert_with(Vec::new).extend(declarations);
+            }
+        }
+    }
+
     fn label(&self, at: Pos) -> Label {
         Label::new(&self.files[at.file], at.line, at.column, at.len)
     }
@@ -215,10 +250,8 @@ impl Loader {
         self.diagnostics.push(diagnostic);
     }
 
-    /// Adds one file's parse result: its diagnostic, or its entries.
-    fn add_file(&mut self, path: &Path, parsed: Result<Node, Box<Diagnostic>>) {
-        let file = self.files.len();
-        self.files.push(path.to_path_buf());
+    /// Adds the parse result of file number `file`: its diagnostic, or its entries.
+    fn add_file(&mut self, file: usize, parsed: Result<Node, Box<Diagnostic>>) {
         let root = match parsed {
             Ok(root) => root,
             Err(diagnostic) => {
