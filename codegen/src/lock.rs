@@ -5,7 +5,7 @@
 //! `renamed_from` moves the old name's id to the new name, and new names get ids above every
 //! id ever assigned. Removed names stay in the lock as `retired` so that their ids stay taken.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, HashSet};
 use std::fmt::Write as _;
 use std::path::Path;
 
@@ -47,7 +47,7 @@ impl Section {
     /// Assigns ids to exactly the `wanted` names (in the given order for new ones) and retires
     /// every other name.
     pub fn assign(&mut self, wanted: &[Wanted<'_>]) {
-        let current: BTreeSet<&str> = wanted.iter().map(|w| w.name).collect();
+        let current: HashSet<&str> = wanted.iter().map(|w| w.name).collect();
         for w in wanted {
             if self.entries.contains_key(w.name) {
                 continue;
@@ -62,13 +62,17 @@ impl Section {
         }
         let mut next = self.entries.values().map(|e| e.id).max().unwrap_or(0) + 1;
         for w in wanted {
-            self.entries.entry(w.name.to_owned()).or_insert_with(|| {
+            // Look up before allocating the key: nearly every name is already in the lock.
+            if !self.entries.contains_key(w.name) {
+                self.entries.insert(
+                    w.name.to_owned(),
+                    LockEntry {
+                        id: next,
+                        retired: false,
+                    },
+                );
                 next += 1;
-                LockEntry {
-                    id: next - 1,
-                    retired: false,
-                }
-            });
+            }
         }
         for (name, entry) in &mut self.entries {
             entry.retired = !current.contains(name.as_str());
