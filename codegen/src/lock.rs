@@ -145,56 +145,65 @@ impl Lock {
                      rather than editing ids by hand"
                 )))
         };
-        let table: toml::Table = toml::from_str(text).map_err(|err| {
+        // The borrowed, spanned tree: no owned copy of 10,000 entries, and every error below
+        // points at the key or value it is about.
+        let table = toml::de::DeTable::parse(text).map_err(|err| {
             let offset = err.span().map_or(0, |s| s.start);
             invalid(offset, err.message().to_owned())
         })?;
+        let integer = |value: &toml::de::DeValue<'_>| {
+            value
+                .as_integer()
+                .and_then(|n| u32::from_str_radix(n.as_str(), n.radix()).ok())
+        };
         let mut lock = Lock::default();
-        for (key, value) in &table {
+        for (key, value) in table.get_ref() {
+            let (key_at, key) = (key.span().start, key.get_ref().as_ref());
             if key == "version" {
-                if value.as_integer() != Some(1) {
-                    return Err(invalid(0, format!("unsupported lock version {value}")));
+                if integer(value.get_ref()) != Some(1) {
+                    let message = format!("unsupported lock version {}", &text[value.span()]);
+                    return Err(invalid(value.span().start, message));
                 }
                 continue;
             }
             let Some(section) = lock.section_mut(key) else {
-                return Err(invalid(0, format!("unknown section `{key}`")));
+                return Err(invalid(key_at, format!("unknown section `{key}`")));
             };
-            let toml::Value::Table(entries) = value else {
-                return Err(invalid(0, format!("`{key}` must be a table")));
+            let Some(entries) = value.get_ref().as_table() else {
+                return Err(invalid(key_at, format!("`{key}` must be a table")));
             };
             let mut seen_ids = BTreeMap::new();
             for (name, entry) in entries {
-                let parsed = match entry {
-                    toml::Value::Integer(id) => u32::try_from(*id)
-                        .ok()
-                        .map(|id| LockEntry { id, retired: false }),
-                    toml::Value::Table(t) => t
+                let (name_at, name) = (name.span().start, name.get_ref().as_ref());
+                let parsed = match entry.get_ref() {
+                    toml::de::DeValue::Table(t) => t
                         .get("id")
-                        .and_then(toml::Value::as_integer)
-                        .and_then(|id| u32::try_from(id).ok())
+                        .and_then(|id| integer(id.get_ref()))
                         .map(|id| LockEntry {
                             id,
                             retired: t
                                 .get("retired")
-                                .and_then(toml::Value::as_bool)
+                                .and_then(|retired| retired.get_ref().as_bool())
                                 .unwrap_or(false),
                         }),
-                    _ => None,
+                    other => integer(other).map(|id| LockEntry { id, retired: false }),
                 };
                 let Some(parsed) = parsed.filter(|e| e.id > 0) else {
-                    return Err(invalid(0, format!("`{key}.{name}` must be a positive id")));
-                };
-                if let Some(other) = seen_ids.insert(parsed.id, name.clone()) {
                     return Err(invalid(
-                        0,
+                        entry.span().start,
+                        format!("`{key}.{name}` must be a positive id"),
+                    ));
+                };
+                if let Some(other) = seen_ids.insert(parsed.id, name) {
+                    return Err(invalid(
+                        name_at,
                         format!(
                             "id {} is given to both `{other}` and `{name}` in `{key}`",
                             parsed.id
                         ),
                     ));
                 }
-                section.entries.insert(name.clone(), parsed);
+                section.entries.insert(name.to_owned(), parsed);
             }
         }
         Ok(lock)
@@ -319,5 +328,23 @@ mod tests {
         let err =
             Lock::parse("version = 1\n[features]\na = 1\nb = 1\n", Path::new("l")).unwrap_err();
         assert!(err.message.contains("both `a` and `b`"), "{err:?}");
+        let at = err.primary.as_ref().map(|label| (label.line, label.column));
+        assert_eq!(at, Some((4, 1)), "points at the second name: {err:?}");
+    }
+
+    #[test]
+    fn invalid_entries_point_at_their_value() {
+        let err = Lock::parse("version = 1\n[teams]\nx = -3\n", Path::new("l")).unwrap_err();
+        assert!(
+            err.message.contains("`teams.x` must be a positive id"),
+            "{err:?}"
+        );
+        let at = err.primary.as_ref().map(|label| (label.line, label.column));
+        assert_eq!(at, Some((3, 5)), "{err:?}");
+        let err = Lock::parse("version = 2\n", Path::new("l")).unwrap_err();
+        assert!(
+            err.message.contains("unsupported lock version 2"),
+            "{err:?}"
+        );
     }
 }
