@@ -1,8 +1,6 @@
 //! String escaping for every target, so that any registry text (quotes, `"""`, `*/`, `--`,
 //! backslashes, bidi controls, emoji) lands in generated code as data, never as syntax.
 
-use std::fmt::Write as _;
-
 /// A Rust string literal. `str`'s `Debug` output is a valid literal: it escapes quotes,
 /// backslashes, control and non-printable characters (including bidi overrides, which rustc
 /// rejects unescaped).
@@ -21,14 +19,22 @@ fn is_plain(text: &str) -> bool {
 
 /// Appends the Rust string literal of `prefix` followed by `text` (`prefix` is plain).
 fn push_rust_str(out: &mut String, prefix: &str, text: &str) {
+    out.push('"');
+    out.push_str(prefix);
     if is_plain(text) {
-        out.push('"');
-        out.push_str(prefix);
         out.push_str(text);
-        out.push('"');
     } else {
-        let _ = write!(out, "{:?}", format!("{prefix}{text}"));
+        for c in text.chars() {
+            match c {
+                '"' => out.push_str("\\\""),
+                '\\' => out.push_str("\\\\"),
+                ' '..='~' => out.push(c),
+                // What `str`'s `Debug` writes for everything else: `\n`, `\u{202e}`, ...
+                _ => out.extend(c.escape_debug()),
+            }
+        }
     }
+    out.push('"');
 }
 
 /// The length of the longest run of backticks in `text`.
@@ -132,6 +138,25 @@ pub fn sql_str(text: Option<&str>, dialect: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rust_literals_are_what_str_debug_writes() {
+        // Every character below U+3000 (ASCII, controls, Latin, combining marks, bidi
+        // controls), plus emoji and the ends of the range, in and out of context.
+        let chars = (0..0x3000u32)
+            .chain([0xFEFF, 0x1F389, 0x10FFFF])
+            .filter_map(char::from_u32);
+        for c in chars {
+            for text in [c.to_string(), format!("a{c}b'\"")] {
+                assert_eq!(
+                    rust_str(&text),
+                    format!("{text:?}"),
+                    "U+{:04X}",
+                    u32::from(c)
+                );
+            }
+        }
+    }
 
     #[test]
     fn rust_literals_escape_quotes_and_bidi() {
