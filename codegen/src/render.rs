@@ -679,21 +679,8 @@ pub fn render(
             }
         }
     }
-    // Only the JSON target (or a user template) reads the JSON dump; when one does, it is
-    // serialized while the feature objects are built.
-    let needs_json = jobs.iter().any(|job| {
-        job.template == "json_registry.json.j2" || user_sources.contains_key(&job.template)
-    });
-    let (features, json) = std::thread::scope(|scope| {
-        let json = needs_json.then(|| scope.spawn(|| registry_json(registry)));
-        let features = feature_objects(registry);
-        let json = json.map(|json| {
-            json.join()
-                .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
-        });
-        (features, json.unwrap_or_default())
-    });
-    // Only the lists are shared between files; each file adds its dialect.
+    let features = feature_objects(registry);
+    // Only the lists are shared between files; each file adds its dialect (and the JSON dump).
     let deprecated: Vec<Value> = registry
         .features
         .iter()
@@ -721,12 +708,21 @@ pub fn render(
         tiers => tiers,
         deprecated => deprecated,
         replaced => replaced,
-        registry_json => json,
     };
+    // Only the JSON target and user templates read the JSON dump: the first job that does
+    // serializes it, in parallel with the other targets.
+    let json = std::sync::OnceLock::new();
 
     let rendered = crate::par::map(&jobs, |job| {
         let dialect = job.dialect.map(|(name, title)| DialectView { name, title });
-        let context = minijinja::context! { dialect => Value::from(minijinja::value::Serde(&dialect)), ..base.clone() };
+        let reads_json =
+            job.template == "json_registry.json.j2" || user_sources.contains_key(&job.template);
+        let json = reads_json.then(|| json.get_or_init(|| registry_json(registry)).as_str());
+        let context = minijinja::context! {
+            dialect => Value::from(minijinja::value::Serde(&dialect)),
+            registry_json => json,
+            ..base.clone()
+        };
         env.get_template(&job.template)
             .and_then(|t| t.render(context))
             .map(|contents| GeneratedFile {

@@ -108,10 +108,15 @@ pub fn run(config: &Config, args: &BuildArgs, mode: Mode) -> Status {
         path: registry.lock_path.clone(),
         contents: registry.lock.render(),
     }];
-    match mode {
+    let status = match mode {
         Mode::Write => write(&settings, &lock, &files),
         Mode::Check => check(&settings, &lock, &files),
-    }
+    };
+    // The process exits right after this: the registry and the rendered files (hundreds of
+    // thousands of allocations for a large registry) are left to the OS rather than freed one
+    // by one.
+    std::mem::forget((registry, files));
+    status
 }
 
 fn write(settings: &Settings, lock: &[GeneratedFile], files: &[GeneratedFile]) -> Status {
