@@ -34,7 +34,13 @@ pub fn rust_variant(name: &str) -> String {
 pub fn python_member(name: &str) -> String {
     let ident = match lowercase_words(name) {
         Some(words) => {
-            let mut ident = words.collect::<Vec<_>>().join("_");
+            let mut ident = String::with_capacity(name.len());
+            for word in words {
+                if !ident.is_empty() {
+                    ident.push('_');
+                }
+                ident.push_str(word);
+            }
             ident.make_ascii_uppercase();
             ident
         }

@@ -579,8 +579,34 @@ impl Loader {
             self.diagnostics.push(diagnostic);
         }
         let features = std::mem::take(&mut self.features);
-        let feature_names: Vec<&Str> = features.iter().map(|f| &f.name).collect();
-        self.check_names("feature", &feature_names, is_lower_name);
+        // The feature names (the bulk of the checks) are checked on another thread while the
+        // declarations are checked here; their diagnostics still come first.
+        let files = Arc::clone(&self.files);
+        let first_declaration_diagnostic = self.diagnostics.len();
+        let feature_diagnostics = std::thread::scope(|scope| {
+            let names = scope.spawn(|| {
+                let names: Vec<&Str> = features.iter().map(|f| &f.name).collect();
+                name_diagnostics(&files, "feature", &names, is_lower_name)
+            });
+            self.check_declarations(&features);
+            names.join()
+        });
+        match feature_diagnostics {
+            Ok(diagnostics) => {
+                let at = first_declaration_diagnostic;
+                self.diagnostics.splice(at..at, diagnostics);
+            }
+            Err(panic) => std::panic::resume_unwind(panic),
+        }
+        self.check_renames(&features, &lock.features);
+        if !self.diagnostics.is_empty() {
+            return Err(Diagnostics(self.diagnostics));
+        }
+        Ok(self.build(features, &mut lock))
+    }
+
+    /// Checks teams, feature groups and tiers: declared ones, or those the features name.
+    fn check_declarations(&mut self, features: &[RawFeature]) {
         let partial = std::mem::take(&mut self.partial_references);
         for kind in [DeclKind::Team, DeclKind::Group, DeclKind::Tier] {
             let declared = self
@@ -615,11 +641,6 @@ impl Loader {
                 }
             }
         }
-        self.check_renames(&features, &lock.features);
-        if !self.diagnostics.is_empty() {
-            return Err(Diagnostics(self.diagnostics));
-        }
-        Ok(self.build(features, &mut lock))
     }
 
     fn declared(&self, kind: DeclKind) -> Option<&Vec<RawDecl>> {
@@ -632,74 +653,8 @@ impl Loader {
 
     /// Valid, unique names whose identifiers do not collide in any target.
     fn check_names(&mut self, noun: &str, names: &[&Str], valid: fn(&str) -> bool) {
-        let mut first: HashMap<&str, Pos> = HashMap::new();
-        let mut idents: [HashMap<String, &Str>; 2] = Default::default();
-        for name in names {
-            if !valid(&name.text) {
-                let help = if noun == "tier" {
-                    "a tier name is letters and digits, with `-` or `_` between words (`S`, `gold`)"
-                        .to_owned()
-                } else {
-                    format!(
-                        "use lowercase kebab- or snake-case, e.g. `{}`",
-                        suggest_name(&name.text)
-                    )
-                };
-                self.error(
-                    "invalid-name",
-                    format!("invalid {noun} name `{}`", name.text),
-                    name.at,
-                    Some(help),
-                );
-                continue;
-            }
-            if let Some(at) = first.get(name.text.as_str()) {
-                let diagnostic = Diagnostic::error(
-                    "duplicate-name",
-                    format!("duplicate {noun} `{}`", name.text),
-                )
-                .at(self.label(name.at).with_message("defined again here"))
-                .also(self.label(*at).with_message("first defined here"))
-                .help(format!(
-                    "{noun} names must be unique across all registry files; rename or remove one"
-                ));
-                self.diagnostics.push(diagnostic);
-                continue;
-            }
-            first.insert(&name.text, name.at);
-            let converted = [
-                ident::rust_variant(&name.text),
-                ident::python_member(&name.text),
-            ];
-            let mut clash: Option<(&Str, Vec<String>)> = None;
-            for ((target, ident), seen) in ["Rust", "Python"].iter().zip(converted).zip(&mut idents)
-            {
-                if let Some(other) = seen.get(&ident) {
-                    clash
-                        .get_or_insert((other, Vec::new()))
-                        .1
-                        .push(format!("{target} `{ident}`"));
-                } else {
-                    seen.insert(ident, name);
-                }
-            }
-            if let Some((other, targets)) = clash {
-                let message = format!(
-                    "{noun} `{}` collides with `{}` in generated code ({})",
-                    name.text,
-                    other.text,
-                    targets.join(", ")
-                );
-                let diagnostic = Diagnostic::error("name-collision", message)
-                    .at(self.label(name.at).with_message("this name"))
-                    .also(
-                        self.label(other.at)
-                            .with_message("becomes the same identifier as this one"),
-                    )
-                    .help("names that differ only in `-` versus `_` cannot both exist; rename one");
-                self.diagnostics.push(diagnostic);
-            }
-        }
+        let diagnostics = name_diagnostics(&self.files, noun, names, valid);
+        self.diagnostics.extend(diagnostics);
     }
 
     fn check_references(&mut self, kind: DeclKind, declared: &[Str], referenced: &[&Str]) {
@@ -994,6 +949,85 @@ fn read_limited(path: &Path) -> std::io::Result<Option<Vec<u8>>> {
         .take(MAX_FILE_BYTES + 1)
         .read_to_end(&mut bytes)?;
     Ok((bytes.len() as u64 <= MAX_FILE_BYTES).then_some(bytes))
+}
+
+/// Diagnostics for names that are invalid, duplicated or collide in a target's identifiers.
+/// A free function over the file list, so the loader can check features on another thread.
+fn name_diagnostics(
+    files: &[PathBuf],
+    noun: &str,
+    names: &[&Str],
+    valid: fn(&str) -> bool,
+) -> Vec<Diagnostic> {
+    let label = |at: Pos| Label::new(&files[at.file], at.line, at.column, at.len);
+    let mut diagnostics = Vec::new();
+    let mut first: HashMap<&str, Pos> = HashMap::new();
+    let mut idents: [HashMap<String, &Str>; 2] = Default::default();
+    for name in names {
+        if !valid(&name.text) {
+            let help = if noun == "tier" {
+                "a tier name is letters and digits, with `-` or `_` between words (`S`, `gold`)"
+                    .to_owned()
+            } else {
+                format!(
+                    "use lowercase kebab- or snake-case, e.g. `{}`",
+                    suggest_name(&name.text)
+                )
+            };
+            diagnostics.push(
+                Diagnostic::error(
+                    "invalid-name",
+                    format!("invalid {noun} name `{}`", name.text),
+                )
+                .at(label(name.at))
+                .help(help),
+            );
+            continue;
+        }
+        if let Some(at) = first.get(name.text.as_str()) {
+            let diagnostic = Diagnostic::error(
+                "duplicate-name",
+                format!("duplicate {noun} `{}`", name.text),
+            )
+            .at(label(name.at).with_message("defined again here"))
+            .also(label(*at).with_message("first defined here"))
+            .help(format!(
+                "{noun} names must be unique across all registry files; rename or remove one"
+            ));
+            diagnostics.push(diagnostic);
+            continue;
+        }
+        first.insert(&name.text, name.at);
+        let converted = [
+            ident::rust_variant(&name.text),
+            ident::python_member(&name.text),
+        ];
+        let mut clash: Option<(&Str, Vec<String>)> = None;
+        for ((target, ident), seen) in ["Rust", "Python"].iter().zip(converted).zip(&mut idents) {
+            if let Some(other) = seen.get(&ident) {
+                clash
+                    .get_or_insert((other, Vec::new()))
+                    .1
+                    .push(format!("{target} `{ident}`"));
+            } else {
+                seen.insert(ident, name);
+            }
+        }
+        if let Some((other, targets)) = clash {
+            let message = format!(
+                "{noun} `{}` collides with `{}` in generated code ({})",
+                name.text,
+                other.text,
+                targets.join(", ")
+            );
+            let diagnostic = Diagnostic::error("name-collision", message)
+                .at(label(name.at).with_message("this name"))
+                .also(label(other.at).with_message("becomes the same identifier as this one"))
+                .help("names that differ only in `-` versus `_` cannot both exist; rename one");
+            diagnostics.push(diagnostic);
+        }
+    }
+    diagnostics
 }
 
 /// Lowercase kebab- or snake-case: `text-in-voice`, `text_in_voice`.
