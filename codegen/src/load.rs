@@ -566,7 +566,7 @@ impl Loader {
     }
 
     /// Cross-entry checks, then ids; consumes the loader.
-    fn finish(mut self, path: &Path, mut lock: Lock) -> Result<Registry, Diagnostics> {
+    fn finish(mut self, path: &Path, lock: Lock) -> Result<Registry, Diagnostics> {
         if self.features.is_empty() && self.diagnostics.is_empty() {
             let mut diagnostic = Diagnostic::error(
                 "empty-registry",
@@ -602,7 +602,7 @@ impl Loader {
         if !self.diagnostics.is_empty() {
             return Err(Diagnostics(self.diagnostics));
         }
-        Ok(self.build(features, &mut lock))
+        Ok(self.build(features, lock))
     }
 
     /// Checks teams, feature groups and tiers: declared ones, or those the features name.
@@ -762,7 +762,7 @@ impl Loader {
 
     /// Assembles the registry: ids from the lock (assigned in YAML order for new names),
     /// entries sorted by name and tiers by rank.
-    fn build(self, raw: Vec<RawFeature>, lock: &mut Lock) -> Registry {
+    fn build(self, raw: Vec<RawFeature>, mut lock: Lock) -> Registry {
         let wanted: Vec<Wanted<'_>> = raw
             .iter()
             .map(|f| Wanted {
@@ -790,28 +790,33 @@ impl Loader {
         }
         let text = |s: Option<&Str>| s.map(|s| s.text.clone());
         let id = |section: &Section, name: &str| section.get(name).map_or(0, |e| e.id);
-        let mut features: Vec<Feature> = raw
-            .iter()
+        // Sorted by moving each feature's strings once, in name order, rather than sorting
+        // the large structs; names are unique, so the unstable sort is deterministic.
+        let mut order: Vec<usize> = (0..raw.len()).collect();
+        order.sort_unstable_by(|&a, &b| raw[a].name.text.cmp(&raw[b].name.text));
+        let mut raw: Vec<Option<RawFeature>> = raw.into_iter().map(Some).collect();
+        let features: Vec<Feature> = order
+            .into_iter()
+            .filter_map(|index| raw[index].take())
             .map(|f| Feature {
-                name: f.name.text.clone(),
                 id: id(&lock.features, &f.name.text),
-                team: f.team.text.clone(),
-                tier: f.tier.text.clone(),
-                group: f.group.text.clone(),
-                description: text(f.description.as_ref()),
-                deprecated: f.deprecated.as_ref().map(|d| Deprecation {
-                    reason: d.reason.text.clone(),
-                    renamed_to: text(d.renamed_to.as_ref()),
-                }),
-                renamed_from: text(f.renamed_from.as_ref()),
                 origin: Origin {
                     file: self.files[f.name.at.file].clone(),
                     line: f.name.at.line,
                     column: f.name.at.column,
                 },
+                name: f.name.text,
+                team: f.team.text,
+                tier: f.tier.text,
+                group: f.group.text,
+                description: f.description.map(|d| d.text),
+                deprecated: f.deprecated.map(|d| Deprecation {
+                    reason: d.reason.text,
+                    renamed_to: d.renamed_to.map(|r| r.text),
+                }),
+                renamed_from: f.renamed_from.map(|r| r.text),
             })
             .collect();
-        features.sort_by(|a, b| a.name.cmp(&b.name));
         let mut teams: Vec<Team> = teams
             .iter()
             .map(|(name, d)| Team {
@@ -847,7 +852,7 @@ impl Loader {
             teams,
             groups,
             tiers,
-            lock: lock.clone(),
+            lock,
             lock_path: PathBuf::new(),
         }
     }
