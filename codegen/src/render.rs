@@ -429,7 +429,7 @@ fn environment() -> Result<Environment<'static>, Diagnostics> {
     env.add_filter("sql_str", |s: Option<&str>, dialect: &str| {
         escape::sql_str(s, dialect)
     });
-    env.add_filter("sql_row", sql_row);
+    env.add_filter("sql_rows", sql_rows);
     for (name, source) in TEMPLATES {
         env.add_template_owned(*name, *source)
             .map_err(|err| template_error(Path::new(name), &err))?;
@@ -437,33 +437,53 @@ fn environment() -> Result<Environment<'static>, Diagnostics> {
     Ok(env)
 }
 
-/// The `sql_row(dialect)` filter: a list of values as one SQL row, `(1, 'name', NULL, TRUE)`.
-/// Strings are escaped with [`escape::sql_str`]; none is `NULL`. One filter call per row keeps
-/// 10,000-row inserts cheap to render.
-fn sql_row(values: &Value, dialect: &str) -> Result<String, minijinja::Error> {
-    let mut row = String::with_capacity(128);
-    row.push('(');
-    for (index, value) in values.try_iter()?.enumerate() {
-        if index > 0 {
-            row.push_str(", ");
+/// The `sql_rows(dialect, columns, prefix)` filter: each item of a list as one SQL row,
+/// `prefix` before each: `(1, 'name', NULL, TRUE)`. A string in `columns` names an attribute of
+/// the item; any other value is written as it is (`false` for a constant `FALSE` column).
+/// Strings are escaped with [`escape::sql_str`]; none and undefined are `NULL`. Formatting
+/// 10,000 rows here rather than in a template loop keeps large inserts cheap to render.
+fn sql_rows(
+    items: &Value,
+    dialect: &str,
+    columns: Vec<Value>,
+    prefix: &str,
+) -> Result<String, minijinja::Error> {
+    let mut rows = String::with_capacity(items.len().unwrap_or(0) * (64 + 8 * columns.len()));
+    for item in items.try_iter()? {
+        rows.push_str(prefix);
+        rows.push('(');
+        for (index, column) in columns.iter().enumerate() {
+            if index > 0 {
+                rows.push_str(", ");
+            }
+            let value = match column.as_str() {
+                Some(attribute) => item.get_attr(attribute)?,
+                None => column.clone(),
+            };
+            push_sql_value(&mut rows, &value, dialect)?;
         }
-        match value.kind() {
-            ValueKind::None | ValueKind::Undefined => row.push_str("NULL"),
-            ValueKind::Bool => row.push_str(if value.is_true() { "TRUE" } else { "FALSE" }),
-            ValueKind::Number => {
-                let _ = write!(row, "{value}");
-            }
-            ValueKind::String => row.push_str(&escape::sql_str(value.as_str(), dialect)),
-            other => {
-                return Err(minijinja::Error::new(
-                    minijinja::ErrorKind::InvalidOperation,
-                    format!("sql_row cannot write a {other} as an SQL value"),
-                ));
-            }
+        rows.push(')');
+    }
+    Ok(rows)
+}
+
+/// Appends one value as an SQL literal (see [`sql_rows`]).
+fn push_sql_value(out: &mut String, value: &Value, dialect: &str) -> Result<(), minijinja::Error> {
+    match value.kind() {
+        ValueKind::None | ValueKind::Undefined => out.push_str("NULL"),
+        ValueKind::Bool => out.push_str(if value.is_true() { "TRUE" } else { "FALSE" }),
+        ValueKind::Number => {
+            let _ = write!(out, "{value}");
+        }
+        ValueKind::String => out.push_str(&escape::sql_str(value.as_str(), dialect)),
+        other => {
+            return Err(minijinja::Error::new(
+                minijinja::ErrorKind::InvalidOperation,
+                format!("sql_rows cannot write a {other} as an SQL value"),
+            ));
         }
     }
-    row.push(')');
-    Ok(row)
+    Ok(())
 }
 
 fn template_error(path: &Path, err: &minijinja::Error) -> Diagnostics {
