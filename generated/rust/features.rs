@@ -69,7 +69,7 @@ pub enum Tier {
     E = 6,
 }
 impl Tier {
-    /// Every tier, in registry order.
+    /// Every tier, in registry order: by rank, most critical first.
     pub const ALL: &'static [Tier] = &[
         Tier::S,
         Tier::A,
@@ -212,7 +212,7 @@ pub enum Team {
     VoiceTeam = 2,
 }
 impl Team {
-    /// Every team, in registry order.
+    /// Every team, in registry order: sorted by name.
     pub const ALL: &'static [Team] = &[
         Team::CommerceTeam,
         Team::GuildsTeam,
@@ -264,16 +264,10 @@ impl std::str::FromStr for Team {
 
     /// Parses a registry name (`commerce-team`).
     fn from_str(name: &str) -> Result<Team, UnknownName> {
-        match name {
-            "commerce-team" => Ok(Team::CommerceTeam),
-            "guilds-team" => Ok(Team::GuildsTeam),
-            "identity-team" => Ok(Team::IdentityTeam),
-            "msgs-team" => Ok(Team::MsgsTeam),
-            "notifications-team" => Ok(Team::NotificationsTeam),
-            "safety-team" => Ok(Team::SafetyTeam),
-            "streaming-team" => Ok(Team::StreamingTeam),
-            "voice-team" => Ok(Team::VoiceTeam),
-            _ => Err(UnknownName { kind: "team", name: name.to_owned() }),
+        // `ALL` is sorted by name.
+        match Self::ALL.binary_search_by(|entry| entry.name().cmp(name)) {
+            Ok(index) => Ok(Self::ALL[index]),
+            Err(_) => Err(UnknownName { kind: "team", name: name.to_owned() }),
         }
     }
 }
@@ -349,7 +343,7 @@ pub enum FeatureGroup {
     Voice = 2,
 }
 impl FeatureGroup {
-    /// Every feature group, in registry order.
+    /// Every feature group, in registry order: sorted by name.
     pub const ALL: &'static [FeatureGroup] = &[
         FeatureGroup::Chat,
         FeatureGroup::Gifting,
@@ -401,16 +395,10 @@ impl std::str::FromStr for FeatureGroup {
 
     /// Parses a registry name (`chat`).
     fn from_str(name: &str) -> Result<FeatureGroup, UnknownName> {
-        match name {
-            "chat" => Ok(FeatureGroup::Chat),
-            "gifting" => Ok(FeatureGroup::Gifting),
-            "guilds" => Ok(FeatureGroup::Guilds),
-            "identity" => Ok(FeatureGroup::Identity),
-            "notifications" => Ok(FeatureGroup::Notifications),
-            "safety" => Ok(FeatureGroup::Safety),
-            "streaming" => Ok(FeatureGroup::Streaming),
-            "voice" => Ok(FeatureGroup::Voice),
-            _ => Err(UnknownName { kind: "feature group", name: name.to_owned() }),
+        // `ALL` is sorted by name.
+        match Self::ALL.binary_search_by(|entry| entry.name().cmp(name)) {
+            Ok(index) => Ok(Self::ALL[index]),
+            Err(_) => Err(UnknownName { kind: "feature group", name: name.to_owned() }),
         }
     }
 }
@@ -568,7 +556,7 @@ pub enum Feature {
 // Deprecated variants are still listed, named and parsed.
 #[allow(deprecated)]
 impl Feature {
-    /// Every feature, in registry order.
+    /// Every feature, in registry order: sorted by name.
     pub const ALL: &'static [Feature] = &[
         Feature::Attachments,
         Feature::AuditLog,
@@ -670,45 +658,10 @@ impl std::str::FromStr for Feature {
 
     /// Parses a registry name (`attachments`).
     fn from_str(name: &str) -> Result<Feature, UnknownName> {
-        match name {
-            "attachments" => Ok(Feature::Attachments),
-            "audit-log" => Ok(Feature::AuditLog),
-            "automod" => Ok(Feature::Automod),
-            "email-digest" => Ok(Feature::EmailDigest),
-            "friends" => Ok(Feature::Friends),
-            "gift-cards" => Ok(Feature::GiftCards),
-            "gift-links" => Ok(Feature::GiftLinks),
-            "go-live" => Ok(Feature::GoLive),
-            "guild-create" => Ok(Feature::GuildCreate),
-            "invites" => Ok(Feature::Invites),
-            "login" => Ok(Feature::Login),
-            "member-list" => Ok(Feature::MemberList),
-            "mention-badges" => Ok(Feature::MentionBadges),
-            "message-edit" => Ok(Feature::MessageEdit),
-            "message-history" => Ok(Feature::MessageHistory),
-            "message-search" => Ok(Feature::MessageSearch),
-            "messaging" => Ok(Feature::Messaging),
-            "nitro-subscriptions" => Ok(Feature::NitroSubscriptions),
-            "noise-suppression" => Ok(Feature::NoiseSuppression),
-            "onboarding" => Ok(Feature::Onboarding),
-            "presence" => Ok(Feature::Presence),
-            "profiles" => Ok(Feature::Profiles),
-            "push-notifications" => Ok(Feature::PushNotifications),
-            "reactions" => Ok(Feature::Reactions),
-            "reports" => Ok(Feature::Reports),
-            "roles-permissions" => Ok(Feature::RolesPermissions),
-            "screen-share" => Ok(Feature::ScreenShare),
-            "server-boosts" => Ok(Feature::ServerBoosts),
-            "shop" => Ok(Feature::Shop),
-            "soundboard" => Ok(Feature::Soundboard),
-            "stage-channels" => Ok(Feature::StageChannels),
-            "stream-preview" => Ok(Feature::StreamPreview),
-            "text-in-voice" => Ok(Feature::TextInVoice),
-            "threads" => Ok(Feature::Threads),
-            "typing-indicator" => Ok(Feature::TypingIndicator),
-            "unread-state" => Ok(Feature::UnreadState),
-            "voice-calls" => Ok(Feature::VoiceCalls),
-            _ => Err(UnknownName { kind: "feature", name: name.to_owned() }),
+        // `ALL` is sorted by name.
+        match Self::ALL.binary_search_by(|entry| entry.name().cmp(name)) {
+            Ok(index) => Ok(Self::ALL[index]),
+            Err(_) => Err(UnknownName { kind: "feature", name: name.to_owned() }),
         }
     }
 }
