@@ -20,14 +20,11 @@ pub enum FileStatus {
     Updated,
 }
 
-/// How a file on disk compares with what would be generated.
-fn status(path: &Path, contents: &str) -> std::io::Result<(FileStatus, Option<String>)> {
+/// How a file on disk compares with what would be generated, and its bytes when it differs.
+fn status(path: &Path, contents: &str) -> std::io::Result<(FileStatus, Option<Vec<u8>>)> {
     match std::fs::read(path) {
         Ok(existing) if existing == contents.as_bytes() => Ok((FileStatus::Unchanged, None)),
-        Ok(existing) => Ok((
-            FileStatus::Updated,
-            Some(String::from_utf8_lossy(&existing).into_owned()),
-        )),
+        Ok(existing) => Ok((FileStatus::Updated, Some(existing))),
         Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok((FileStatus::Created, None)),
         Err(err) => Err(err),
     }
@@ -99,7 +96,7 @@ pub fn check(out_dir: &Path, files: &[GeneratedFile]) -> std::io::Result<Vec<Sta
         let path = out_dir.join(&file.path);
         let (state, existing) = status(&path, &file.contents)?;
         let diff = match &existing {
-            Some(existing) => short_diff(existing, &file.contents, &path),
+            Some(existing) => short_diff(&String::from_utf8_lossy(existing), &file.contents, &path),
             None => String::new(),
         };
         if state != FileStatus::Unchanged {
