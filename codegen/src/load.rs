@@ -966,8 +966,11 @@ fn name_diagnostics(
 ) -> Vec<Diagnostic> {
     let label = |at: Pos| Label::new(&files[at.file], at.line, at.column, at.len);
     let mut diagnostics = Vec::new();
-    let mut first: HashMap<&str, Pos> = HashMap::new();
-    let mut idents: [HashMap<String, &Str>; 2] = Default::default();
+    let mut first: HashMap<&str, Pos> = HashMap::with_capacity(names.len());
+    let mut idents: [HashMap<String, &Str>; 2] = [
+        HashMap::with_capacity(names.len()),
+        HashMap::with_capacity(names.len()),
+    ];
     for name in names {
         if !valid(&name.text) {
             let help = if noun == "tier" {
