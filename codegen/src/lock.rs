@@ -5,7 +5,7 @@
 //! `renamed_from` moves the old name's id to the new name, and new names get ids above every
 //! id ever assigned. Removed names stay in the lock as `retired` so that their ids stay taken.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt::Write as _;
 use std::path::Path;
 
@@ -26,7 +26,7 @@ pub struct LockEntry {
 /// The ids of one kind of entry (features, teams, ...), by name.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Section {
-    entries: BTreeMap<String, LockEntry>,
+    entries: HashMap<String, LockEntry>,
 }
 
 /// A name to give an id to, and the name it had before, if it was renamed.
@@ -173,6 +173,7 @@ impl Lock {
                 return Err(invalid(key_at, format!("`{key}` must be a table")));
             };
             let mut seen_ids = BTreeMap::new();
+            section.entries.reserve(entries.len());
             for (name, entry) in entries {
                 let (name_at, name) = (name.span().start, name.get_ref().as_ref());
                 let parsed = match entry.get_ref() {
