@@ -219,6 +219,14 @@ fn generated_rust_api_round_trips_every_entry() {
     round_trip!(FeatureGroup, "feature group");
     round_trip!(Tier, "tier");
     let messaging: Feature = "messaging".parse().unwrap();
+    assert_eq!(serde_json::to_string(&messaging).unwrap(), r#""messaging""#);
+    let parsed: Vec<Tier> = serde_json::from_str(r#"["S", "E"]"#).unwrap();
+    assert_eq!(parsed, [Tier::S, Tier::E]);
+    let unknown = serde_json::from_str::<Team>(r#""nobody""#).unwrap_err();
+    assert!(
+        unknown.to_string().contains("unknown team `nobody`"),
+        "{unknown}"
+    );
     assert_eq!(messaging.team().name(), "msgs-team");
     assert_eq!(messaging.tier(), Tier::S);
     assert_eq!(messaging.group().name(), "chat");
