@@ -305,8 +305,8 @@ impl Loader {
         what: &str,
     ) -> Vec<(&'static str, Node)> {
         // Mappings have a handful of keys: a linear scan beats hashing here.
-        let mut seen: Vec<(String, Pos)> = Vec::new();
-        let mut out = Vec::new();
+        let mut seen: Vec<(String, Pos)> = Vec::with_capacity(entries.len());
+        let mut out = Vec::with_capacity(entries.len());
         for (key, value) in entries {
             let at = Loader::pos(file, &key);
             let Value::Str(name) = key.value else {
