@@ -311,8 +311,9 @@ fn references<'a>(entries: impl Iterator<Item = (&'a str, u32)>) -> HashMap<&'a 
         .collect()
 }
 
-/// Features per parallel job when building feature objects.
-const FEATURES_PER_JOB: usize = 2048;
+/// Features per parallel job when building feature objects: small enough that jobs spread
+/// evenly over the cores, large enough that each is worth a thread handoff.
+const FEATURES_PER_JOB: usize = 1000;
 
 /// The `features` list: one object per feature, in registry order, built in parallel.
 fn feature_objects(registry: &Registry) -> Vec<Value> {
