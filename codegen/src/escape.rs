@@ -112,6 +112,13 @@ pub fn sql_str(text: Option<&str>, dialect: &str) -> String {
         return "NULL".to_owned();
     };
     let mut out = String::with_capacity(text.len() + 8);
+    push_sql_str(&mut out, text, dialect);
+    out
+}
+
+/// Appends the SQL string literal of `text` for `dialect` (see [`sql_str`]), for callers that
+/// build whole rows.
+pub fn push_sql_str(out: &mut String, text: &str, dialect: &str) {
     out.push('\'');
     if dialect == "bigquery" {
         for c in text.chars() {
@@ -132,7 +139,6 @@ pub fn sql_str(text: Option<&str>, dialect: &str) -> String {
         }
     }
     out.push('\'');
-    out
 }
 
 #[cfg(test)]

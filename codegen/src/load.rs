@@ -232,7 +232,7 @@ impl Loader {
     }
 
     fn label(&self, at: Pos) -> Label {
-        Label::new(&self.files[at.file], at.line, at.column, at.len)
+        label(&self.files, at)
     }
 
     fn pos(file: usize, node: &Node) -> Pos {
@@ -956,6 +956,11 @@ fn read_limited(path: &Path) -> std::io::Result<Option<Vec<u8>>> {
     Ok((bytes.len() as u64 <= MAX_FILE_BYTES).then_some(bytes))
 }
 
+/// The diagnostic label of position `at` among `files`.
+fn label(files: &[PathBuf], at: Pos) -> Label {
+    Label::new(&files[at.file], at.line, at.column, at.len)
+}
+
 /// Diagnostics for names that are invalid, duplicated or collide in a target's identifiers.
 /// A free function over the file list, so the loader can check features on another thread.
 fn name_diagnostics(
@@ -964,7 +969,7 @@ fn name_diagnostics(
     names: &[&Str],
     valid: fn(&str) -> bool,
 ) -> Vec<Diagnostic> {
-    let label = |at: Pos| Label::new(&files[at.file], at.line, at.column, at.len);
+    let label = |at: Pos| label(files, at);
     let mut diagnostics = Vec::new();
     let mut first: HashMap<&str, Pos> = HashMap::with_capacity(names.len());
     let mut idents: [HashMap<String, &Str>; 2] = [

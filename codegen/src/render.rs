@@ -441,7 +441,7 @@ fn environment() -> Result<Environment<'static>, Diagnostics> {
 /// The `sql_rows(dialect, columns, prefix)` filter: each item of a list as one SQL row,
 /// `prefix` before each: `(1, 'name', NULL, TRUE)`. A string in `columns` names an attribute of
 /// the item; any other value is written as it is (`false` for a constant `FALSE` column).
-/// Strings are escaped with [`escape::sql_str`]; none and undefined are `NULL`. Formatting
+/// Strings are escaped with [`escape::push_sql_str`]; none and undefined are `NULL`. Formatting
 /// 10,000 rows here rather than in a template loop keeps large inserts cheap to render.
 fn sql_rows(
     items: &Value,
@@ -476,7 +476,7 @@ fn push_sql_value(out: &mut String, value: &Value, dialect: &str) -> Result<(), 
         ValueKind::Number => {
             let _ = write!(out, "{value}");
         }
-        ValueKind::String => out.push_str(&escape::sql_str(value.as_str(), dialect)),
+        ValueKind::String => escape::push_sql_str(out, value.as_str().unwrap_or_default(), dialect),
         other => {
             return Err(minijinja::Error::new(
                 minijinja::ErrorKind::InvalidOperation,
@@ -702,24 +702,21 @@ pub fn render(
     }
     let features = feature_objects(registry);
     // Only the lists are shared between files; each file adds its dialect (and the JSON dump).
-    let deprecated: Vec<Value> = registry
-        .features
-        .iter()
-        .zip(&features)
-        .filter(|(f, _)| f.deprecated.is_some())
-        .map(|(_, view)| view.clone())
-        .collect();
-    let replaced: Vec<Value> = registry
-        .features
-        .iter()
-        .zip(&features)
-        .filter(|(f, _)| {
-            f.deprecated
-                .as_ref()
-                .is_some_and(|d| d.renamed_to.is_some())
-        })
-        .map(|(_, view)| view.clone())
-        .collect();
+    let features_where = |keep: fn(&crate::model::Feature) -> bool| -> Vec<Value> {
+        registry
+            .features
+            .iter()
+            .zip(&features)
+            .filter(|(f, _)| keep(f))
+            .map(|(_, object)| object.clone())
+            .collect()
+    };
+    let deprecated = features_where(|f| f.deprecated.is_some());
+    let replaced = features_where(|f| {
+        f.deprecated
+            .as_ref()
+            .is_some_and(|d| d.renamed_to.is_some())
+    });
     let base = minijinja::context! {
         header => HEADER,
         python_package => &options.python_package,
