@@ -11,6 +11,8 @@ use std::collections::HashMap;
 
 use granit_parser::{Event, Parser, ScalarStyle, Span};
 
+mod block;
+
 /// A YAML node and where it starts.
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) struct Node {
@@ -100,6 +102,11 @@ fn to_u32(n: usize) -> u32 {
 
 /// Parses one YAML document. An empty document is `Null`.
 pub(crate) fn parse(text: &str) -> Result<Node, ParseError> {
+    block::parse(text).map_or_else(|| parse_general(text), Ok)
+}
+
+/// Parses one YAML document with the general parser (see [`block`] for the fast path).
+fn parse_general(text: &str) -> Result<Node, ParseError> {
     let mut builder = Builder {
         stack: Vec::new(),
         anchors: HashMap::new(),
