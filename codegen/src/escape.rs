@@ -1,6 +1,8 @@
 //! String escaping for every target, so that any registry text (quotes, `"""`, `*/`, `--`,
 //! backslashes, bidi controls, emoji) lands in generated code as data, never as syntax.
 
+use std::fmt::Write as _;
+
 /// A Rust string literal. `str`'s `Debug` output is a valid literal: it escapes quotes,
 /// backslashes, control and non-printable characters (including bidi overrides, which rustc
 /// rejects unescaped).
@@ -10,30 +12,48 @@ pub fn rust_str(text: &str) -> String {
     out
 }
 
-/// Whether `text` is printable ASCII without `"` and `\`: text that every target's string
-/// literal holds as is, which spares most registry text the per-character escaping loops.
-fn is_plain(text: &str) -> bool {
-    text.bytes()
-        .all(|b| (b' '..=b'~').contains(&b) && b != b'"' && b != b'\\')
+/// Appends `text` to `out`, escaping the characters that start with a byte for which
+/// `special` holds through `escape`, and copying the runs between them whole. `special` holds
+/// for every byte that starts a character needing care, and for all non-ASCII bytes or none.
+fn push_escaped(
+    out: &mut String,
+    text: &str,
+    special: impl Fn(u8) -> bool,
+    escape: impl Fn(&mut String, char),
+) {
+    let bytes = text.as_bytes();
+    let (mut run, mut at) = (0, 0);
+    while at < bytes.len() {
+        if !special(bytes[at]) {
+            at += 1;
+            continue;
+        }
+        out.push_str(&text[run..at]);
+        // `at` starts a character: a run stops at an ASCII byte or, when non-ASCII bytes are
+        // special, at a lead byte, and an escape moves over its whole character.
+        let c = text[at..].chars().next().unwrap_or_default();
+        escape(out, c);
+        at += c.len_utf8();
+        run = at;
+    }
+    out.push_str(&text[run..]);
 }
 
 /// Appends the Rust string literal of `prefix` followed by `text` (`prefix` is plain).
 fn push_rust_str(out: &mut String, prefix: &str, text: &str) {
     out.push('"');
     out.push_str(prefix);
-    if is_plain(text) {
-        out.push_str(text);
-    } else {
-        for c in text.chars() {
-            match c {
-                '"' => out.push_str("\\\""),
-                '\\' => out.push_str("\\\\"),
-                ' '..='~' => out.push(c),
-                // What `str`'s `Debug` writes for everything else: `\n`, `\u{202e}`, ...
-                _ => out.extend(c.escape_debug()),
-            }
-        }
-    }
+    push_escaped(
+        out,
+        text,
+        |b| !(b' '..=b'~').contains(&b) || b == b'"' || b == b'\\',
+        |out, c| match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            // What `str`'s `Debug` writes for everything else: `\n`, `\u{202e}`, `é`, ...
+            _ => out.extend(c.escape_debug()),
+        },
+    );
     out.push('"');
 }
 
@@ -82,25 +102,23 @@ pub fn py_str(text: Option<&str>) -> String {
         return "None".to_owned();
     };
     let mut out = String::with_capacity(text.len() + 2);
-    if is_plain(text) {
-        out.push('"');
-        out.push_str(text);
-        out.push('"');
-        return out;
-    }
     out.push('"');
-    for c in text.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\t' => out.push_str("\\t"),
-            ' '..='~' => out.push(c),
-            c if (c as u32) <= 0xFF => out.push_str(&format!("\\x{:02x}", c as u32)),
-            c if (c as u32) <= 0xFFFF => out.push_str(&format!("\\u{:04x}", c as u32)),
-            c => out.push_str(&format!("\\U{:08x}", c as u32)),
-        }
-    }
+    push_escaped(
+        &mut out,
+        text,
+        |b| !(b' '..=b'~').contains(&b) || b == b'"' || b == b'\\',
+        |out, c| {
+            let _ = match c {
+                '"' => out.write_str("\\\""),
+                '\\' => out.write_str("\\\\"),
+                '\n' => out.write_str("\\n"),
+                '\t' => out.write_str("\\t"),
+                c if (c as u32) <= 0xFF => write!(out, "\\x{:02x}", c as u32),
+                c if (c as u32) <= 0xFFFF => write!(out, "\\u{:04x}", c as u32),
+                c => write!(out, "\\U{:08x}", c as u32),
+            };
+        },
+    );
     out.push('"');
     out
 }
@@ -121,22 +139,21 @@ pub fn sql_str(text: Option<&str>, dialect: &str) -> String {
 pub fn push_sql_str(out: &mut String, text: &str, dialect: &str) {
     out.push('\'');
     if dialect == "bigquery" {
-        for c in text.chars() {
-            match c {
-                '\'' => out.push_str("\\'"),
-                '\\' => out.push_str("\\\\"),
-                '\n' => out.push_str("\\n"),
-                '\t' => out.push_str("\\t"),
-                c => out.push(c),
-            }
-        }
+        push_escaped(
+            out,
+            text,
+            |b| matches!(b, b'\'' | b'\\' | b'\n' | b'\t'),
+            |out, c| {
+                out.push('\\');
+                out.push(match c {
+                    '\n' => 'n',
+                    '\t' => 't',
+                    c => c,
+                });
+            },
+        );
     } else {
-        for (index, part) in text.split('\'').enumerate() {
-            if index > 0 {
-                out.push_str("''");
-            }
-            out.push_str(part);
-        }
+        push_escaped(out, text, |b| b == b'\'', |out, _| out.push_str("''"));
     }
     out.push('\'');
 }
@@ -188,6 +205,10 @@ mod tests {
             py_str(Some(r#"say """hi""" \ é 🎉"#)),
             r#""say \"\"\"hi\"\"\" \\ \xe9 \U0001f389""#
         );
+        assert_eq!(
+            py_str(Some("a\nb\tc\u{1}\u{7f}\u{202e}end")),
+            r#""a\nb\tc\x01\x7f\u202eend""#
+        );
     }
 
     #[test]
@@ -197,6 +218,10 @@ mod tests {
             "'it''s -- /* x */'"
         );
         assert_eq!(sql_str(Some("it's \\"), "bigquery"), r"'it\'s \\'");
+        assert_eq!(
+            sql_str(Some("é\nline\t'x'"), "bigquery"),
+            r"'é\nline\t\'x\''"
+        );
         assert_eq!(sql_str(None, "sqlite"), "NULL");
     }
 }

@@ -3,7 +3,7 @@
 //! Every problem is collected (never just the first) as a [`Diagnostic`] with the file, line and
 //! column of the offending token and a hint on how to fix it.
 
-use std::collections::{HashMap, HashSet};
+use foldhash::{HashMap, HashMapExt as _, HashSet, HashSetExt as _};
 use std::io::Read as _;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

@@ -5,7 +5,9 @@
 //! `renamed_from` moves the old name's id to the new name, and new names get ids above every
 //! id ever assigned. Removed names stay in the lock as `retired` so that their ids stay taken.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::BTreeMap;
+
+use foldhash::{HashMap, HashSet};
 use std::fmt::Write as _;
 use std::path::Path;
 

@@ -2,7 +2,7 @@
 //! renamed into place, so a reader never sees a half-written file; and checking them, with a
 //! short diff of what is stale.
 
-use std::io::Write as _;
+use std::io::{Read as _, Write as _};
 use std::path::{Path, PathBuf};
 
 use similar::TextDiff;
@@ -20,13 +20,32 @@ pub enum FileStatus {
     Updated,
 }
 
-/// How a file on disk compares with what would be generated, and its bytes when it differs.
-fn status(path: &Path, contents: &str) -> std::io::Result<(FileStatus, Option<Vec<u8>>)> {
-    match std::fs::read(path) {
-        Ok(existing) if existing == contents.as_bytes() => Ok((FileStatus::Unchanged, None)),
-        Ok(existing) => Ok((FileStatus::Updated, Some(existing))),
-        Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok((FileStatus::Created, None)),
-        Err(err) => Err(err),
+/// How a file on disk compares with what would be generated. The file is compared a block at
+/// a time rather than read whole: generated files run to megabytes, and most are unchanged.
+fn status(path: &Path, contents: &str) -> std::io::Result<FileStatus> {
+    let mut file = match std::fs::File::open(path) {
+        Ok(file) => file,
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(FileStatus::Created),
+        Err(err) => return Err(err),
+    };
+    if file.metadata()?.len() != contents.len() as u64 {
+        return Ok(FileStatus::Updated);
+    }
+    let mut block = [0u8; 64 * 1024];
+    let mut expected = contents.as_bytes();
+    loop {
+        let read = file.read(&mut block)?;
+        if read == 0 {
+            return Ok(if expected.is_empty() {
+                FileStatus::Unchanged
+            } else {
+                FileStatus::Updated
+            });
+        }
+        match expected.strip_prefix(&block[..read]) {
+            Some(rest) => expected = rest,
+            None => return Ok(FileStatus::Updated),
+        }
     }
 }
 
@@ -57,22 +76,22 @@ pub fn write_atomic(path: &Path, contents: &str) -> std::io::Result<()> {
     result
 }
 
-/// Writes every file under `out_dir` whose contents differ; returns each path (joined to
-/// `out_dir`) with what happened to it.
+/// Writes every file under `out_dir` whose contents differ (the files in parallel); returns
+/// each path (joined to `out_dir`) with what happened to it.
 pub fn write(
     out_dir: &Path,
     files: &[GeneratedFile],
 ) -> std::io::Result<Vec<(PathBuf, FileStatus)>> {
-    let mut report = Vec::with_capacity(files.len());
-    for file in files {
+    crate::par::map(files, |file| {
         let path = out_dir.join(&file.path);
-        let (state, _) = status(&path, &file.contents)?;
+        let state = status(&path, &file.contents)?;
         if state != FileStatus::Unchanged {
             write_atomic(&path, &file.contents)?;
         }
-        report.push((path, state));
-    }
-    Ok(report)
+        Ok((path, state))
+    })
+    .into_iter()
+    .collect()
 }
 
 /// A generated file that does not match what the registry produces now.
@@ -94,18 +113,20 @@ pub fn check(out_dir: &Path, files: &[GeneratedFile]) -> std::io::Result<Vec<Sta
     let mut stale = Vec::new();
     for file in files {
         let path = out_dir.join(&file.path);
-        let (state, existing) = status(&path, &file.contents)?;
-        let diff = match &existing {
-            Some(existing) => short_diff(&String::from_utf8_lossy(existing), &file.contents, &path),
-            None => String::new(),
+        let state = status(&path, &file.contents)?;
+        let diff = match state {
+            FileStatus::Unchanged => continue,
+            FileStatus::Created => String::new(),
+            FileStatus::Updated => {
+                let existing = std::fs::read(&path)?;
+                short_diff(&String::from_utf8_lossy(&existing), &file.contents, &path)
+            }
         };
-        if state != FileStatus::Unchanged {
-            stale.push(Stale {
-                path,
-                status: state,
-                diff,
-            });
-        }
+        stale.push(Stale {
+            path,
+            status: state,
+            diff,
+        });
     }
     Ok(stale)
 }
@@ -163,5 +184,29 @@ mod tests {
         assert_eq!(stale[1].status, FileStatus::Created);
         let leftovers: Vec<_> = std::fs::read_dir(dir.path().join("a")).unwrap().collect();
         assert_eq!(leftovers.len(), 1, "no temporary files are left behind");
+    }
+
+    #[test]
+    fn compares_contents_beyond_the_length_and_the_first_block() {
+        let dir = tempfile::tempdir().unwrap();
+        let big = "0123456789abcdef".repeat(20_000);
+        write(dir.path(), &[file("big.txt", &big), file("y.txt", "two\n")]).unwrap();
+        let mut last_changed = big.clone();
+        last_changed.replace_range(big.len() - 1.., "F");
+        let same_length = [file("big.txt", &last_changed), file("y.txt", "twx\n")];
+        let report = write(dir.path(), &same_length).unwrap();
+        assert!(
+            report.iter().all(|(_, s)| *s == FileStatus::Updated),
+            "{report:?}"
+        );
+        assert_eq!(
+            std::fs::read_to_string(dir.path().join("big.txt")).unwrap(),
+            last_changed
+        );
+        let report = write(dir.path(), &same_length).unwrap();
+        assert!(
+            report.iter().all(|(_, s)| *s == FileStatus::Unchanged),
+            "{report:?}"
+        );
     }
 }
