@@ -4,6 +4,14 @@
 mod cmd;
 mod config;
 
+/// mimalloc rather than glibc's allocator: a large build makes hundreds of thousands of
+/// allocations across a dozen short-lived threads, and glibc gives each thread a fresh arena
+/// whose every page faults in on first touch (15,000 faults for a 10,000-feature registry).
+/// mimalloc backs its segments with transparent huge pages and reuses freed pages across
+/// threads; `featgen build` runs about a quarter faster (README, "Benchmark: featgen build").
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};

@@ -5,45 +5,15 @@
 //! Run with `cargo bench -p featgen-codegen --bench build`. The target is under 150 ms
 //! on a 2-core machine.
 
-use std::fmt::Write as _;
 use std::path::Path;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use featgen_codegen::Registry;
 use featgen_codegen::render::{self, RenderOptions};
 
-const FEATURES: usize = 10_000;
-const TEAMS: usize = 200;
-const GROUPS: usize = 50;
+mod common;
 
-/// One file per team, as a large registry is usually laid out, with declarations in `_org.yaml`.
-fn write_registry(dir: &Path) {
-    let mut org = String::from("teams:\n");
-    for t in 0..TEAMS {
-        let _ = writeln!(
-            org,
-            "  - name: team-{t}\n    description: Team number {t}.\n    slack: \"#team-{t}\""
-        );
-    }
-    org.push_str("feature_groups:\n");
-    for g in 0..GROUPS {
-        let _ = writeln!(org, "  - name: group-{g}");
-    }
-    std::fs::write(dir.join("_org.yaml"), org).unwrap();
-    let tiers = ["S", "A", "B", "C", "D", "E"];
-    for t in 0..TEAMS {
-        let mut file = String::from("features:\n");
-        for f in (t..FEATURES).step_by(TEAMS) {
-            let _ = writeln!(
-                file,
-                "  - feature: feature-{f}\n    team: team-{t}\n    tier: {}\n    feature_group: group-{}\n    description: \"Feature {f}: it's \\\"quoted\\\" -- and long enough to be realistic.\"",
-                tiers[f % tiers.len()],
-                f % GROUPS
-            );
-        }
-        std::fs::write(dir.join(format!("team-{t}.yaml")), file).unwrap();
-    }
-}
+use common::write_registry;
 
 fn build(registry: &Path, out: &Path) {
     let loaded = Registry::load(registry).unwrap();
