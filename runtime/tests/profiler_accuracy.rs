@@ -13,7 +13,6 @@
 mod support;
 
 use featgen::Route;
-use featgen::profiler::Profiler;
 use std::cell::Cell;
 use std::future::Future;
 use std::pin::Pin;
@@ -91,12 +90,7 @@ fn load(totals: &Totals) -> [u64; 3] {
 fn per_poll_labels_match_per_thread_cpu_clocks_within_3_points() {
     let _serial = exclusive();
     let dir = tempfile::tempdir().unwrap();
-    let profiler = Profiler::builder()
-        .frequency_hz(1000)
-        .interval(Duration::from_secs(3600))
-        .local_dir(dir.path())
-        .start()
-        .unwrap();
+    let profiler = profiler_until_stop(dir.path());
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .on_thread_start(featgen::profiler::register_current_thread)

@@ -327,12 +327,7 @@ async fn refresh_profiles() -> Duration {
 fn routes_marked_with_the_attributes_label_their_samples() {
     let _serial = exclusive();
     let dir = tempfile::tempdir().unwrap();
-    let profiler = Profiler::builder()
-        .frequency_hz(1000)
-        .interval(Duration::from_secs(3600))
-        .local_dir(dir.path())
-        .start()
-        .unwrap();
+    let profiler = profiler_until_stop(dir.path());
     let (sync_truth, async_truth) = std::thread::spawn(|| {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .build()
