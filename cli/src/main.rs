@@ -8,7 +8,8 @@ mod config;
 /// allocations across a dozen short-lived threads, and glibc gives each thread a fresh arena
 /// whose every page faults in on first touch (15,000 faults for a 10,000-feature registry).
 /// mimalloc backs its segments with transparent huge pages and reuses freed pages across
-/// threads; `featgen build` runs a quarter to a third faster (README, "Benchmark: featgen build").
+/// threads; `featgen build` runs a quarter to a third faster (README, "Benchmark: `featgen
+/// build`").
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
