@@ -39,21 +39,22 @@ fn push_escaped(
     out.push_str(&text[run..]);
 }
 
+/// Whether a byte needs care inside a double-quoted Rust or Python literal: `"`, `\`, and
+/// everything outside printable ASCII (controls, and every byte of a non-ASCII character).
+fn needs_escape_in_quotes(b: u8) -> bool {
+    !(b' '..=b'~').contains(&b) || b == b'"' || b == b'\\'
+}
+
 /// Appends the Rust string literal of `prefix` followed by `text` (`prefix` is plain).
 fn push_rust_str(out: &mut String, prefix: &str, text: &str) {
     out.push('"');
     out.push_str(prefix);
-    push_escaped(
-        out,
-        text,
-        |b| !(b' '..=b'~').contains(&b) || b == b'"' || b == b'\\',
-        |out, c| match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            // What `str`'s `Debug` writes for everything else: `\n`, `\u{202e}`, `é`, ...
-            _ => out.extend(c.escape_debug()),
-        },
-    );
+    push_escaped(out, text, needs_escape_in_quotes, |out, c| match c {
+        '"' => out.push_str("\\\""),
+        '\\' => out.push_str("\\\\"),
+        // What `str`'s `Debug` writes for everything else: `\n`, `\u{202e}`, `é`, ...
+        _ => out.extend(c.escape_debug()),
+    });
     out.push('"');
 }
 
@@ -103,22 +104,17 @@ pub fn py_str(text: Option<&str>) -> String {
     };
     let mut out = String::with_capacity(text.len() + 2);
     out.push('"');
-    push_escaped(
-        &mut out,
-        text,
-        |b| !(b' '..=b'~').contains(&b) || b == b'"' || b == b'\\',
-        |out, c| {
-            let _ = match c {
-                '"' => out.write_str("\\\""),
-                '\\' => out.write_str("\\\\"),
-                '\n' => out.write_str("\\n"),
-                '\t' => out.write_str("\\t"),
-                c if (c as u32) <= 0xFF => write!(out, "\\x{:02x}", c as u32),
-                c if (c as u32) <= 0xFFFF => write!(out, "\\u{:04x}", c as u32),
-                c => write!(out, "\\U{:08x}", c as u32),
-            };
-        },
-    );
+    push_escaped(&mut out, text, needs_escape_in_quotes, |out, c| {
+        let _ = match c {
+            '"' => out.write_str("\\\""),
+            '\\' => out.write_str("\\\\"),
+            '\n' => out.write_str("\\n"),
+            '\t' => out.write_str("\\t"),
+            c if (c as u32) <= 0xFF => write!(out, "\\x{:02x}", c as u32),
+            c if (c as u32) <= 0xFFFF => write!(out, "\\u{:04x}", c as u32),
+            c => write!(out, "\\U{:08x}", c as u32),
+        };
+    });
     out.push('"');
     out
 }

@@ -3,10 +3,11 @@
 //! Every problem is collected (never just the first) as a [`Diagnostic`] with the file, line and
 //! column of the offending token and a hint on how to fix it.
 
-use foldhash::{HashMap, HashMapExt as _, HashSet, HashSetExt as _};
 use std::io::Read as _;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+
+use foldhash::{HashMap, HashMapExt as _, HashSet, HashSetExt as _};
 
 use crate::diagnostic::{Diagnostic, Diagnostics, Label, did_you_mean, line_column};
 use crate::ident;

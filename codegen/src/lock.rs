@@ -6,10 +6,10 @@
 //! id ever assigned. Removed names stay in the lock as `retired` so that their ids stay taken.
 
 use std::collections::BTreeMap;
-
-use foldhash::{HashMap, HashSet};
 use std::fmt::Write as _;
 use std::path::Path;
+
+use foldhash::{HashMap, HashSet};
 
 use crate::diagnostic::{Diagnostic, Label, line_column};
 

@@ -6,12 +6,11 @@
 //! [`CONTEXT_VARIABLES`]); a user template that uses anything else is rejected before it runs.
 
 use std::collections::BTreeMap;
-
-use foldhash::HashMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use foldhash::HashMap;
 use minijinja::syntax::SyntaxConfig;
 use minijinja::value::{Enumerator, Object, Value, ValueKind};
 use minijinja::{AutoEscape, Environment, UndefinedBehavior};

@@ -83,6 +83,11 @@ impl Reader<'_> {
         self.bytes.get(at).copied().unwrap_or(b'\n')
     }
 
+    /// True when a sequence entry's dash is at `at`: `-` followed by a space or the line end.
+    fn is_dash(&self, at: usize) -> bool {
+        self.byte(at) == b'-' && self.is_break(at + 1)
+    }
+
     /// True when `at` ends a token: a space or the end of the line.
     fn is_break(&self, at: usize) -> bool {
         matches!(self.byte(at), b' ' | b'\n')
@@ -151,7 +156,7 @@ impl Reader<'_> {
         if depth >= MAX_DEPTH {
             return None;
         }
-        if self.byte(at) == b'-' && self.is_break(at + 1) {
+        if self.is_dash(at) {
             let start = self.node(at, 0, Value::Null)?;
             self.sequence(at - self.line_start, start, depth)
         } else {
@@ -170,8 +175,7 @@ impl Reader<'_> {
                 // An item on the following lines, or an empty one: rare enough to leave.
                 return None;
             }
-            let compact = (self.byte(content) == b'-' && self.is_break(content + 1))
-                || self.key_end(content).is_some();
+            let compact = self.is_dash(content) || self.key_end(content).is_some();
             let item = if compact {
                 self.collection(content, depth + 1)?
             } else {
@@ -181,7 +185,7 @@ impl Reader<'_> {
             match self.next_content_line()? {
                 Some(next) if next == indent => {
                     let dash = self.line_start + indent;
-                    if !(self.byte(dash) == b'-' && self.is_break(dash + 1)) {
+                    if !self.is_dash(dash) {
                         break;
                     }
                 }
@@ -237,7 +241,7 @@ impl Reader<'_> {
             Some(next) if next > indent => self.collection(self.line_start + next, depth + 1),
             Some(next) if next == indent => {
                 let dash = self.line_start + indent;
-                if self.byte(dash) == b'-' && self.is_break(dash + 1) {
+                if self.is_dash(dash) {
                     // A sequence at its key's indentation starts, in the general parser's
                     // positions, at its first item.
                     let first = self.skip_spaces(dash + 1);
