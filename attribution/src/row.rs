@@ -1,0 +1,184 @@
+//! The share and cost rows: the public contract of the attribution commands.
+//!
+//! Field order is the contract's (the source article's fields first, exactly as it wrote them),
+//! and serde serializes in declaration order, so JSON, NDJSON and CSV all follow it. Unattributed
+//! CPU (no route was current) is a row with `feature_id` [`UNATTRIBUTED_ID`] and `feature`,
+//! `endpoint`, `feature_group`, `team`, `tier` all null: it joins the dimension tables' id -1
+//! "unknown" member. A feature name that neither the registry nor its lock knows keeps its name,
+//! also with id -1.
+
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+
+use crate::time::UtcTime;
+
+/// The id of the dimension tables' "unknown" member: unattributed CPU and unknown features.
+pub const UNATTRIBUTED_ID: i64 = -1;
+
+/// CPU share of one (step, deployment, feature, endpoint): a row of `fact_cpu_share`.
+///
+/// Key: (`start_time`, `deployment`, `feature_id`, `endpoint`). Per (step, deployment), `cpu_ns`
+/// sums to the CPU of every profile of that deployment and step, and `percentage_of_cpu` sums
+/// to 1.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ShareRow {
+    /// Start of the step, inclusive.
+    pub start_time: UtcTime,
+    /// End of the step, exclusive.
+    pub end_time: UtcTime,
+    /// The deployment whose CPU this is (its `deployment` label, else its `service_name`).
+    pub deployment: String,
+    /// The feature's registry name; null for unattributed CPU.
+    pub feature: Option<String>,
+    /// The endpoint label; null for unattributed CPU.
+    pub endpoint: Option<String>,
+    /// This row's CPU as a fraction of 1 of the deployment's CPU in the step.
+    pub percentage_of_cpu: f64,
+    /// Stable id from `featgen.lock`; [`UNATTRIBUTED_ID`] when unattributed or unknown.
+    pub feature_id: i64,
+    /// The feature's group; null when unattributed or unknown.
+    pub feature_group: Option<String>,
+    /// The owning team; null when unattributed or unknown.
+    pub team: Option<String>,
+    /// The feature's tier; null when unattributed or unknown.
+    pub tier: Option<String>,
+    /// CPU time in nanoseconds.
+    pub cpu_ns: u64,
+    /// Profiler samples behind `cpu_ns` (the sampling error is about `1/sqrt(samples)`).
+    pub samples: u64,
+    /// Completed calls of the route in the step; null when the profiles carry no counts.
+    pub requests: Option<u64>,
+}
+
+/// Which bucket a dollar landed in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Bucket {
+    /// A (feature, endpoint)'s share of its deployment's bill.
+    Feature,
+    /// CPU that ran under no route, priced like the rest.
+    Unattributed,
+    /// A billed deployment-hour with no profile at all.
+    Unprofiled,
+    /// Billing rows that name no deployment (and GKE's `kube:*` buckets, by name).
+    Unallocated,
+}
+
+impl Bucket {
+    /// The name written in rows (`feature`, `unattributed`, `unprofiled`, `unallocated`).
+    pub const fn name(self) -> &'static str {
+        match self {
+            Bucket::Feature => "feature",
+            Bucket::Unattributed => "unattributed",
+            Bucket::Unprofiled => "unprofiled",
+            Bucket::Unallocated => "unallocated",
+        }
+    }
+}
+
+/// Cost of one (step, deployment, currency, bucket, feature, endpoint): a row of
+/// `fact_feature_cost`.
+///
+/// The share row's fields, then the money. Key: (`start_time`, `deployment`, `currency`,
+/// `bucket`, `feature_id`, `endpoint`). For every (step, deployment, currency) the rows' `cost`
+/// sums exactly to the billed amount read for it. Unprofiled and unallocated rows have no CPU:
+/// `percentage_of_cpu` is 1 for their whole slice, `cpu_ns` and `samples` 0. An unallocated
+/// row's `deployment` is the bucket the bill names (GKE's `kube:unallocated`) or empty.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CostRow {
+    /// Start of the step, inclusive.
+    pub start_time: UtcTime,
+    /// End of the step, exclusive.
+    pub end_time: UtcTime,
+    /// The billed deployment.
+    pub deployment: String,
+    /// The feature's registry name; null outside the `feature` bucket.
+    pub feature: Option<String>,
+    /// The endpoint label; null outside the `feature` bucket.
+    pub endpoint: Option<String>,
+    /// The share of the deployment's CPU this cost was apportioned by.
+    pub percentage_of_cpu: f64,
+    /// Stable id from `featgen.lock`; [`UNATTRIBUTED_ID`] outside the `feature` bucket or when
+    /// the feature is unknown.
+    pub feature_id: i64,
+    /// The feature's group, when known.
+    pub feature_group: Option<String>,
+    /// The owning team, when known.
+    pub team: Option<String>,
+    /// The feature's tier, when known.
+    pub tier: Option<String>,
+    /// CPU time in nanoseconds.
+    pub cpu_ns: u64,
+    /// Profiler samples behind `cpu_ns`.
+    pub samples: u64,
+    /// Completed calls in the step, when the profiles carry counts.
+    pub requests: Option<u64>,
+    /// The apportioned amount: a decimal string in JSON, DECIMAL/NUMERIC in SQL; never a float.
+    pub cost: Decimal,
+    /// ISO 4217 code of `cost` (`USD`). Currencies are never mixed in a sum.
+    pub currency: String,
+    /// Which bucket the amount landed in.
+    pub bucket: Bucket,
+    /// `cost / requests`, when requests are known and non-zero.
+    pub cost_per_request: Option<Decimal>,
+    /// What the article's naive "equal cost per request" method would have charged this row.
+    pub cost_if_equal_per_request: Option<Decimal>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn share_row_serializes_in_contract_order() {
+        let row = ShareRow {
+            start_time: "2025-06-12 15:00:00 UTC".parse().unwrap(),
+            end_time: "2025-06-12 16:00:00 UTC".parse().unwrap(),
+            deployment: "messages-production".into(),
+            feature: Some("messaging".into()),
+            endpoint: Some("create_message".into()),
+            percentage_of_cpu: 0.28578202239694406,
+            feature_id: 1,
+            feature_group: Some("chat".into()),
+            team: Some("msgs-team".into()),
+            tier: Some("S".into()),
+            cpu_ns: 1_028_815_280_630,
+            samples: 102_881,
+            requests: Some(3_400_101),
+        };
+        let json = serde_json::to_string(&row).unwrap();
+        assert_eq!(
+            json,
+            r#"{"start_time":"2025-06-12 15:00:00 UTC","end_time":"2025-06-12 16:00:00 UTC","deployment":"messages-production","feature":"messaging","endpoint":"create_message","percentage_of_cpu":0.28578202239694406,"feature_id":1,"feature_group":"chat","team":"msgs-team","tier":"S","cpu_ns":1028815280630,"samples":102881,"requests":3400101}"#
+        );
+        assert_eq!(serde_json::from_str::<ShareRow>(&json).unwrap(), row);
+    }
+
+    #[test]
+    fn cost_is_a_decimal_string() {
+        let row = CostRow {
+            start_time: UtcTime(0),
+            end_time: UtcTime(3_600),
+            deployment: "api".into(),
+            feature: None,
+            endpoint: None,
+            percentage_of_cpu: 1.0,
+            feature_id: UNATTRIBUTED_ID,
+            feature_group: None,
+            team: None,
+            tier: None,
+            cpu_ns: 0,
+            samples: 0,
+            requests: None,
+            cost: "12.340".parse().unwrap(),
+            currency: "USD".into(),
+            bucket: Bucket::Unprofiled,
+            cost_per_request: None,
+            cost_if_equal_per_request: None,
+        };
+        let json = serde_json::to_value(&row).unwrap();
+        assert_eq!(json["cost"], "12.340");
+        assert_eq!(json["bucket"], "unprofiled");
+        assert_eq!(serde_json::from_value::<CostRow>(json).unwrap(), row);
+    }
+}
