@@ -11,5 +11,5 @@
 pub mod row;
 pub mod time;
 
-pub use row::{Bucket, CostRow, ShareRow, UNATTRIBUTED_ID};
+pub use row::{Bucket, CostRow, LabeledCpu, ShareRow, UNATTRIBUTED_ID};
 pub use time::UtcTime;

@@ -50,6 +50,28 @@ pub struct ShareRow {
     pub requests: Option<u64>,
 }
 
+/// CPU measured under one label set in one step, before shares are computed: what the profile
+/// reader and the Pyroscope query both yield, and what `shares` turns into [`ShareRow`]s.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LabeledCpu {
+    /// Start of the step the CPU falls in.
+    pub step_start: UtcTime,
+    /// The deployment (its `deployment` label, else its `service_name`).
+    pub deployment: String,
+    /// The `feature` label; `None` for CPU that ran under no route.
+    pub feature: Option<String>,
+    /// The `feature_id` label, when the profile carries it (it survives renames).
+    pub feature_id: Option<i64>,
+    /// The `endpoint` label; `None` for CPU that ran under no route.
+    pub endpoint: Option<String>,
+    /// CPU time in nanoseconds.
+    pub cpu_ns: u64,
+    /// Profiler samples behind `cpu_ns` (0 when the source gives totals only).
+    pub samples: u64,
+    /// Completed calls, when the source counts them.
+    pub requests: Option<u64>,
+}
+
 /// Which bucket a dollar landed in.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
