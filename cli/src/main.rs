@@ -1,5 +1,5 @@
 //! The `featgen` binary. Thin by design: argument parsing and exit codes live here, every
-//! behaviour lives in a library crate (`featgen-codegen`, `featgen-lint`).
+//! behaviour lives in a library crate (`featgen-registry`, `featgen-codegen`, `featgen-lint`).
 
 mod cmd;
 mod config;

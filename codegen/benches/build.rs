@@ -8,8 +8,8 @@
 use std::path::Path;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use featgen_codegen::Registry;
 use featgen_codegen::render::{self, RenderOptions};
+use featgen_registry::Registry;
 
 mod common;
 

@@ -3,8 +3,9 @@
 
 use std::path::PathBuf;
 
-use crate::diagnostic::{Diagnostic, Diagnostics};
-use crate::model::Registry;
+use featgen_registry::diagnostic::{Diagnostic, Diagnostics};
+use featgen_registry::model::Registry;
+
 use crate::render::{self, RenderOptions};
 
 /// Generates registry code from `build.rs`.
@@ -112,7 +113,7 @@ impl Builder {
         let files = render::render(&registry, &targets, &self.options)?;
         let written = crate::output::write(&out_dir, &files).map_err(|err| {
             Diagnostics(vec![Diagnostic::error(
-                crate::load::IO_ERROR,
+                featgen_registry::load::IO_ERROR,
                 format!("cannot write to {}: {err}", out_dir.display()),
             )])
         })?;

@@ -82,7 +82,7 @@ pub fn write(
     out_dir: &Path,
     files: &[GeneratedFile],
 ) -> std::io::Result<Vec<(PathBuf, FileStatus)>> {
-    crate::par::map(files, |file| {
+    featgen_registry::par::map(files, |file| {
         let path = out_dir.join(&file.path);
         let state = status(&path, &file.contents)?;
         if state != FileStatus::Unchanged {

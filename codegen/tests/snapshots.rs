@@ -1,8 +1,8 @@
 //! Snapshot of every built-in target for a small fixture registry: a change to any template
 //! shows up as a reviewable diff (`cargo insta review`).
 
-use featgen_codegen::Registry;
 use featgen_codegen::render::{self, RenderOptions};
+use featgen_registry::Registry;
 
 #[test]
 fn every_target_renders_as_snapshotted() {

@@ -134,8 +134,8 @@ fn known_features() -> KnownFeatures {
             .iter()
             .map(|name| KnownFeature {
                 name: (*name).to_owned(),
-                rust_variant: featgen_codegen::ident::rust_variant(name),
-                python_member: featgen_codegen::ident::python_member(name),
+                rust_variant: featgen_registry::ident::rust_variant(name),
+                python_member: featgen_registry::ident::python_member(name),
                 team: "msgs-team".to_owned(),
                 tier: "S".to_owned(),
                 group: "chat".to_owned(),
@@ -232,7 +232,7 @@ fn leaf_file(index: usize, first: usize, handlers: usize) -> String {
             let id = first + h;
             let method = if h % 2 == 0 { "GET" } else { "POST" };
             if !id.is_multiple_of(UNASSIGNED_EVERY) {
-                let feature = featgen_codegen::ident::rust_variant(FEATURES[id % FEATURES.len()]);
+                let feature = featgen_registry::ident::rust_variant(FEATURES[id % FEATURES.len()]);
                 let _ = writeln!(
                     text,
                     "#[route({method}, \"/r{index}/{h}\", feature = {feature})]"

@@ -1,13 +1,13 @@
 //! The registry as the linter sees it: which names code may use for a feature.
 //!
-//! Built from the registry model of `featgen-codegen` so that identifiers are derived exactly as
+//! Built from the registry model of `featgen-registry` so that identifiers are derived exactly as
 //! the generated code derives them (Rust `Feature::TextInVoice`, Python `Feature.TEXT_IN_VOICE`).
 
 use std::collections::HashMap;
 
-use featgen_codegen::Registry;
-use featgen_codegen::diagnostic::did_you_mean;
-use featgen_codegen::ident::{python_member, rust_variant};
+use featgen_registry::Registry;
+use featgen_registry::diagnostic::did_you_mean;
+use featgen_registry::ident::{python_member, rust_variant};
 
 use crate::finding::Location;
 

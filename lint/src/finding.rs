@@ -4,7 +4,7 @@ use std::fmt;
 
 use serde::Serialize;
 
-pub use featgen_codegen::Severity;
+pub use featgen_registry::Severity;
 
 /// A check of the linter. The ids are part of the output contract (baselines, SARIF rule ids).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]

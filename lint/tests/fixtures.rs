@@ -4,8 +4,8 @@
 
 use std::path::{Path, PathBuf};
 
-use featgen_codegen::Registry;
 use featgen_lint::{Finding, KnownFeatures, LintConfig, Report, lint};
+use featgen_registry::Registry;
 
 fn fixtures() -> &'static Path {
     Path::new("tests/fixtures")

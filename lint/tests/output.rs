@@ -4,8 +4,8 @@
 
 use std::path::Path;
 
-use featgen_codegen::Registry;
 use featgen_lint::{Baseline, Format, KnownFeatures, LintConfig, Report, Summary, lint, render};
+use featgen_registry::Registry;
 
 fn run(fixture: &str) -> Report {
     let registry = Path::new("tests/fixtures/registry.yaml");

@@ -7,8 +7,8 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use featgen_codegen::Registry;
 use featgen_codegen::render::{self, RenderOptions};
+use featgen_registry::Registry;
 
 /// The workspace root (the folder holding the top-level `Cargo.toml`).
 pub fn workspace_root() -> &'static Path {

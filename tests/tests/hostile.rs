@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 
-use featgen_codegen::ident;
+use featgen_registry::ident;
 use featgen_tests::{
     build, compile_rust, python_command, run_ok, run_sql, type_check_python, workspace_root,
 };
@@ -114,7 +114,7 @@ fn hostile_registries_produce_working_code_in_every_target() {
         let package = format!("features_{}", built.len());
         // Random team and group names can collide after case conversion (`a-b`, `a_b`); such a
         // registry is rightly rejected. Any other rejection would be a bug.
-        if let Err(diagnostics) = featgen_codegen::Registry::load(&dir.join("registry.yaml")) {
+        if let Err(diagnostics) = featgen_registry::Registry::load(&dir.join("registry.yaml")) {
             assert!(
                 diagnostics.0.iter().all(|d| d.code == "name-collision"),
                 "{diagnostics}"

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use featgen_codegen::output::{self, FileStatus};
 use featgen_codegen::render::{self, GeneratedFile, RenderOptions};
-use featgen_codegen::{Diagnostics, Registry};
+use featgen_registry::{Diagnostics, Registry};
 
 use crate::Status;
 use crate::cmd::report;

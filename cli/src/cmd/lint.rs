@@ -137,7 +137,7 @@ pub fn scan(
                 );
                 Status::Error
             })?;
-    let loaded = featgen_codegen::Registry::load(&registry).map_err(|d| {
+    let loaded = featgen_registry::Registry::load(&registry).map_err(|d| {
         report::diagnostics(&d, config::Format::Human);
         Status::Error
     })?;

@@ -1,7 +1,7 @@
 //! Printing diagnostics in the chosen format and mapping them to an exit status.
 
-use featgen_codegen::load::IO_ERROR;
-use featgen_codegen::{Diagnostic, Diagnostics, SourceCache};
+use featgen_registry::load::IO_ERROR;
+use featgen_registry::{Diagnostic, Diagnostics, SourceCache};
 
 use crate::Status;
 use crate::config::Format;

@@ -1,9 +1,9 @@
-//! Human output: rustc-style diagnostics (rendered by `featgen_codegen::diagnostic`, like every
+//! Human output: rustc-style diagnostics (rendered by `featgen_registry::diagnostic`, like every
 //! featgen command) grouped by rule, then a summary line.
 
 use std::fmt::Write as _;
 
-use featgen_codegen::diagnostic::{Diagnostic, Label, SourceCache};
+use featgen_registry::diagnostic::{Diagnostic, Label, SourceCache};
 
 use super::{Summary, counts};
 use crate::finding::{Finding, Location, Rule, Severity};

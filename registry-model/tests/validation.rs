@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use featgen_codegen::{Diagnostic, Registry};
+use featgen_registry::{Diagnostic, Registry};
 
 /// Writes `files` (name, contents) into a fresh directory and loads it as a registry.
 fn load(files: &[(&str, &[u8])]) -> (tempfile::TempDir, Result<Registry, Vec<Diagnostic>>) {

@@ -1,0 +1,17 @@
+//! featgen-registry: the feature registry as a validated model.
+//!
+//! [`Registry::load`] reads YAML (one file or a directory), validates it with precise
+//! [`Diagnostic`]s and assigns stable ids from `featgen.lock`. [`ident`] holds the identifier
+//! rules every generated target shares. The code generator (`featgen-codegen`), the linter and
+//! the attribution crates build on this crate; it has no template machinery.
+
+pub mod diagnostic;
+pub mod ident;
+pub mod load;
+pub mod lock;
+pub mod model;
+pub mod par;
+mod yaml;
+
+pub use diagnostic::{Diagnostic, Diagnostics, Label, Severity, SourceCache};
+pub use model::{Deprecation, Feature, FeatureGroup, Origin, Registry, Team, Tier};
