@@ -35,6 +35,8 @@ pub use features::{Deprecated, KnownFeature, KnownFeatures, Language};
 pub use finding::{Finding, Location, Rule, Severity};
 pub use output::{Format, Summary, render};
 pub use routes::{RouteEntry, RoutesFormat, render_routes};
+pub use rust::depth::MAX_NESTING;
+pub use sources::MAX_FILE_BYTES;
 
 /// What a lint run found.
 #[derive(Clone, Debug, Default)]
@@ -68,8 +70,6 @@ pub enum LintError {
     Path(PathBuf, String),
     /// The `[lint]` configuration is invalid (a bad glob).
     Config(String),
-    /// A directory could not be walked.
-    Walk(String),
 }
 
 impl fmt::Display for LintError {
@@ -77,7 +77,6 @@ impl fmt::Display for LintError {
         match self {
             LintError::Path(path, why) => write!(f, "{}: {why}", path.display()),
             LintError::Config(why) => write!(f, "invalid [lint] configuration: {why}"),
-            LintError::Walk(why) => write!(f, "cannot walk the sources: {why}"),
         }
     }
 }
@@ -90,7 +89,8 @@ impl std::error::Error for LintError {}
 /// [`Rule::ParseError`] findings; everything else is still linted.
 ///
 /// # Errors
-/// A root that does not exist, an invalid glob in `config`, or a directory that cannot be read.
+/// A root that does not exist, or an invalid glob in `config`. Unreadable directories and
+/// files, files too large or too deeply nested, are [`Rule::ParseError`] findings.
 pub fn lint(
     roots: &[PathBuf],
     features: &KnownFeatures,

@@ -76,15 +76,23 @@ fn whole_file(path: &str) -> Location {
     }
 }
 
-/// The first (in source order) error or missing node under `node`.
-fn first_error(node: Node<'_>) -> Option<Node<'_>> {
-    if node.is_error() || node.is_missing() {
-        return Some(node);
+/// The first (in source order) error or missing node under `root`. A loop, not a recursion:
+/// trees are as deep as the source is nested (thousands of levels for a long sum).
+fn first_error(root: Node<'_>) -> Option<Node<'_>> {
+    let mut node = root;
+    'descend: loop {
+        if node.is_error() || node.is_missing() {
+            return Some(node);
+        }
+        let mut cursor = node.walk();
+        for child in node.children(&mut cursor) {
+            if child.has_error() || child.is_missing() {
+                node = child;
+                continue 'descend;
+            }
+        }
+        return None;
     }
-    let mut cursor = node.walk();
-    node.children(&mut cursor)
-        .filter(|child| child.has_error() || child.is_missing())
-        .find_map(first_error)
 }
 
 struct PythonFile<'a> {
@@ -113,13 +121,23 @@ impl PythonFile<'_> {
         }
     }
 
-    fn collect(&self, node: Node<'_>, out: &mut Vec<Marker>) {
-        if node.kind() == "decorated_definition" {
-            self.decorated(node, out);
-        }
-        let mut cursor = node.walk();
-        for child in node.named_children(&mut cursor) {
-            self.collect(child, out);
+    /// The markers of every decorated definition under `root`, in source order. A cursor walk,
+    /// not a recursion (see [`first_error`]).
+    fn collect(&self, root: Node<'_>, out: &mut Vec<Marker>) {
+        let mut cursor = root.walk();
+        loop {
+            let node = cursor.node();
+            if node.kind() == "decorated_definition" {
+                self.decorated(node, out);
+            }
+            if cursor.goto_first_child() {
+                continue;
+            }
+            while !cursor.goto_next_sibling() {
+                if !cursor.goto_parent() {
+                    return;
+                }
+            }
         }
     }
 

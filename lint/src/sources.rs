@@ -1,6 +1,7 @@
 //! Finding and parsing the source files: a parallel, `.gitignore`-aware walk (the `ignore` crate,
 //! as ripgrep uses) that parses every `.rs` and `.py` file on the walker's threads.
 
+use std::io::Read as _;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
@@ -96,11 +97,10 @@ pub(crate) fn parse_error(location: Location, message: String) -> Finding {
 /// Walks `roots` and parses every source file in them.
 ///
 /// # Errors
-/// A root that does not exist, an invalid include/exclude glob, or an unreadable directory.
+/// A root that does not exist, or an invalid include/exclude glob.
 pub(crate) fn collect(roots: &[PathBuf], config: &LintConfig) -> Result<Sources, LintError> {
     let parser = RustParser::new(config);
     let found = Mutex::new(Found::default());
-    let walk_errors = Mutex::new(Vec::new());
     for root in roots {
         if !root.exists() {
             return Err(LintError::Path(
@@ -136,15 +136,13 @@ pub(crate) fn collect(roots: &[PathBuf], config: &LintConfig) -> Result<Sources,
                             }
                         }
                         Ok(_) => {}
-                        Err(err) => lock(&walk_errors).push(err.to_string()),
+                        // An unreadable directory is a finding like an unreadable file:
+                        // the rest is still linted and every output format stays complete.
+                        Err(err) => lock(&found).parse_errors.push(walk_error(&err, root)),
                     }
                     WalkState::Continue
                 })
             });
-    }
-    let errors = walk_errors.into_inner().unwrap_or_else(|e| e.into_inner());
-    if let Some(first) = errors.into_iter().next() {
-        return Err(LintError::Walk(first));
     }
     let found = found.into_inner().unwrap_or_else(|e| e.into_inner());
     Ok(Sources {
@@ -156,6 +154,28 @@ pub(crate) fn collect(roots: &[PathBuf], config: &LintConfig) -> Result<Sources,
         parse_errors: found.parse_errors,
         files: found.files,
     })
+}
+
+/// A [`Rule::ParseError`] finding for what the walker could not read, at the path it names
+/// (else at `root`).
+fn walk_error(err: &ignore::Error, root: &Path) -> Finding {
+    fn path_of(err: &ignore::Error) -> Option<&Path> {
+        match err {
+            ignore::Error::WithPath { path, .. } => Some(path),
+            ignore::Error::Loop { child, .. } => Some(child),
+            ignore::Error::WithDepth { err, .. } | ignore::Error::WithLineNumber { err, .. } => {
+                path_of(err)
+            }
+            ignore::Error::Partial(errors) => errors.iter().find_map(path_of),
+            _ => None,
+        }
+    }
+    let at = Location {
+        path: display(path_of(err).unwrap_or(root)),
+        line: 1,
+        column: 1,
+    };
+    parse_error(at, format!("cannot read the directory: {err}"))
 }
 
 /// What the walker threads accumulate.
@@ -197,6 +217,33 @@ fn merge(found: &Mutex<Found>, parsed: Parsed) {
     }
 }
 
+/// Largest source file linted, as for registry files: parsing needs memory many times the
+/// size of the text, and generated files this large register no endpoints.
+pub const MAX_FILE_BYTES: u64 = 8 * 1024 * 1024;
+
+/// The text of `path`, or `None` when it is larger than [`MAX_FILE_BYTES`] (never reading
+/// more than that).
+fn read_limited(path: &Path) -> std::io::Result<Option<String>> {
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)?
+        .take(MAX_FILE_BYTES + 1)
+        .read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > MAX_FILE_BYTES {
+        return Ok(None);
+    }
+    String::from_utf8(bytes)
+        .map(Some)
+        .map_err(|err| std::io::Error::new(std::io::ErrorKind::InvalidData, err))
+}
+
+fn whole_file(path: String) -> Location {
+    Location {
+        path,
+        line: 1,
+        column: 1,
+    }
+}
+
 /// Display form of a path: `/` separators, no leading `./`.
 pub(crate) fn display(path: &Path) -> String {
     let text = path.to_string_lossy().replace('\\', "/");
@@ -213,18 +260,18 @@ fn parse(path: &Path, parser: &RustParser, config: &LintConfig) -> Option<Parsed
         _ => return None,
     };
     let shown = display(path);
-    let source = match std::fs::read_to_string(path) {
-        Ok(source) => source,
+    let source = match read_limited(path) {
+        Ok(Some(source)) => source,
+        Ok(None) => {
+            let message = format!(
+                "the file is larger than {} MiB, the most featgen lint reads",
+                MAX_FILE_BYTES >> 20
+            );
+            return Some(Parsed::Error(parse_error(whole_file(shown), message)));
+        }
         Err(err) => {
-            let at = Location {
-                path: shown,
-                line: 1,
-                column: 1,
-            };
-            return Some(Parsed::Error(parse_error(
-                at,
-                format!("cannot read the file: {err}"),
-            )));
+            let message = format!("cannot read the file: {err}");
+            return Some(Parsed::Error(parse_error(whole_file(shown), message)));
         }
     };
     Some(if rust {

@@ -194,10 +194,26 @@ fn digits(n: u32) -> usize {
 }
 
 /// Reads and keeps source files so that snippets can be shown. Files that cannot be read (or
-/// are not UTF-8) render without a snippet.
+/// are not UTF-8) render without a snippet. Each file is indexed by line once, so that a
+/// snippet costs the same in the 100,000th diagnostic as in the first.
 #[derive(Default)]
 pub struct SourceCache {
-    files: HashMap<PathBuf, Option<String>>,
+    files: HashMap<PathBuf, Option<Indexed>>,
+}
+
+/// A file's text and the byte offset where each of its lines starts.
+struct Indexed {
+    text: String,
+    line_starts: Vec<usize>,
+}
+
+impl Indexed {
+    fn new(text: String) -> Indexed {
+        let line_starts = std::iter::once(0)
+            .chain(text.match_indices('\n').map(|(i, _)| i + 1))
+            .collect();
+        Indexed { text, line_starts }
+    }
 }
 
 impl SourceCache {
@@ -208,17 +224,23 @@ impl SourceCache {
 
     /// Registers text for a path that is not (or not yet) on disk.
     pub fn insert(&mut self, path: impl Into<PathBuf>, text: String) {
-        self.files.insert(path.into(), Some(text));
+        self.files.insert(path.into(), Some(Indexed::new(text)));
     }
 
-    /// The 1-based `line` of `path`.
+    /// The 1-based `line` of `path`, without its `\n`.
     pub fn line(&mut self, path: &Path, line: u32) -> Option<&str> {
-        let text = self
+        let file = self
             .files
             .entry(path.to_path_buf())
-            .or_insert_with(|| std::fs::read_to_string(path).ok())
-            .as_deref()?;
-        text.split('\n').nth(line.checked_sub(1)? as usize)
+            .or_insert_with(|| std::fs::read_to_string(path).ok().map(Indexed::new))
+            .as_ref()?;
+        let index = line.checked_sub(1)? as usize;
+        let start = *file.line_starts.get(index)?;
+        let end = file
+            .line_starts
+            .get(index + 1)
+            .map_or(file.text.len(), |next| next - 1);
+        file.text.get(start..end)
     }
 }
 
@@ -319,6 +341,45 @@ pub fn did_you_mean<'a>(
         .map(|(_, candidate)| candidate)
 }
 
+/// Comparisons one [`Suggester`] makes at most: "did you mean" is worth a few milliseconds,
+/// not minutes when thousands of names are unknown among thousands declared.
+const SUGGESTION_BUDGET: usize = 300_000;
+
+/// [`did_you_mean`] for many inputs against one list of candidates, in bounded time: each
+/// distinct input is compared once, and after [`SUGGESTION_BUDGET`] comparisons in all no more
+/// suggestions are made (the diagnostics keep their other help).
+pub struct Suggester<'a> {
+    candidates: Vec<&'a str>,
+    answers: HashMap<String, Option<&'a str>>,
+    budget: usize,
+}
+
+impl<'a> Suggester<'a> {
+    /// A suggester over `candidates`.
+    pub fn new(candidates: impl IntoIterator<Item = &'a str>) -> Suggester<'a> {
+        Suggester {
+            candidates: candidates.into_iter().collect(),
+            answers: HashMap::new(),
+            budget: SUGGESTION_BUDGET,
+        }
+    }
+
+    /// The candidate closest to `input`, as [`did_you_mean`] would answer while the budget
+    /// lasts; `None` after.
+    pub fn suggest(&mut self, input: &str) -> Option<&'a str> {
+        if let Some(answer) = self.answers.get(input) {
+            return *answer;
+        }
+        if self.budget < self.candidates.len() {
+            return None;
+        }
+        self.budget -= self.candidates.len();
+        let answer = did_you_mean(input, self.candidates.iter().copied());
+        self.answers.insert(input.to_owned(), answer);
+        answer
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -347,5 +408,42 @@ mod tests {
         assert_eq!(did_you_mean("msg-team", names), Some("msgs-team"));
         assert_eq!(did_you_mean("featuregroup", names), Some("feature_group"));
         assert_eq!(did_you_mean("zzz", names), None);
+    }
+
+    #[test]
+    fn suggester_answers_like_did_you_mean_within_its_budget() {
+        let names = ["msgs-team", "voice-team", "feature_group"];
+        let mut suggester = Suggester::new(names);
+        assert_eq!(suggester.suggest("msg-team"), Some("msgs-team"));
+        assert_eq!(suggester.suggest("msg-team"), Some("msgs-team"));
+        assert_eq!(suggester.suggest("zzz"), None);
+        assert_eq!(suggester.budget, SUGGESTION_BUDGET - 2 * names.len());
+
+        let many: Vec<String> = (0..SUGGESTION_BUDGET / 10)
+            .map(|i| format!("team-{i}"))
+            .collect();
+        let mut suggester = Suggester::new(many.iter().map(String::as_str));
+        let answered = (0..20)
+            .filter(|i| suggester.suggest(&format!("team-{i}x")).is_some())
+            .count();
+        assert_eq!(answered, 10, "ten inputs exhaust the budget");
+    }
+
+    #[test]
+    fn snippets_come_from_the_line_index() {
+        let mut sources = SourceCache::new();
+        sources.insert("f", "one\ntwo\r\n\nlast".into());
+        let lines: Vec<Option<String>> = (0..=5)
+            .map(|n| sources.line(Path::new("f"), n).map(str::to_owned))
+            .collect();
+        let expected = [
+            None,
+            Some("one"),
+            Some("two\r"),
+            Some(""),
+            Some("last"),
+            None,
+        ];
+        assert_eq!(lines, expected.map(|l| l.map(str::to_owned)));
     }
 }

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use foldhash::{HashMap, HashMapExt as _, HashSet, HashSetExt as _};
 
-use crate::diagnostic::{Diagnostic, Diagnostics, Label, did_you_mean, line_column};
+use crate::diagnostic::{Diagnostic, Diagnostics, Label, Suggester, did_you_mean, line_column};
 use crate::ident;
 use crate::lock::{LOCK_FILE, Lock, Section, Wanted};
 use crate::model::{
@@ -660,11 +660,12 @@ impl Loader {
 
     fn check_references(&mut self, kind: DeclKind, declared: &[Str], referenced: &[&Str]) {
         let known: HashSet<&str> = declared.iter().map(|d| d.text.as_str()).collect();
+        let mut suggester = Suggester::new(declared.iter().map(|d| d.text.as_str()));
         for r in referenced {
             if known.contains(r.text.as_str()) {
                 continue;
             }
-            let help = match did_you_mean(&r.text, declared.iter().map(|d| d.text.as_str())) {
+            let help = match suggester.suggest(&r.text) {
                 Some(close) => format!("did you mean `{close}`?"),
                 None => format!(
                     "declare it under `{}:` or use one of the declared names",
@@ -705,6 +706,7 @@ impl Loader {
     fn check_renames(&mut self, features: &[RawFeature], locked: &Section) {
         let names: HashSet<&str> = features.iter().map(|f| f.name.text.as_str()).collect();
         let mut claimed: HashMap<&str, &Str> = HashMap::new();
+        let mut suggester = Suggester::new(names.iter().copied());
         for feature in features {
             let renamed_to = feature
                 .deprecated
@@ -714,7 +716,7 @@ impl Loader {
                 && (to.text == feature.name.text || !names.contains(&to.text.as_str()))
             {
                 {
-                    let help = match did_you_mean(&to.text, names.iter().copied()) {
+                    let help = match suggester.suggest(&to.text) {
                         Some(close) if close != feature.name.text => {
                             format!("did you mean `{close}`?")
                         }

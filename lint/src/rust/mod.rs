@@ -1,6 +1,7 @@
 //! Rust sources: per-file scanning with syn ([`scan`]) and cross-file resolution of handler
 //! paths to their definitions ([`resolve`]).
 
+pub(crate) mod depth;
 pub(crate) mod prune;
 pub(crate) mod resolve;
 pub(crate) mod scan;

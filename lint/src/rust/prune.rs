@@ -127,6 +127,72 @@ impl Triggers {
     }
 }
 
+impl Triggers {
+    /// How deeply a recursive-descent parser (syn) and the visitors over its tree may recurse on
+    /// `source`, as a count of [nesting units](super::depth); with the byte offset where the
+    /// count first exceeds `limit`, if it does (the count stops there).
+    ///
+    /// A unit is an open delimiter, or a token in a run of tokens that one expression or type
+    /// can span: runs restart at `,` and `;`, and after a `{..}` group not continued by an
+    /// operator, `.`, `?`, `as` or `else` (so items and statements do not add up). The count at
+    /// a point is the sum of the runs of every group enclosing it plus the groups' number.
+    pub fn nesting(&self, source: &str, limit: usize) -> (usize, Option<usize>) {
+        let mut lexer = Pruner {
+            triggers: self,
+            framework: None,
+            pruning: Pruning::Shallow,
+            source,
+            text: source.as_bytes(),
+            blanks: Vec::new(),
+            blanked_impl: false,
+        };
+        // Per open group: the length of its current run and whether a brace group just closed
+        // in it. The file itself is the first group.
+        let mut levels: Vec<(usize, bool)> = vec![(0, false)];
+        let (mut count, mut deepest) = (0usize, 0usize);
+        let mut at = 0;
+        while let Some(start) = lexer.token_start(at) {
+            let (token, next) = lexer.token_at(start);
+            at = next;
+            let first = lexer.text[start];
+            let top = levels.len() - 1;
+            let continues = match token {
+                Token::Dot => true,
+                Token::Other => b"?+-*/%&|^<>=!".contains(&first),
+                Token::Ident(s, e) => matches!(&lexer.text[s..e], b"else" | b"as"),
+                _ => false,
+            };
+            if std::mem::take(&mut levels[top].1) && !continues {
+                count -= std::mem::take(&mut levels[top].0);
+            }
+            match token {
+                Token::Semi => count -= std::mem::take(&mut levels[top].0),
+                Token::Other if first == b',' => count -= std::mem::take(&mut levels[top].0),
+                Token::Close if top > 0 => {
+                    let (run, _) = levels[top];
+                    levels.pop();
+                    count -= run + 1;
+                    levels[top - 1].1 = first == b'}';
+                }
+                Token::Open(_) => {
+                    levels[top].0 += 1;
+                    levels.push((0, false));
+                    count += 2;
+                }
+                _ => {
+                    levels[top].0 += 1;
+                    count += 1;
+                }
+            }
+            deepest = deepest.max(count);
+            if count > limit {
+                return (deepest, Some(start));
+            }
+        }
+        (deepest, None)
+    }
+}
+
 /// How much [`Triggers::prune`] removes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Pruning {
@@ -283,7 +349,13 @@ impl Pruner<'_> {
 
     /// The token starting at or after `at` (whitespace and comments skipped; doc comments are
     /// blanked on the way) and the index just after it.
-    fn next_token(&mut self, mut at: usize) -> Option<(Token, usize)> {
+    fn next_token(&mut self, at: usize) -> Option<(Token, usize)> {
+        let at = self.token_start(at)?;
+        Some(self.token_at(at))
+    }
+
+    /// Where the next token starts, from `at` (see [`Self::next_token`]).
+    fn token_start(&mut self, mut at: usize) -> Option<usize> {
         let text = self.text;
         loop {
             let byte = *text.get(at)?;
@@ -307,11 +379,16 @@ impl Pruner<'_> {
                     }
                     at = end;
                 }
-                _ => break,
+                _ => return Some(at),
             }
         }
+    }
+
+    /// The token at `at` (which is not whitespace) and the index just after it.
+    fn token_at(&self, at: usize) -> (Token, usize) {
+        let text = self.text;
         let byte = text[at];
-        let token = match byte {
+        match byte {
             b'{' | b'(' | b'[' => (Token::Open(byte), at + 1),
             b'}' | b')' | b']' => (Token::Close, at + 1),
             b';' => (Token::Semi, at + 1),
@@ -332,8 +409,7 @@ impl Pruner<'_> {
             }
             _ if byte.is_ascii_digit() => (Token::Other, ident_end(text, at)),
             _ => (Token::Other, at + 1),
-        };
-        Some(token)
+        }
     }
 }
 

@@ -11,6 +11,7 @@ use syn::spanned::Spanned;
 use syn::visit::{self, Visit};
 use syn::{Attribute, Expr, ExprCall, ExprMethodCall, Lit, Token};
 
+use super::depth;
 use super::prune::{Pruning, Triggers};
 use crate::facts::{FeatureArg, Kind, Marker};
 use crate::features::Language;
@@ -204,26 +205,34 @@ pub(crate) fn scan(
         text = text.find('\n').map_or("", |end| &text[end..]);
     }
     let (pruned, blanked_impl) = triggers.prune(text, pruning);
-    let (file, blanked_impl) = match parse_tokens(path, &pruned) {
-        Ok(file) => (file, blanked_impl),
+    let scan_text = |text: &str| {
+        let module = module.clone();
+        depth::guarded(path, text, triggers, || {
+            let file = parse_tokens(path, text)?;
+            let mut scanner = Scanner {
+                out: RustFile {
+                    path: path.to_owned(),
+                    modules: vec![module.clone()],
+                    ..RustFile::default()
+                },
+                module,
+                owner: None,
+                route_path: None,
+                nest: Vec::new(),
+                within: None,
+                tasks,
+            };
+            scanner.visit_file(&file);
+            // The tree is dropped (recursively) here, on the thread sized for it.
+            drop(file);
+            Ok(scanner.out)
+        })
+    };
+    match scan_text(&pruned) {
+        Ok(out) => Ok((out, blanked_impl)),
         // Never trust pruning with an error: the original text decides.
-        Err(_) => (parse_tokens(path, text)?, false),
-    };
-    let mut scanner = Scanner {
-        out: RustFile {
-            path: path.to_owned(),
-            modules: vec![module.clone()],
-            ..RustFile::default()
-        },
-        module,
-        owner: None,
-        route_path: None,
-        nest: Vec::new(),
-        within: None,
-        tasks,
-    };
-    scanner.visit_file(&file);
-    Ok((scanner.out, blanked_impl))
+        Err(_) => Ok((scan_text(text)?, false)),
+    }
 }
 
 /// Tokenizes and parses a whole file.

@@ -1,0 +1,75 @@
+//! Deeply nested Rust within bounds: syn parses by recursive descent and its tree is visited
+//! and dropped recursively, so a file nested thousands of levels deep (a long `.route()`
+//! chain, a huge sum, thousands of parentheses) would overflow a thread's stack and abort the
+//! whole run.
+//!
+//! Before parsing, a lexical pass counts the nesting units of the text
+//! ([`Triggers::nesting`](super::prune::Triggers::nesting)). Up to [`INLINE_UNITS`] the file is
+//! parsed on the calling thread; up to [`MAX_NESTING`] on a thread whose stack is sized to the
+//! count; past it the file is a `parse-error` finding and every other file is still linted.
+
+use std::thread;
+
+use super::prune::Triggers;
+use crate::finding::Location;
+
+/// Most nesting units a Rust file may have (1,000 nested parentheses are 2,000 units; each
+/// call of a method chain is 3, each term of a sum 2).
+pub const MAX_NESTING: usize = 10_000;
+
+/// Nesting units parsed on the calling thread (a walker thread has a 2 MiB stack).
+const INLINE_UNITS: usize = 32;
+
+/// Stack reserved per nesting unit. Measured in debug builds (release needs less): about
+/// 8 KiB per level of parentheses, up to 40 KiB per `&` of a reference type, the most
+/// expensive construct found. The memory is only reserved: pages are committed as the
+/// recursion reaches them.
+const STACK_PER_UNIT: usize = 48 * 1024;
+
+/// Runs `parse` on `text` (the text of `path`) with a stack deep enough for its nesting.
+///
+/// # Errors
+/// Where the nesting exceeds [`MAX_NESTING`], or what `parse` returns.
+pub(crate) fn guarded<R: Send>(
+    path: &str,
+    text: &str,
+    triggers: &Triggers,
+    parse: impl FnOnce() -> Result<R, (Location, String)> + Send,
+) -> Result<R, (Location, String)> {
+    let (units, too_deep) = triggers.nesting(text, MAX_NESTING);
+    if let Some(offset) = too_deep {
+        let message = format!(
+            "nested more deeply than featgen lint supports ({MAX_NESTING} levels of delimiters, \
+             operators and method calls in one expression); split the expression"
+        );
+        return Err((location(path, text, offset), message));
+    }
+    if units <= INLINE_UNITS {
+        return parse();
+    }
+    thread::scope(|scope| {
+        thread::Builder::new()
+            .name("featgen-lint-deep".to_owned())
+            .stack_size((units + INLINE_UNITS) * STACK_PER_UNIT)
+            .spawn_scoped(scope, parse)
+            .map_err(|err| {
+                let message = format!("cannot start a thread to parse a deeply nested file: {err}");
+                (location(path, text, 0), message)
+            })?
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+    })
+}
+
+/// The 1-based line and character column of byte `offset` in `text`.
+fn location(path: &str, text: &str, offset: usize) -> Location {
+    let before = &text[..offset];
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    let line = before.bytes().filter(|&b| b == b'\n').count() + 1;
+    let column = before[line_start..].chars().count() + 1;
+    Location {
+        path: path.to_owned(),
+        line: u32::try_from(line).unwrap_or(u32::MAX),
+        column: u32::try_from(column).unwrap_or(u32::MAX),
+    }
+}

@@ -1,0 +1,161 @@
+//! Hostile input (issue 15): nesting that would overflow a parser's stack, files past the size
+//! limit. Each deep file is either linted or a `parse-error` finding for that file alone; every
+//! other file is still linted.
+
+use std::path::Path;
+
+use featgen_codegen::Registry;
+use featgen_lint::{Finding, KnownFeatures, LintConfig, MAX_FILE_BYTES, Report, Rule, lint};
+
+fn lint_tree(root: &Path) -> Report {
+    let registry = Path::new("tests/fixtures/registry.yaml");
+    let known = KnownFeatures::from_registry(
+        &Registry::load(registry).unwrap_or_else(|d| panic!("fixture registry: {d}")),
+    );
+    lint(
+        &[root.to_path_buf()],
+        &known,
+        registry,
+        &LintConfig::default(),
+    )
+    .unwrap_or_else(|e| panic!("lint: {e}"))
+}
+
+fn write(root: &Path, path: &str, text: &str) {
+    let path = root.join(path);
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, text).unwrap();
+}
+
+/// `rule file` of every finding except the registry's unused features.
+fn findings(report: &Report, root: &Path) -> Vec<String> {
+    let root = format!("{}/", root.display());
+    report
+        .findings
+        .iter()
+        .filter(|f| f.rule != Rule::UnusedFeature)
+        .map(|f: &Finding| {
+            let path = f
+                .location
+                .path
+                .strip_prefix(&root)
+                .unwrap_or(&f.location.path);
+            format!("{} {path}", f.rule)
+        })
+        .collect()
+}
+
+/// An unassigned Python endpoint: proof that the file it is in (or beside) was linted.
+const UNASSIGNED_PY: &str = "@route(\"/x\")\ndef handler():\n    ...\n";
+
+#[test]
+fn deep_nesting_is_linted_or_a_parse_error_for_that_file_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    // The issue's reproduction: 1,000 nested parentheses in a file that names a trigger
+    // (rustc accepts it, and so does the linter).
+    let parens = format!(
+        "use featgen::route;\nfn f() -> i32 {{ let _r = route; {}1{} }}\n",
+        "(".repeat(1000),
+        ")".repeat(1000)
+    );
+    write(root, "svc/src/parens.rs", &parens);
+    // A 100,000-call router chain and a 100,000-term sum: past the documented depth.
+    let chain = format!(
+        "use axum::{{Router, routing::get}};\npub fn router() -> Router {{ Router::new(){} }}\n",
+        ".route(\"/x\", get(h))".repeat(100_000)
+    );
+    write(root, "svc/src/chain.rs", &chain);
+    let sum = format!(
+        "pub fn f() -> i32 {{ let _r = route; 1{} }}\n",
+        " + 1".repeat(100_000)
+    );
+    write(root, "svc/src/sum.rs", &sum);
+    // As many prefix operators: syn parses each by recursion.
+    let nots = format!(
+        "pub fn f() -> bool {{ let _r = route; {}true }}\n",
+        "!".repeat(100_000)
+    );
+    write(root, "svc/src/nots.rs", &nots);
+    // Python: 7,000 nested lists and a 6,000-term sum, each beside an unassigned endpoint.
+    let lists = format!(
+        "x = {}1{}\n{UNASSIGNED_PY}",
+        "[".repeat(7000),
+        "]".repeat(7000)
+    );
+    write(root, "app/lists.py", &lists);
+    let py_sum = format!("x = 1{}\n{UNASSIGNED_PY}", " + 1".repeat(6000));
+    write(root, "app/sum.py", &py_sum);
+    // An ordinary file that is linted whatever happens to its neighbours.
+    write(root, "app/plain.py", UNASSIGNED_PY);
+
+    let report = lint_tree(root);
+    assert_eq!(
+        findings(&report, root),
+        [
+            "missing-feature app/lists.py",
+            "missing-feature app/plain.py",
+            "missing-feature app/sum.py",
+            "parse-error svc/src/chain.rs",
+            "parse-error svc/src/nots.rs",
+            "parse-error svc/src/sum.rs",
+        ],
+        "{:#?}",
+        report.findings
+    );
+    let chain_error = report
+        .findings
+        .iter()
+        .find(|f| f.location.path.ends_with("chain.rs"))
+        .unwrap();
+    assert!(
+        chain_error.message.contains("nested more deeply"),
+        "{chain_error:?}"
+    );
+    assert_eq!(chain_error.location.line, 2, "{chain_error:?}");
+    assert_eq!(report.files, 7);
+}
+
+#[test]
+fn nesting_just_under_the_limit_is_linted() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    // Each parenthesis level is two units: the deepest accepted nesting of the most
+    // stack-hungry construct, in a file that is parsed (it names `route`).
+    let depth = featgen_lint::MAX_NESTING / 2 - 20;
+    let parens = format!(
+        "fn f() -> i32 {{ let _r = route; {}1{} }}\n",
+        "(".repeat(depth),
+        ")".repeat(depth)
+    );
+    write(root, "svc/src/lib.rs", &parens);
+    let report = lint_tree(root);
+    assert_eq!(findings(&report, root), Vec::<String>::new(), "{report:#?}");
+}
+
+#[test]
+fn files_past_the_size_limit_are_a_finding() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let line = "// padding padding padding padding padding padding padding padding padding\n";
+    let big = line.repeat(MAX_FILE_BYTES as usize / line.len() + 1);
+    write(root, "svc/src/big.rs", &big);
+    let comment = "# padding padding padding padding padding padding padding padding padding\n";
+    let big_py = comment.repeat(MAX_FILE_BYTES as usize / comment.len() + 1);
+    write(root, "app/big.py", &big_py);
+    write(root, "app/plain.py", UNASSIGNED_PY);
+    let report = lint_tree(root);
+    assert_eq!(
+        findings(&report, root),
+        [
+            "parse-error app/big.py",
+            "missing-feature app/plain.py",
+            "parse-error svc/src/big.rs",
+        ]
+    );
+    assert!(
+        report.findings[0].message.contains("larger than 8 MiB"),
+        "{:?}",
+        report.findings[0]
+    );
+}
