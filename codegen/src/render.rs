@@ -10,7 +10,7 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use featgen_registry::diagnostic::{Diagnostic, Diagnostics, Label, did_you_mean};
+use featgen_registry::diagnostic::{Code, Diagnostic, Diagnostics, Label, did_you_mean};
 use featgen_registry::ident;
 use featgen_registry::model::Registry;
 use foldhash::HashMap;
@@ -421,7 +421,7 @@ fn environment() -> Result<Environment<'static>, Diagnostics> {
         .lstrip_blocks(true)
         .keep_trailing_newline(true)
         .build()
-        .map_err(|err| Diagnostics(vec![Diagnostic::error("template", err.to_string())]))?;
+        .map_err(|err| Diagnostics(vec![Diagnostic::error(Code::Template, err.to_string())]))?;
     env.set_syntax(syntax);
     env.add_filter("rust_str", |s: &str| escape::rust_str(s));
     env.add_filter("rust_doc", |s: Option<&str>, indent: &str| {
@@ -496,7 +496,7 @@ fn template_error(path: &Path, err: &minijinja::Error) -> Diagnostics {
     let line = err.line().and_then(|l| u32::try_from(l).ok()).unwrap_or(1);
     let message = err.detail().map_or_else(|| err.to_string(), str::to_owned);
     Diagnostics(vec![
-        Diagnostic::error("template", format!("template error: {message}"))
+        Diagnostic::error(Code::Template, format!("template error: {message}"))
             .at(Label::new(path, line, 1, 0)),
     ])
 }
@@ -522,7 +522,7 @@ struct UserTemplates {
 fn user_templates(dir: &Path) -> Result<UserTemplates, Diagnostics> {
     let io = |err: std::io::Error, path: &Path| {
         Diagnostics(vec![Diagnostic::error(
-            featgen_registry::load::IO_ERROR,
+            Code::Io,
             format!("cannot read templates in {}: {err}", path.display()),
         )])
     };
@@ -552,7 +552,7 @@ fn user_templates(dir: &Path) -> Result<UserTemplates, Diagnostics> {
                             .map(|(t, _)| *t)
                             .collect::<Vec<_>>()
                             .join(", ");
-                        let d = Diagnostic::error("template", format!("`{template}` does not override a built-in template"))
+                        let d = Diagnostic::error(Code::Template, format!("`{template}` does not override a built-in template"))
                             .at(Label::new(&path, 1, 1, 0))
                             .help(format!("built-in templates: {known}; put a new target's templates in a subdirectory named after it"));
                         return Err(Diagnostics(vec![d]));
@@ -603,7 +603,7 @@ pub fn render(
 ) -> Result<Vec<GeneratedFile>, Diagnostics> {
     if !ident::is_python_package_name(&options.python_package) {
         let d = Diagnostic::error(
-            "config",
+            Code::Config,
             format!(
                 "`{}` is not a valid Python package name",
                 options.python_package
@@ -624,7 +624,7 @@ pub fn render(
     for file in overrides.iter().chain(extra.values().flatten()) {
         let source = std::fs::read_to_string(&file.source).map_err(|err| {
             Diagnostics(vec![Diagnostic::error(
-                featgen_registry::load::IO_ERROR,
+                Code::Io,
                 format!("cannot read {}: {err}", file.source.display()),
             )])
         })?;
@@ -649,7 +649,7 @@ pub fn render(
                 None => format!("available targets: {}", available.join(", ")),
             };
             return Err(Diagnostics(vec![
-                Diagnostic::error("config", format!("unknown target `{name}`")).help(help),
+                Diagnostic::error(Code::Config, format!("unknown target `{name}`")).help(help),
             ]));
         }
     }
@@ -790,7 +790,7 @@ fn check_variables(
                 None => format!("templates can use: {}", CONTEXT_VARIABLES.join(", ")),
             };
             let d = Diagnostic::error(
-                "template",
+                Code::Template,
                 format!("template uses unknown variable `{name}`"),
             )
             .at(Label::new(source, 1, 1, 0))

@@ -10,7 +10,7 @@ use ignore::{WalkBuilder, WalkState};
 use crate::LintError;
 use crate::config::LintConfig;
 use crate::facts::Marker;
-use crate::finding::{Finding, Location, Rule};
+use crate::finding::{Finding, Location, Rule, display};
 use crate::rust::prune::{Pruning, Triggers};
 use crate::rust::scan::{RustFile, TaskPattern};
 use crate::rust::{module_of, scan};
@@ -194,15 +194,6 @@ fn merge(found: &Mutex<Found>, parsed: Parsed) {
         Parsed::Deferred(file) => found.deferred.push(file),
         Parsed::Python(markers) => found.python.extend(markers),
         Parsed::Error(finding) => found.parse_errors.push(finding),
-    }
-}
-
-/// Display form of a path: `/` separators, no leading `./`.
-pub(crate) fn display(path: &Path) -> String {
-    let text = path.to_string_lossy().replace('\\', "/");
-    match text.strip_prefix("./") {
-        Some(rest) => rest.to_owned(),
-        None => text,
     }
 }
 

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use featgen_codegen::render::{self, RenderOptions};
-use featgen_registry::Registry;
+use featgen_registry::{Loaded, Registry};
 
 /// The workspace root (the folder holding the top-level `Cargo.toml`).
 pub fn workspace_root() -> &'static Path {
@@ -70,16 +70,16 @@ pub fn run_ok(command: &mut Command) -> String {
 /// Loads the registry at `registry` (with the lock beside it), renders every built-in target
 /// into `out`, writes the updated lock, and returns the registry.
 pub fn build(registry: &Path, out: &Path, python_package: &str) -> Registry {
-    let loaded = Registry::load(registry).unwrap_or_else(|d| panic!("invalid registry:\n{d}"));
+    let loaded = Loaded::load(registry).unwrap_or_else(|d| panic!("invalid registry:\n{d}"));
     let options = RenderOptions {
         python_package: python_package.to_owned(),
         template_dir: None,
     };
-    let files =
-        render::render(&loaded, &[], &options).unwrap_or_else(|d| panic!("render failed:\n{d}"));
+    let files = render::render(&loaded.registry, &[], &options)
+        .unwrap_or_else(|d| panic!("render failed:\n{d}"));
     featgen_codegen::output::write(out, &files).expect("write generated files");
     std::fs::write(&loaded.lock_path, loaded.lock.render()).expect("write lock");
-    loaded
+    loaded.registry
 }
 
 /// Executes `files` in order in a fresh database of `engine` (`sqlite`, `duckdb` or

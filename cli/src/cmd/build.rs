@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use featgen_codegen::output::{self, FileStatus};
 use featgen_codegen::render::{self, GeneratedFile, RenderOptions};
-use featgen_registry::{Diagnostics, Registry};
+use featgen_registry::{Diagnostics, Loaded, Registry};
 
 use crate::Status;
 use crate::cmd::report;
@@ -93,8 +93,12 @@ impl Settings {
 /// Runs `featgen build` (`Mode::Write`) or `featgen check` (`Mode::Check`).
 pub fn run(config: &Config, args: &BuildArgs, mode: Mode) -> Status {
     let settings = Settings::new(config, args);
-    let registry = match Registry::load(&settings.registry) {
-        Ok(registry) => registry,
+    let Loaded {
+        registry,
+        lock,
+        lock_path,
+    } = match Loaded::load(&settings.registry) {
+        Ok(loaded) => loaded,
         Err(diagnostics) => return report::diagnostics(&diagnostics, settings.format),
     };
     let files = match render::render(&registry, &settings.targets, &settings.options) {
@@ -105,8 +109,8 @@ pub fn run(config: &Config, args: &BuildArgs, mode: Mode) -> Status {
         }
     };
     let lock = [GeneratedFile {
-        path: registry.lock_path.clone(),
-        contents: registry.lock.render(),
+        path: lock_path,
+        contents: lock.render(),
     }];
     let status = match mode {
         Mode::Write => write(&settings, &lock, &files),
