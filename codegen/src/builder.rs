@@ -98,8 +98,6 @@ impl Builder {
         if in_cargo.is_some() {
             println!("cargo:rerun-if-changed={}", self.registry.display());
             println!("cargo:rerun-if-changed={}", lock_path.display());
-            // The generated enums derive serde behind `feature = "serde"`.
-            println!("cargo::rustc-check-cfg=cfg(feature, values(\"serde\"))");
             let pinned =
                 std::fs::read_to_string(&lock_path).is_ok_and(|text| text == lock.render());
             if !pinned {

@@ -32,6 +32,13 @@ struct Builtin {
     dialect: Option<(&'static str, &'static str)>,
 }
 
+/// The files that make the Rust target's `features.rs` a complete crate, rendered when
+/// [`RenderOptions::rust_crate`] names one.
+const RUST_CRATE_FILES: &[(&str, &str)] = &[
+    ("rust_cargo.toml.j2", "rust/Cargo.toml"),
+    ("rust_lib.rs.j2", "rust/lib.rs"),
+];
+
 const BUILTINS: &[Builtin] = &[
     Builtin {
         name: "rust",
@@ -80,6 +87,14 @@ const BUILTINS: &[Builtin] = &[
 const TEMPLATES: &[(&str, &str)] = &[
     ("rust.rs.j2", include_str!("../templates/rust.rs.j2")),
     (
+        "rust_cargo.toml.j2",
+        include_str!("../templates/rust_cargo.toml.j2"),
+    ),
+    (
+        "rust_lib.rs.j2",
+        include_str!("../templates/rust_lib.rs.j2"),
+    ),
+    (
         "python_init.py.j2",
         include_str!("../templates/python_init.py.j2"),
     ),
@@ -114,6 +129,7 @@ pub fn builtin_targets() -> impl Iterator<Item = &'static str> {
 pub const CONTEXT_VARIABLES: &[&str] = &[
     "header",
     "python_package",
+    "rust_crate",
     "dialect",
     "features",
     "teams",
@@ -131,6 +147,9 @@ pub struct RenderOptions {
     pub python_package: String,
     /// A directory of templates that override or add to the embedded ones.
     pub template_dir: Option<PathBuf>,
+    /// When set, the Rust target is a complete crate of this name: `Cargo.toml` and `lib.rs`
+    /// beside `features.rs`, for repositories that check the generated code in.
+    pub rust_crate: Option<String>,
 }
 
 impl Default for RenderOptions {
@@ -138,6 +157,7 @@ impl Default for RenderOptions {
         RenderOptions {
             python_package: "features".to_owned(),
             template_dir: None,
+            rust_crate: None,
         }
     }
 }
@@ -612,6 +632,18 @@ pub fn render(
         .help("use lowercase letters, digits and `_`, not starting with a digit and not a keyword");
         return Err(Diagnostics(vec![d]));
     }
+    if let Some(name) = options
+        .rust_crate
+        .as_deref()
+        .filter(|name| !ident::is_crate_name(name))
+    {
+        let d = Diagnostic::error(
+            Code::Config,
+            format!("`{name}` is not a valid Rust crate name"),
+        )
+        .help("use ASCII letters, digits, `-` and `_`, starting with a letter (`acme-features`)");
+        return Err(Diagnostics(vec![d]));
+    }
     let mut env = environment()?;
     let UserTemplates {
         overrides,
@@ -683,7 +715,11 @@ pub fn render(
     let mut jobs: Vec<Job> = Vec::new();
     for name in wanted {
         if let Some(builtin) = BUILTINS.iter().find(|b| b.name == name) {
-            for (template, output) in builtin.files {
+            let crate_files = match (builtin.name, &options.rust_crate) {
+                ("rust", Some(_)) => RUST_CRATE_FILES,
+                _ => &[],
+            };
+            for (template, output) in builtin.files.iter().chain(crate_files) {
                 jobs.push(Job {
                     template: (*template).to_owned(),
                     dialect: builtin.dialect,
@@ -725,6 +761,7 @@ pub fn render(
     let base = minijinja::context! {
         header => HEADER,
         python_package => &options.python_package,
+        rust_crate => &options.rust_crate,
         features => features,
         teams => teams,
         groups => groups,

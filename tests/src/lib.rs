@@ -74,6 +74,7 @@ pub fn build(registry: &Path, out: &Path, python_package: &str) -> Registry {
     let options = RenderOptions {
         python_package: python_package.to_owned(),
         template_dir: None,
+        rust_crate: None,
     };
     let files = render::render(&loaded.registry, &[], &options)
         .unwrap_or_else(|d| panic!("render failed:\n{d}"));
@@ -169,6 +170,10 @@ pub fn compile_rust(features_rs: &Path) {
                 "lib",
                 "--crate-name",
                 "features",
+                // What Cargo passes for a crate with no cargo features: a `cfg(feature = ..)`
+                // the file leaves unguarded would warn (`unexpected_cfgs`), and fail here.
+                "--check-cfg",
+                "cfg(feature, values())",
                 "-D",
                 "warnings",
                 "--out-dir",
@@ -185,4 +190,29 @@ pub fn compile_rust(features_rs: &Path) {
         doctests.contains("running 0 tests"),
         "descriptions became doctests:\n{doctests}"
     );
+}
+
+/// Builds the generated crate in `crate_dir` with Cargo, without and with its `serde` feature,
+/// denying warnings. Offline, against the workspace's `Cargo.lock`, so `serde` resolves to the
+/// version the workspace already fetched.
+pub fn build_rust_crate(crate_dir: &Path) {
+    std::fs::copy(
+        workspace_root().join("Cargo.lock"),
+        crate_dir.join("Cargo.lock"),
+    )
+    .expect("copy Cargo.lock");
+    let target = tempfile::tempdir().expect("temp dir");
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    for features in [&[][..], &["--features", "serde"][..]] {
+        run_ok(
+            Command::new(&cargo)
+                .args(["build", "--offline", "--quiet"])
+                .args(features)
+                .arg("--manifest-path")
+                .arg(crate_dir.join("Cargo.toml"))
+                .env("CARGO_TARGET_DIR", target.path())
+                .env("RUSTFLAGS", "-D warnings")
+                .env_remove("CARGO_ENCODED_RUSTFLAGS"),
+        );
+    }
 }

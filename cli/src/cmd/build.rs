@@ -29,6 +29,10 @@ pub struct BuildArgs {
     /// Directory of templates overriding or adding to the embedded ones [config: templates].
     #[arg(long, value_name = "DIR")]
     pub templates: Option<PathBuf>,
+    /// Also write Cargo.toml and lib.rs beside rust/features.rs: a complete crate of this name
+    /// [config: rust_crate; default: none].
+    #[arg(long, value_name = "NAME")]
+    pub rust_crate: Option<String>,
     /// Output format [config: format; default: human].
     #[arg(long, value_enum)]
     pub format: Option<Format>,
@@ -84,6 +88,10 @@ impl Settings {
                     .templates
                     .clone()
                     .or_else(|| config.templates.as_ref().map(|t| config.resolve(t))),
+                rust_crate: args
+                    .rust_crate
+                    .clone()
+                    .or_else(|| config.rust_crate.clone()),
             },
             format: args.format.or(config.format).unwrap_or_default(),
         }
