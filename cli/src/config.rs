@@ -33,6 +33,8 @@ pub struct Config {
     pub python_package: Option<String>,
     /// Directory of templates overriding or adding to the embedded ones.
     pub templates: Option<PathBuf>,
+    /// Name of the crate the Rust target is written as (default: `features.rs` only).
+    pub rust_crate: Option<String>,
     /// Default output format.
     pub format: Option<Format>,
     /// The `[lint]` table, interpreted by `featgen lint`.

@@ -77,6 +77,26 @@ fn init_build_check_round_trip() {
 }
 
 #[test]
+fn the_starter_declares_teams_so_a_misspelt_team_is_an_error() {
+    let dir = initialized();
+    let registry = dir.path().join("registry/features.yaml");
+    let text = std::fs::read_to_string(&registry).unwrap();
+    assert!(text.contains("\nteams:\n") && text.contains("\nfeature_groups:\n"));
+    let typo = text.replacen("    team: msgs-team\n", "    team: msg-team\n", 1);
+    assert_ne!(typo, text);
+    std::fs::write(&registry, typo).unwrap();
+    let build = featgen(dir.path(), &["build"]);
+    assert_eq!(code(&build), 1);
+    let err = stderr(&build);
+    assert!(
+        err.contains("error[unknown-team]: unknown team `msg-team`"),
+        "{err}"
+    );
+    assert!(err.contains("did you mean `msgs-team`?"), "{err}");
+    assert!(!dir.path().join("generated").exists(), "nothing written");
+}
+
+#[test]
 fn check_fails_with_a_diff_when_the_registry_changed() {
     let dir = initialized();
     assert_eq!(code(&featgen(dir.path(), &["build"])), 0);
@@ -96,6 +116,32 @@ fn check_fails_with_a_diff_when_the_registry_changed() {
     let json = featgen(dir.path(), &["check", "--format", "json"]);
     let report: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
     assert_eq!(report["status"], "stale");
+}
+
+#[test]
+fn rust_crate_files_are_written_and_checked() {
+    let dir = initialized();
+    let build = featgen(dir.path(), &["build", "--rust-crate", "acme-features"]);
+    assert_eq!(code(&build), 0, "{}", stderr(&build));
+    let manifest = dir.path().join("generated/rust/Cargo.toml");
+    let text = std::fs::read_to_string(&manifest).unwrap();
+    assert!(text.contains("name = \"acme-features\""), "{text}");
+    assert!(dir.path().join("generated/rust/lib.rs").is_file());
+    std::fs::write(&manifest, text.replace("0.1.0", "9.9.9")).unwrap();
+    let check = featgen(dir.path(), &["check", "--rust-crate", "acme-features"]);
+    assert_eq!(code(&check), 1);
+    assert!(
+        stderr(&check).contains("stale: generated/rust/Cargo.toml"),
+        "{}",
+        stderr(&check)
+    );
+    let bad = featgen(dir.path(), &["build", "--rust-crate", "type"]);
+    assert_eq!(code(&bad), 2);
+    assert!(
+        stderr(&bad).contains("`type` is not a valid Rust crate name"),
+        "{}",
+        stderr(&bad)
+    );
 }
 
 #[test]

@@ -9,7 +9,7 @@ use std::path::Path;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use featgen_codegen::render::{self, RenderOptions};
-use featgen_registry::Registry;
+use featgen_registry::{Loaded, Registry};
 
 mod common;
 
@@ -31,7 +31,7 @@ fn bench(c: &mut Criterion) {
     std::fs::create_dir(&registry).unwrap();
     write_registry(&registry);
     // Builds after the first read the ids from `featgen.lock`, as every build in CI does.
-    let first = Registry::load(&registry).unwrap();
+    let first = Loaded::load(&registry).unwrap();
     std::fs::write(&first.lock_path, first.lock.render()).unwrap();
     let mut group = c.benchmark_group("featgen build (10k features)");
     group.sample_size(20);

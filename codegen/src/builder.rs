@@ -3,8 +3,8 @@
 
 use std::path::PathBuf;
 
-use featgen_registry::diagnostic::{Diagnostic, Diagnostics};
-use featgen_registry::model::Registry;
+use featgen_registry::diagnostic::{Code, Diagnostic, Diagnostics};
+use featgen_registry::load::Loaded;
 
 use crate::render::{self, RenderOptions};
 
@@ -85,23 +85,25 @@ impl Builder {
             (None, Some(dir)) => PathBuf::from(dir),
             (None, None) => {
                 return Err(Diagnostics(vec![
-                    Diagnostic::error("config", "no output directory: OUT_DIR is not set")
+                    Diagnostic::error(Code::Config, "no output directory: OUT_DIR is not set")
                         .help("call `.out_dir(..)` when not running from a build script"),
                 ]));
             }
         };
-        let registry = Registry::load(&self.registry)?;
+        let Loaded {
+            registry,
+            lock,
+            lock_path,
+        } = Loaded::load(&self.registry)?;
         if in_cargo.is_some() {
             println!("cargo:rerun-if-changed={}", self.registry.display());
-            println!("cargo:rerun-if-changed={}", registry.lock_path.display());
-            // The generated enums derive serde behind `feature = "serde"`.
-            println!("cargo::rustc-check-cfg=cfg(feature, values(\"serde\"))");
-            let pinned = std::fs::read_to_string(&registry.lock_path)
-                .is_ok_and(|text| text == registry.lock.render());
+            println!("cargo:rerun-if-changed={}", lock_path.display());
+            let pinned =
+                std::fs::read_to_string(&lock_path).is_ok_and(|text| text == lock.render());
             if !pinned {
                 println!(
                     "cargo:warning={} is stale: run `featgen build` to pin the ids of new registry entries",
-                    registry.lock_path.display()
+                    lock_path.display()
                 );
             }
         }
@@ -113,7 +115,7 @@ impl Builder {
         let files = render::render(&registry, &targets, &self.options)?;
         let written = crate::output::write(&out_dir, &files).map_err(|err| {
             Diagnostics(vec![Diagnostic::error(
-                featgen_registry::load::IO_ERROR,
+                Code::Io,
                 format!("cannot write to {}: {err}", out_dir.display()),
             )])
         })?;

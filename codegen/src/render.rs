@@ -10,7 +10,7 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use featgen_registry::diagnostic::{Diagnostic, Diagnostics, Label, did_you_mean};
+use featgen_registry::diagnostic::{Code, Diagnostic, Diagnostics, Label, did_you_mean};
 use featgen_registry::ident;
 use featgen_registry::model::Registry;
 use foldhash::HashMap;
@@ -31,6 +31,13 @@ struct Builtin {
     files: &'static [(&'static str, &'static str)],
     dialect: Option<(&'static str, &'static str)>,
 }
+
+/// The files that make the Rust target's `features.rs` a complete crate, rendered when
+/// [`RenderOptions::rust_crate`] names one.
+const RUST_CRATE_FILES: &[(&str, &str)] = &[
+    ("rust_cargo.toml.j2", "rust/Cargo.toml"),
+    ("rust_lib.rs.j2", "rust/lib.rs"),
+];
 
 const BUILTINS: &[Builtin] = &[
     Builtin {
@@ -80,6 +87,14 @@ const BUILTINS: &[Builtin] = &[
 const TEMPLATES: &[(&str, &str)] = &[
     ("rust.rs.j2", include_str!("../templates/rust.rs.j2")),
     (
+        "rust_cargo.toml.j2",
+        include_str!("../templates/rust_cargo.toml.j2"),
+    ),
+    (
+        "rust_lib.rs.j2",
+        include_str!("../templates/rust_lib.rs.j2"),
+    ),
+    (
         "python_init.py.j2",
         include_str!("../templates/python_init.py.j2"),
     ),
@@ -114,6 +129,7 @@ pub fn builtin_targets() -> impl Iterator<Item = &'static str> {
 pub const CONTEXT_VARIABLES: &[&str] = &[
     "header",
     "python_package",
+    "rust_crate",
     "dialect",
     "features",
     "teams",
@@ -131,6 +147,9 @@ pub struct RenderOptions {
     pub python_package: String,
     /// A directory of templates that override or add to the embedded ones.
     pub template_dir: Option<PathBuf>,
+    /// When set, the Rust target is a complete crate of this name: `Cargo.toml` and `lib.rs`
+    /// beside `features.rs`, for repositories that check the generated code in.
+    pub rust_crate: Option<String>,
 }
 
 impl Default for RenderOptions {
@@ -138,6 +157,7 @@ impl Default for RenderOptions {
         RenderOptions {
             python_package: "features".to_owned(),
             template_dir: None,
+            rust_crate: None,
         }
     }
 }
@@ -421,7 +441,7 @@ fn environment() -> Result<Environment<'static>, Diagnostics> {
         .lstrip_blocks(true)
         .keep_trailing_newline(true)
         .build()
-        .map_err(|err| Diagnostics(vec![Diagnostic::error("template", err.to_string())]))?;
+        .map_err(|err| Diagnostics(vec![Diagnostic::error(Code::Template, err.to_string())]))?;
     env.set_syntax(syntax);
     env.add_filter("rust_str", |s: &str| escape::rust_str(s));
     env.add_filter("rust_doc", |s: Option<&str>, indent: &str| {
@@ -496,7 +516,7 @@ fn template_error(path: &Path, err: &minijinja::Error) -> Diagnostics {
     let line = err.line().and_then(|l| u32::try_from(l).ok()).unwrap_or(1);
     let message = err.detail().map_or_else(|| err.to_string(), str::to_owned);
     Diagnostics(vec![
-        Diagnostic::error("template", format!("template error: {message}"))
+        Diagnostic::error(Code::Template, format!("template error: {message}"))
             .at(Label::new(path, line, 1, 0)),
     ])
 }
@@ -522,7 +542,7 @@ struct UserTemplates {
 fn user_templates(dir: &Path) -> Result<UserTemplates, Diagnostics> {
     let io = |err: std::io::Error, path: &Path| {
         Diagnostics(vec![Diagnostic::error(
-            featgen_registry::load::IO_ERROR,
+            Code::Io,
             format!("cannot read templates in {}: {err}", path.display()),
         )])
     };
@@ -552,7 +572,7 @@ fn user_templates(dir: &Path) -> Result<UserTemplates, Diagnostics> {
                             .map(|(t, _)| *t)
                             .collect::<Vec<_>>()
                             .join(", ");
-                        let d = Diagnostic::error("template", format!("`{template}` does not override a built-in template"))
+                        let d = Diagnostic::error(Code::Template, format!("`{template}` does not override a built-in template"))
                             .at(Label::new(&path, 1, 1, 0))
                             .help(format!("built-in templates: {known}; put a new target's templates in a subdirectory named after it"));
                         return Err(Diagnostics(vec![d]));
@@ -603,13 +623,25 @@ pub fn render(
 ) -> Result<Vec<GeneratedFile>, Diagnostics> {
     if !ident::is_python_package_name(&options.python_package) {
         let d = Diagnostic::error(
-            "config",
+            Code::Config,
             format!(
                 "`{}` is not a valid Python package name",
                 options.python_package
             ),
         )
         .help("use lowercase letters, digits and `_`, not starting with a digit and not a keyword");
+        return Err(Diagnostics(vec![d]));
+    }
+    if let Some(name) = options
+        .rust_crate
+        .as_deref()
+        .filter(|name| !ident::is_crate_name(name))
+    {
+        let d = Diagnostic::error(
+            Code::Config,
+            format!("`{name}` is not a valid Rust crate name"),
+        )
+        .help("use ASCII letters, digits, `-` and `_`, starting with a letter (`acme-features`)");
         return Err(Diagnostics(vec![d]));
     }
     let mut env = environment()?;
@@ -624,7 +656,7 @@ pub fn render(
     for file in overrides.iter().chain(extra.values().flatten()) {
         let source = std::fs::read_to_string(&file.source).map_err(|err| {
             Diagnostics(vec![Diagnostic::error(
-                featgen_registry::load::IO_ERROR,
+                Code::Io,
                 format!("cannot read {}: {err}", file.source.display()),
             )])
         })?;
@@ -649,7 +681,7 @@ pub fn render(
                 None => format!("available targets: {}", available.join(", ")),
             };
             return Err(Diagnostics(vec![
-                Diagnostic::error("config", format!("unknown target `{name}`")).help(help),
+                Diagnostic::error(Code::Config, format!("unknown target `{name}`")).help(help),
             ]));
         }
     }
@@ -683,7 +715,11 @@ pub fn render(
     let mut jobs: Vec<Job> = Vec::new();
     for name in wanted {
         if let Some(builtin) = BUILTINS.iter().find(|b| b.name == name) {
-            for (template, output) in builtin.files {
+            let crate_files = match (builtin.name, &options.rust_crate) {
+                ("rust", Some(_)) => RUST_CRATE_FILES,
+                _ => &[],
+            };
+            for (template, output) in builtin.files.iter().chain(crate_files) {
                 jobs.push(Job {
                     template: (*template).to_owned(),
                     dialect: builtin.dialect,
@@ -725,6 +761,7 @@ pub fn render(
     let base = minijinja::context! {
         header => HEADER,
         python_package => &options.python_package,
+        rust_crate => &options.rust_crate,
         features => features,
         teams => teams,
         groups => groups,
@@ -790,7 +827,7 @@ fn check_variables(
                 None => format!("templates can use: {}", CONTEXT_VARIABLES.join(", ")),
             };
             let d = Diagnostic::error(
-                "template",
+                Code::Template,
                 format!("template uses unknown variable `{name}`"),
             )
             .at(Label::new(source, 1, 1, 0))

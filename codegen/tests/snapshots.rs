@@ -2,15 +2,15 @@
 //! shows up as a reviewable diff (`cargo insta review`).
 
 use featgen_codegen::render::{self, RenderOptions};
-use featgen_registry::Registry;
+use featgen_registry::Loaded;
 
 #[test]
 fn every_target_renders_as_snapshotted() {
     let dir = tempfile::tempdir().unwrap();
     let registry_path = dir.path().join("registry.yaml");
     std::fs::copy("tests/fixtures/snapshot.yaml", &registry_path).unwrap();
-    let registry = Registry::load(&registry_path).unwrap();
-    let files = render::render(&registry, &[], &RenderOptions::default()).unwrap();
+    let loaded = Loaded::load(&registry_path).unwrap();
+    let files = render::render(&loaded.registry, &[], &RenderOptions::default()).unwrap();
     let names: Vec<_> = files
         .iter()
         .map(|f| f.path.to_string_lossy().into_owned())
@@ -20,5 +20,5 @@ fn every_target_renders_as_snapshotted() {
         let name = file.path.to_string_lossy().replace(['/', '.'], "_");
         insta::assert_snapshot!(name, file.contents);
     }
-    insta::assert_snapshot!("featgen_lock", registry.lock.render());
+    insta::assert_snapshot!("featgen_lock", loaded.lock.render());
 }

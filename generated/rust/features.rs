@@ -19,23 +19,6 @@ impl std::fmt::Display for UnknownName {
 
 impl std::error::Error for UnknownName {}
 
-/// Deserializes any of the enums from its registry name.
-#[cfg(feature = "serde")]
-struct NameVisitor<T>(std::marker::PhantomData<T>);
-
-#[cfg(feature = "serde")]
-impl<T: std::str::FromStr<Err = UnknownName>> serde::de::Visitor<'_> for NameVisitor<T> {
-    type Value = T;
-
-    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("a registry name")
-    }
-
-    fn visit_str<E: serde::de::Error>(self, name: &str) -> Result<T, E> {
-        name.parse().map_err(E::custom)
-    }
-}
-
 /// A criticality tier. Variants are ordered most critical first.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 #[repr(u32)]
@@ -141,22 +124,6 @@ impl std::fmt::Display for Tier {
     /// Writes the registry name.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.name())
-    }
-}
-
-/// Serialized as the registry name, which (unlike a variant index) survives registry changes.
-#[cfg(feature = "serde")]
-impl serde::Serialize for Tier {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(self.name())
-    }
-}
-
-/// Deserialized from the registry name.
-#[cfg(feature = "serde")]
-impl<'de> serde::Deserialize<'de> for Tier {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_str(NameVisitor(std::marker::PhantomData))
     }
 }
 
@@ -296,22 +263,6 @@ impl std::fmt::Display for Team {
     }
 }
 
-/// Serialized as the registry name, which (unlike a variant index) survives registry changes.
-#[cfg(feature = "serde")]
-impl serde::Serialize for Team {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(self.name())
-    }
-}
-
-/// Deserialized from the registry name.
-#[cfg(feature = "serde")]
-impl<'de> serde::Deserialize<'de> for Team {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_str(NameVisitor(std::marker::PhantomData))
-    }
-}
-
 /// A group of related features.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 #[repr(u32)]
@@ -431,22 +382,6 @@ impl std::fmt::Display for FeatureGroup {
     /// Writes the registry name.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.name())
-    }
-}
-
-/// Serialized as the registry name, which (unlike a variant index) survives registry changes.
-#[cfg(feature = "serde")]
-impl serde::Serialize for FeatureGroup {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(self.name())
-    }
-}
-
-/// Deserialized from the registry name.
-#[cfg(feature = "serde")]
-impl<'de> serde::Deserialize<'de> for FeatureGroup {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_str(NameVisitor(std::marker::PhantomData))
     }
 }
 
@@ -675,22 +610,6 @@ impl std::fmt::Display for Feature {
     }
 }
 
-/// Serialized as the registry name, which (unlike a variant index) survives registry changes.
-#[cfg(feature = "serde")]
-impl serde::Serialize for Feature {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(self.name())
-    }
-}
-
-/// Deserialized from the registry name.
-#[cfg(feature = "serde")]
-impl<'de> serde::Deserialize<'de> for Feature {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_str(NameVisitor(std::marker::PhantomData))
-    }
-}
-
 /// What the registry says about one feature. One `match` builds it, and the accessors read it.
 struct FeatureEntry {
     name: &'static str,
@@ -773,3 +692,93 @@ impl Feature {
         }
     }
 }
+
+// `serde` support behind the `serde` cargo feature of the crate that holds this file, in one
+// block that allows `unexpected_cfgs`: a crate without such a feature compiles warning-free.
+#[allow(unexpected_cfgs)]
+const _: () = {
+    /// Deserializes any of the enums from its registry name.
+    #[cfg(feature = "serde")]
+    struct NameVisitor<T>(std::marker::PhantomData<T>);
+
+    #[cfg(feature = "serde")]
+    impl<T: std::str::FromStr<Err = UnknownName>> serde::de::Visitor<'_> for NameVisitor<T> {
+        type Value = T;
+
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("a registry name")
+        }
+
+        fn visit_str<E: serde::de::Error>(self, name: &str) -> Result<T, E> {
+            name.parse().map_err(E::custom)
+        }
+    }
+
+    /// Serialized as the registry name, which (unlike a variant index) survives registry
+    /// changes.
+    #[cfg(feature = "serde")]
+    impl serde::Serialize for Tier {
+        fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+            serializer.serialize_str(self.name())
+        }
+    }
+
+    /// Deserialized from the registry name.
+    #[cfg(feature = "serde")]
+    impl<'de> serde::Deserialize<'de> for Tier {
+        fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+            deserializer.deserialize_str(NameVisitor(std::marker::PhantomData))
+        }
+    }
+
+    /// Serialized as the registry name, which (unlike a variant index) survives registry
+    /// changes.
+    #[cfg(feature = "serde")]
+    impl serde::Serialize for Team {
+        fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+            serializer.serialize_str(self.name())
+        }
+    }
+
+    /// Deserialized from the registry name.
+    #[cfg(feature = "serde")]
+    impl<'de> serde::Deserialize<'de> for Team {
+        fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+            deserializer.deserialize_str(NameVisitor(std::marker::PhantomData))
+        }
+    }
+
+    /// Serialized as the registry name, which (unlike a variant index) survives registry
+    /// changes.
+    #[cfg(feature = "serde")]
+    impl serde::Serialize for FeatureGroup {
+        fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+            serializer.serialize_str(self.name())
+        }
+    }
+
+    /// Deserialized from the registry name.
+    #[cfg(feature = "serde")]
+    impl<'de> serde::Deserialize<'de> for FeatureGroup {
+        fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+            deserializer.deserialize_str(NameVisitor(std::marker::PhantomData))
+        }
+    }
+
+    /// Serialized as the registry name, which (unlike a variant index) survives registry
+    /// changes.
+    #[cfg(feature = "serde")]
+    impl serde::Serialize for Feature {
+        fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+            serializer.serialize_str(self.name())
+        }
+    }
+
+    /// Deserialized from the registry name.
+    #[cfg(feature = "serde")]
+    impl<'de> serde::Deserialize<'de> for Feature {
+        fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+            deserializer.deserialize_str(NameVisitor(std::marker::PhantomData))
+        }
+    }
+};

@@ -78,7 +78,7 @@ impl KnownFeatures {
                         renamed_to: d.renamed_to.clone(),
                     }),
                     defined_at: Some(Location {
-                        path: crate::sources::display(&f.origin.file),
+                        path: crate::finding::display(&f.origin.file),
                         line: f.origin.line,
                         column: f.origin.column,
                     }),

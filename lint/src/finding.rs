@@ -1,6 +1,7 @@
 //! What the linter reports: rules, severities, locations and findings.
 
 use std::fmt;
+use std::path::Path;
 
 use serde::Serialize;
 
@@ -97,6 +98,15 @@ pub struct Location {
 impl fmt::Display for Location {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}:{}:{}", self.path, self.line, self.column)
+    }
+}
+
+/// Display form of a path: `/` separators, no leading `./`.
+pub(crate) fn display(path: &Path) -> String {
+    let text = path.to_string_lossy().replace('\\', "/");
+    match text.strip_prefix("./") {
+        Some(rest) => rest.to_owned(),
+        None => text,
     }
 }
 

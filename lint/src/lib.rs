@@ -100,7 +100,7 @@ pub fn lint(
     let sources = sources::collect(roots, config)?;
     let files = sources.files;
     let at = Location {
-        path: sources::display(registry),
+        path: finding::display(registry),
         line: 1,
         column: 1,
     };

@@ -11,7 +11,7 @@ use ignore::{WalkBuilder, WalkState};
 use crate::LintError;
 use crate::config::LintConfig;
 use crate::facts::Marker;
-use crate::finding::{Finding, Location, Rule};
+use crate::finding::{Finding, Location, Rule, display};
 use crate::rust::prune::{Pruning, Triggers};
 use crate::rust::scan::{RustFile, TaskPattern};
 use crate::rust::{module_of, scan};
@@ -241,15 +241,6 @@ fn whole_file(path: String) -> Location {
         path,
         line: 1,
         column: 1,
-    }
-}
-
-/// Display form of a path: `/` separators, no leading `./`.
-pub(crate) fn display(path: &Path) -> String {
-    let text = path.to_string_lossy().replace('\\', "/");
-    match text.strip_prefix("./") {
-        Some(rest) => rest.to_owned(),
-        None => text,
     }
 }
 

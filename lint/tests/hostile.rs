@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use featgen_codegen::Registry;
+use featgen_registry::Registry;
 use featgen_lint::{Finding, KnownFeatures, LintConfig, MAX_FILE_BYTES, Report, Rule, lint};
 
 fn lint_tree(root: &Path) -> Report {

@@ -27,6 +27,106 @@ impl Severity {
     }
 }
 
+/// What kind of problem a diagnostic reports. The kebab-case [`id`](Code::id) is part of the
+/// output contract (human and JSON output, docs); the command-line exit status is decided on
+/// the variant (an [`Io`](Code::Io) failure is a usage error, anything else is a finding).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Code {
+    /// The input could not be read or the output written (missing path, permissions).
+    Io,
+    /// `featgen.lock` is malformed.
+    InvalidLock,
+    /// A registry file is not valid YAML.
+    YamlSyntax,
+    /// A registry file expands to too many nodes (an alias bomb).
+    YamlTooLarge,
+    /// A registry file is over the size limit.
+    FileTooLarge,
+    /// A registry file is not UTF-8.
+    InvalidUtf8,
+    /// A value of the wrong YAML type.
+    WrongType,
+    /// A key the registry format does not have.
+    UnknownField,
+    /// A key given twice in one mapping.
+    DuplicateKey,
+    /// A required key is absent.
+    MissingField,
+    /// Text with control characters.
+    InvalidText,
+    /// A name that is not valid for its kind.
+    InvalidName,
+    /// A name declared twice.
+    DuplicateName,
+    /// Two names that become the same identifier in generated code.
+    NameCollision,
+    /// A feature names an undeclared team.
+    UnknownTeam,
+    /// A feature names an undeclared feature group.
+    UnknownGroup,
+    /// A feature names an undeclared tier.
+    UnknownTier,
+    /// `renamed_to` names no other feature.
+    UnknownRenameTarget,
+    /// `renamed_from` names a feature that still exists, is unknown, or is claimed twice.
+    UnknownRenameSource,
+    /// The registry has no features.
+    EmptyRegistry,
+    /// Invalid options of the code generator (an unknown target, a bad package name).
+    Config,
+    /// A user template that does not parse or render.
+    Template,
+}
+
+impl Code {
+    /// The stable kebab-case id (`unknown-team`).
+    pub fn id(self) -> &'static str {
+        match self {
+            Code::Io => "io",
+            Code::InvalidLock => "invalid-lock",
+            Code::YamlSyntax => "yaml-syntax",
+            Code::YamlTooLarge => "yaml-too-large",
+            Code::FileTooLarge => "file-too-large",
+            Code::InvalidUtf8 => "invalid-utf8",
+            Code::WrongType => "wrong-type",
+            Code::UnknownField => "unknown-field",
+            Code::DuplicateKey => "duplicate-key",
+            Code::MissingField => "missing-field",
+            Code::InvalidText => "invalid-text",
+            Code::InvalidName => "invalid-name",
+            Code::DuplicateName => "duplicate-name",
+            Code::NameCollision => "name-collision",
+            Code::UnknownTeam => "unknown-team",
+            Code::UnknownGroup => "unknown-group",
+            Code::UnknownTier => "unknown-tier",
+            Code::UnknownRenameTarget => "unknown-rename-target",
+            Code::UnknownRenameSource => "unknown-rename-source",
+            Code::EmptyRegistry => "empty-registry",
+            Code::Config => "config",
+            Code::Template => "template",
+        }
+    }
+}
+
+/// The code of a diagnostic: featgen's [`Code`], or another tool's (the linter's rules), so that
+/// every command renders its problems the same way.
+pub trait DiagnosticCode: Copy {
+    /// The stable kebab-case id shown in brackets (`error[unknown-team]`).
+    fn id(self) -> &'static str;
+}
+
+impl DiagnosticCode for Code {
+    fn id(self) -> &'static str {
+        Code::id(self)
+    }
+}
+
+impl Serialize for Code {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.id())
+    }
+}
+
 /// A position in a source file: 1-based line and column (in characters), and the length of the
 /// underlined region in characters (at least 1 when rendered).
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -62,13 +162,14 @@ impl Label {
     }
 }
 
-/// One problem found in the input.
+/// One problem found in the input, with the kind of problem as a `C` ([`Code`] for the
+/// registry and the code generator).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct Diagnostic {
+pub struct Diagnostic<C = Code> {
     /// Error or warning.
     pub severity: Severity,
-    /// Stable kebab-case identifier of the kind of problem (`unknown-team`), for tools and docs.
-    pub code: &'static str,
+    /// The kind of problem; its kebab-case id is shown (`unknown-team`), for tools and docs.
+    pub code: C,
     /// One-line summary.
     pub message: String,
     /// The place the problem is (absent for problems with no position, such as an empty
@@ -80,9 +181,9 @@ pub struct Diagnostic {
     pub help: Option<String>,
 }
 
-impl Diagnostic {
+impl<C: DiagnosticCode> Diagnostic<C> {
     /// An error with a code and message, no position yet.
-    pub fn error(code: &'static str, message: impl Into<String>) -> Diagnostic {
+    pub fn error(code: C, message: impl Into<String>) -> Diagnostic<C> {
         Diagnostic {
             severity: Severity::Error,
             code,
@@ -94,7 +195,7 @@ impl Diagnostic {
     }
 
     /// A warning with a code and message, no position yet.
-    pub fn warning(code: &'static str, message: impl Into<String>) -> Diagnostic {
+    pub fn warning(code: C, message: impl Into<String>) -> Diagnostic<C> {
         Diagnostic {
             severity: Severity::Warning,
             ..Diagnostic::error(code, message)
@@ -102,19 +203,19 @@ impl Diagnostic {
     }
 
     /// Sets the primary position.
-    pub fn at(mut self, label: Label) -> Diagnostic {
+    pub fn at(mut self, label: Label) -> Diagnostic<C> {
         self.primary = Some(label);
         self
     }
 
     /// Adds a related position.
-    pub fn also(mut self, label: Label) -> Diagnostic {
+    pub fn also(mut self, label: Label) -> Diagnostic<C> {
         self.secondary.push(label);
         self
     }
 
     /// Sets the fix hint.
-    pub fn help(mut self, help: impl Into<String>) -> Diagnostic {
+    pub fn help(mut self, help: impl Into<String>) -> Diagnostic<C> {
         self.help = Some(help.into());
         self
     }
@@ -126,7 +227,7 @@ impl Diagnostic {
             out,
             "{}[{}]: {}",
             self.severity.as_str(),
-            self.code,
+            self.code.id(),
             self.message
         );
         let labels: Vec<&Label> = self.primary.iter().chain(&self.secondary).collect();
@@ -296,7 +397,7 @@ impl Diagnostics {
                 let primary = d.primary.as_ref();
                 serde_json::json!({
                     "severity": d.severity,
-                    "code": d.code,
+                    "code": d.code.id(),
                     "message": d.message,
                     "file": primary.map(|l| l.file.to_string_lossy()),
                     "line": primary.map(|l| l.line),
@@ -388,7 +489,7 @@ mod tests {
     fn renders_snippet_with_underline_and_help() {
         let mut sources = SourceCache::new();
         sources.insert("r.yaml", "- feature: a\n  team: msg-team\n".into());
-        let d = Diagnostic::error("unknown-team", "unknown team `msg-team`")
+        let d = Diagnostic::error(Code::UnknownTeam, "unknown team `msg-team`")
             .at(Label::new("r.yaml", 2, 9, 8).with_message("not declared"))
             .help("did you mean `msgs-team`?");
         insta::assert_snapshot!(d.render(&mut sources), @r"

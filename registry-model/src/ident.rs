@@ -83,6 +83,25 @@ pub fn is_python_package_name(name: &str) -> bool {
         && !PYTHON_KEYWORDS.contains(&name)
 }
 
+/// Rust keywords (strict and reserved, 2024 edition): Cargo rejects them as crate names.
+const RUST_KEYWORDS: &[&str] = &[
+    "abstract", "as", "async", "await", "become", "box", "break", "const", "continue", "crate",
+    "do", "dyn", "else", "enum", "extern", "false", "final", "fn", "for", "gen", "if", "impl",
+    "in", "let", "loop", "macro", "match", "mod", "move", "mut", "override", "priv", "pub", "ref",
+    "return", "self", "static", "struct", "super", "trait", "true", "try", "type", "typeof",
+    "unsafe", "unsized", "use", "virtual", "where", "while", "yield",
+];
+
+/// Whether `name` can name a generated Rust crate (`[package] name` in `Cargo.toml`): ASCII
+/// letters, digits, `-` and `_`, starting with a letter, and not a keyword once `-` becomes `_`.
+pub fn is_crate_name(name: &str) -> bool {
+    name.starts_with(|c: char| c.is_ascii_alphabetic())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        && !RUST_KEYWORDS.contains(&name.replace('-', "_").as_str())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -148,5 +167,15 @@ mod tests {
         assert!(!is_python_package_name("match"));
         assert!(!is_python_package_name("my-features"));
         assert!(!is_python_package_name("2features"));
+    }
+
+    #[test]
+    fn crate_names() {
+        assert!(is_crate_name("featgen-features"));
+        assert!(is_crate_name("acme_features2"));
+        assert!(!is_crate_name("type"));
+        assert!(!is_crate_name("2features"));
+        assert!(!is_crate_name("my features"));
+        assert!(!is_crate_name(""));
     }
 }

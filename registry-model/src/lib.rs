@@ -1,7 +1,8 @@
 //! featgen-registry: the feature registry as a validated model.
 //!
 //! [`Registry::load`] reads YAML (one file or a directory), validates it with precise
-//! [`Diagnostic`]s and assigns stable ids from `featgen.lock`. [`ident`] holds the identifier
+//! [`Diagnostic`]s and assigns stable ids from `featgen.lock`; [`Loaded::load`] also returns
+//! the lock to write back when names were added or removed. [`ident`] holds the identifier
 //! rules every generated target shares. The code generator (`featgen-codegen`), the linter and
 //! the attribution crates build on this crate; it has no template machinery.
 
@@ -13,5 +14,6 @@ pub mod model;
 pub mod par;
 mod yaml;
 
-pub use diagnostic::{Diagnostic, Diagnostics, Label, Severity, SourceCache};
+pub use diagnostic::{Code, Diagnostic, Diagnostics, Label, Severity, SourceCache};
+pub use load::Loaded;
 pub use model::{Deprecation, Feature, FeatureGroup, Origin, Registry, Team, Tier};

@@ -1,4 +1,5 @@
-//! Loading a registry: files → YAML trees → checked entries → a [`Registry`] with stable ids.
+//! Loading a registry: files → YAML trees → checked entries → a [`Registry`] with stable ids,
+//! and the [`Lock`] those ids come from.
 //!
 //! Every problem is collected (never just the first) as a [`Diagnostic`] with the file, line and
 //! column of the offending token and a hint on how to fix it.
@@ -9,7 +10,7 @@ use std::sync::Arc;
 
 use foldhash::{HashMap, HashMapExt as _, HashSet, HashSetExt as _};
 
-use crate::diagnostic::{Diagnostic, Diagnostics, Label, Suggester, did_you_mean, line_column};
+use crate::diagnostic::{Code, Diagnostic, Diagnostics, Label, Suggester, did_you_mean, line_column};
 use crate::ident;
 use crate::lock::{LOCK_FILE, Lock, Section, Wanted};
 use crate::model::{
@@ -20,20 +21,36 @@ use crate::yaml::{self, Node, Value};
 /// Largest registry file accepted; a registry of 10,000 features is about 1 MiB.
 pub const MAX_FILE_BYTES: u64 = 8 * 1024 * 1024;
 
-/// Diagnostic code of failures to read the registry (missing path, permissions): a usage or
-/// I/O problem rather than an invalid registry.
-pub const IO_ERROR: &str = "io";
-
 impl Registry {
     /// Loads and validates the registry at `path` (one YAML file, or a directory whose `*.yaml`
     /// and `*.yml` files are merged in file-name order), with ids from the `featgen.lock` beside
-    /// it. New names get new ids in the returned registry's `lock`; the file is not written.
+    /// it. For readers of the registry; [`Loaded::load`] also returns the ids to write back.
     pub fn load(path: &Path) -> Result<Registry, Diagnostics> {
-        Registry::load_with_lock(path, &lock_path_for(path))
+        Loaded::load(path).map(|loaded| loaded.registry)
+    }
+}
+
+/// A registry with the id assignments of its load: what `featgen build` writes back to
+/// `featgen.lock` when a name is new or gone.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Loaded {
+    /// The validated registry.
+    pub registry: Registry,
+    /// The ids after this load: the lock that was read, with new names added and removed ones
+    /// retired. The file is not written by loading.
+    pub lock: Lock,
+    /// Where the lock lives.
+    pub lock_path: PathBuf,
+}
+
+impl Loaded {
+    /// Loads the registry at `path` like [`Registry::load`], keeping the lock.
+    pub fn load(path: &Path) -> Result<Loaded, Diagnostics> {
+        Loaded::load_with_lock(path, &lock_path_for(path))
     }
 
-    /// Like [`Registry::load`], with the lock file at `lock_path`.
-    pub fn load_with_lock(path: &Path, lock_path: &Path) -> Result<Registry, Diagnostics> {
+    /// Like [`Loaded::load`], with the lock file at `lock_path`.
+    pub fn load_with_lock(path: &Path, lock_path: &Path) -> Result<Loaded, Diagnostics> {
         let files: Arc<[PathBuf]> = discover(path).map_err(|d| Diagnostics(vec![*d]))?.into();
         // Files are parsed and checked one per job, and the lock is read beside them: none
         // needs another. Merging the per-file results in file order gives the same entries and
@@ -56,9 +73,12 @@ impl Registry {
             Ok(lock) => lock.map_err(|d| Diagnostics(vec![*d]))?,
             Err(panic) => std::panic::resume_unwind(panic),
         };
-        let mut registry = loader.finish(path, lock)?;
-        registry.lock_path = lock_path.to_path_buf();
-        Ok(registry)
+        let (registry, lock) = loader.finish(path, lock)?;
+        Ok(Loaded {
+            registry,
+            lock,
+            lock_path: lock_path.to_path_buf(),
+        })
     }
 }
 
@@ -75,7 +95,7 @@ pub fn lock_path_for(path: &Path) -> PathBuf {
 /// The registry files at `path`, in merge order.
 fn discover(path: &Path) -> Result<Vec<PathBuf>, Box<Diagnostic>> {
     let io_error = |err: std::io::Error| {
-        Box::new(Diagnostic::error(IO_ERROR, format!("cannot read registry {}: {err}", path.display()))
+        Box::new(Diagnostic::error(Code::Io, format!("cannot read registry {}: {err}", path.display()))
             .help("pass the registry file or directory with --registry, or set `registry` in featgen.toml"))
     };
     if !path.is_dir() {
@@ -245,7 +265,7 @@ impl Loader {
         }
     }
 
-    fn error(&mut self, code: &'static str, message: String, at: Pos, help: Option<String>) {
+    fn error(&mut self, code: Code, message: String, at: Pos, help: Option<String>) {
         let mut diagnostic = Diagnostic::error(code, message).at(self.label(at));
         diagnostic.help = help;
         self.diagnostics.push(diagnostic);
@@ -271,7 +291,7 @@ impl Loader {
                     other.kind()
                 );
                 self.error(
-                    "wrong-type",
+                    Code::WrongType,
                     message,
                     at,
                     Some("start with `- feature: name` or `features:`".into()),
@@ -316,7 +336,7 @@ impl Loader {
             };
             if let Some((_, first)) = seen.iter().find(|(seen, _)| *seen == name) {
                 let diagnostic =
-                    Diagnostic::error("duplicate-key", format!("duplicate key `{name}`"))
+                    Diagnostic::error(Code::DuplicateKey, format!("duplicate key `{name}`"))
                         .at(self.label(at).with_message("duplicate"))
                         .also(self.label(*first).with_message("first defined here"))
                         .help("remove one of the two entries");
@@ -329,7 +349,7 @@ impl Loader {
                     None => format!("expected one of: {}", allowed.join(", ")),
                 };
                 self.error(
-                    "unknown-field",
+                    Code::UnknownField,
                     format!("unknown {what} `{name}`"),
                     at,
                     Some(help),
@@ -351,7 +371,7 @@ impl Loader {
             _ => format!("write {what} as {expected}"),
         };
         self.error(
-            "wrong-type",
+            Code::WrongType,
             format!("{what} must be {expected}, found {}", found.kind()),
             at,
             Some(help),
@@ -369,7 +389,7 @@ impl Loader {
                 {
                     let message = format!("{what} contains the control character {:?}", bad);
                     self.error(
-                        "invalid-text",
+                        Code::InvalidText,
                         message,
                         at,
                         Some("remove the control character".into()),
@@ -439,7 +459,7 @@ impl Loader {
             };
             let help =
                 "every feature needs `feature`, `team`, `tier` and `feature_group`".to_owned();
-            self.error("missing-field", message, at, Some(help));
+            self.error(Code::MissingField, message, at, Some(help));
         }
         if !missing.is_empty() || name.is_none() {
             // Still check what the incomplete feature references, so one run reports it all.
@@ -487,7 +507,7 @@ impl Loader {
         if reason.is_none() {
             let help = "say why, e.g. `reason: replaced by gift cards`".to_owned();
             self.error(
-                "missing-field",
+                Code::MissingField,
                 "`deprecated` is missing `reason`".into(),
                 at,
                 Some(help),
@@ -540,7 +560,7 @@ impl Loader {
                             oncall: decl.3,
                         }),
                         None => self.error(
-                            "missing-field",
+                            Code::MissingField,
                             format!("{} is missing `name`", kind.noun()),
                             item_at,
                             Some(format!(
@@ -567,10 +587,10 @@ impl Loader {
     }
 
     /// Cross-entry checks, then ids; consumes the loader.
-    fn finish(mut self, path: &Path, lock: Lock) -> Result<Registry, Diagnostics> {
+    fn finish(mut self, path: &Path, lock: Lock) -> Result<(Registry, Lock), Diagnostics> {
         if self.features.is_empty() && self.diagnostics.is_empty() {
             let mut diagnostic = Diagnostic::error(
-                "empty-registry",
+                Code::EmptyRegistry,
                 format!("the registry {} has no features", path.display()),
             )
             .help("add a feature: `- feature: my-feature` with `team`, `tier` and `feature_group`");
@@ -696,7 +716,7 @@ impl Loader {
                 }
             };
             let diagnostic =
-                Diagnostic::error("unknown-tier", format!("unknown tier `{}`", r.text))
+                Diagnostic::error(Code::UnknownTier, format!("unknown tier `{}`", r.text))
                     .at(self.label(r.at))
                     .help(help);
             self.diagnostics.push(diagnostic);
@@ -726,7 +746,7 @@ impl Loader {
                         "`renamed_to` names `{}`, which is not another feature of the registry",
                         to.text
                     );
-                    self.error("unknown-rename-target", message, to.at, Some(help));
+                    self.error(Code::UnknownRenameTarget, message, to.at, Some(help));
                 }
             }
             let Some(from) = &feature.renamed_from else {
@@ -740,21 +760,21 @@ impl Loader {
                 let help =
                     "remove the old feature, or drop `renamed_from` if both are meant to exist"
                         .to_owned();
-                self.error("unknown-rename-source", message, from.at, Some(help));
+                self.error(Code::UnknownRenameSource, message, from.at, Some(help));
             } else if locked.get(&feature.name.text).is_none() && locked.get(&from.text).is_none() {
                 let message = format!(
                     "`renamed_from: {}` names no feature known to featgen.lock",
                     from.text
                 );
                 let help = "`renamed_from` keeps the id of a feature that was built before; check the old name".to_owned();
-                self.error("unknown-rename-source", message, from.at, Some(help));
+                self.error(Code::UnknownRenameSource, message, from.at, Some(help));
             } else if let Some(other) = claimed.insert(&from.text, &feature.name) {
                 let message = format!(
                     "`{}` is claimed by two renames (`{}` and `{}`)",
                     from.text, other.text, feature.name.text
                 );
                 self.error(
-                    "unknown-rename-source",
+                    Code::UnknownRenameSource,
                     message,
                     from.at,
                     Some("only one feature can take over an id".into()),
@@ -765,7 +785,7 @@ impl Loader {
 
     /// Assembles the registry: ids from the lock (assigned in YAML order for new names),
     /// entries sorted by name and tiers by rank.
-    fn build(self, raw: Vec<RawFeature>, mut lock: Lock) -> Registry {
+    fn build(self, raw: Vec<RawFeature>, mut lock: Lock) -> (Registry, Lock) {
         let wanted: Vec<Wanted<'_>> = raw
             .iter()
             .map(|f| Wanted {
@@ -850,14 +870,13 @@ impl Loader {
                 description: d.and_then(|d| text(d.description.as_ref())),
             })
             .collect();
-        Registry {
+        let registry = Registry {
             features,
             teams,
             groups,
             tiers,
-            lock,
-            lock_path: PathBuf::new(),
-        }
+        };
+        (registry, lock)
     }
 }
 
@@ -899,11 +918,11 @@ fn reference(feature: &RawFeature, kind: DeclKind) -> &Str {
     }
 }
 
-fn unknown_code(kind: DeclKind) -> &'static str {
+fn unknown_code(kind: DeclKind) -> Code {
     match kind {
-        DeclKind::Team => "unknown-team",
-        DeclKind::Group => "unknown-group",
-        DeclKind::Tier => "unknown-tier",
+        DeclKind::Team => Code::UnknownTeam,
+        DeclKind::Group => Code::UnknownGroup,
+        DeclKind::Tier => Code::UnknownTier,
     }
 }
 
@@ -922,17 +941,17 @@ fn parse_file(path: &Path) -> Result<Node, Box<Diagnostic>> {
         Ok(None) => {
             let message = format!("registry file is larger than {} MiB", MAX_FILE_BYTES >> 20);
             let help = "split the registry into one file per team in a directory";
-            return Err(file_error("file-too-large", message, 1, 1, help));
+            return Err(file_error(Code::FileTooLarge, message, 1, 1, help));
         }
         Err(err) => {
             let message = format!("cannot read {}: {err}", path.display());
-            return Err(Box::new(Diagnostic::error(IO_ERROR, message)));
+            return Err(Box::new(Diagnostic::error(Code::Io, message)));
         }
     };
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&bytes);
     let text = std::str::from_utf8(bytes).map_err(|err| {
         let (line, column) = line_column(bytes, err.valid_up_to());
-        let diagnostic = Diagnostic::error("invalid-utf8", "registry file is not valid UTF-8")
+        let diagnostic = Diagnostic::error(Code::InvalidUtf8, "registry file is not valid UTF-8")
             .at(Label::new(path, line, column, 1).with_message("invalid byte here"))
             .help("save the file as UTF-8");
         Box::new(diagnostic)
@@ -940,11 +959,11 @@ fn parse_file(path: &Path) -> Result<Node, Box<Diagnostic>> {
     yaml::parse(text).map_err(|err| {
         let (code, help) = if err.budget {
             (
-                "yaml-too-large",
+                Code::YamlTooLarge,
                 "the document expands to too many nodes (an alias bomb?); remove the aliases",
             )
         } else {
-            ("yaml-syntax", "fix the YAML syntax at this position")
+            (Code::YamlSyntax, "fix the YAML syntax at this position")
         };
         file_error(code, err.message, err.line.max(1), err.column.max(1), help)
     })
@@ -992,7 +1011,7 @@ fn name_diagnostics(
             };
             diagnostics.push(
                 Diagnostic::error(
-                    "invalid-name",
+                    Code::InvalidName,
                     format!("invalid {noun} name `{}`", name.text),
                 )
                 .at(label(name.at))
@@ -1002,7 +1021,7 @@ fn name_diagnostics(
         }
         if let Some(at) = first.get(name.text.as_str()) {
             let diagnostic = Diagnostic::error(
-                "duplicate-name",
+                Code::DuplicateName,
                 format!("duplicate {noun} `{}`", name.text),
             )
             .at(label(name.at).with_message("defined again here"))
@@ -1036,7 +1055,7 @@ fn name_diagnostics(
                 other.text,
                 targets.join(", ")
             );
-            let diagnostic = Diagnostic::error("name-collision", message)
+            let diagnostic = Diagnostic::error(Code::NameCollision, message)
                 .at(label(name.at).with_message("this name"))
                 .also(label(other.at).with_message("becomes the same identifier as this one"))
                 .help("names that differ only in `-` versus `_` cannot both exist; rename one");

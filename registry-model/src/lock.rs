@@ -11,7 +11,7 @@ use std::path::Path;
 
 use foldhash::{HashMap, HashSet};
 
-use crate::diagnostic::{Diagnostic, Label, line_column};
+use crate::diagnostic::{Code, Diagnostic, Label, line_column};
 
 /// File name of the lock, beside the registry.
 pub const LOCK_FILE: &str = "featgen.lock";
@@ -130,7 +130,7 @@ impl Lock {
             Ok(text) => Lock::parse(&text, path),
             Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(Lock::default()),
             Err(err) => Err(Box::new(Diagnostic::error(
-                crate::load::IO_ERROR,
+                Code::Io,
                 format!("cannot read {}: {err}", path.display()),
             ))),
         }
@@ -140,7 +140,7 @@ impl Lock {
     pub fn parse(text: &str, path: &Path) -> Result<Lock, Box<Diagnostic>> {
         let invalid = |offset: usize, message: String| {
             let (line, column) = line_column(text.as_bytes(), offset);
-            Box::new(Diagnostic::error("invalid-lock", message)
+            Box::new(Diagnostic::error(Code::InvalidLock, message)
                 .at(Label::new(path, line, column, 1))
                 .help(format!(
                     "{LOCK_FILE} is written by `featgen build`; restore it from version control \

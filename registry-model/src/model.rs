@@ -108,12 +108,6 @@ pub struct Registry {
     pub groups: Vec<FeatureGroup>,
     /// Every tier, most critical first.
     pub tiers: Vec<Tier>,
-    /// The id assignments after this load (written to `featgen.lock` by `featgen build`).
-    #[serde(skip)]
-    pub lock: crate::lock::Lock,
-    /// Where `featgen.lock` lives for this registry.
-    #[serde(skip)]
-    pub lock_path: PathBuf,
 }
 
 impl Registry {

@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use featgen_registry::{Diagnostic, Registry};
+use featgen_registry::{Diagnostic, Loaded, Registry};
 
 /// Writes `files` (name, contents) into a fresh directory and loads it as a registry.
 fn load(files: &[(&str, &[u8])]) -> (tempfile::TempDir, Result<Registry, Vec<Diagnostic>>) {
@@ -37,7 +37,7 @@ fn assert_one(
 ) -> Diagnostic {
     let matching: Vec<_> = errors
         .iter()
-        .filter(|d| d.code == code && d.message.contains(message))
+        .filter(|d| d.code.id() == code && d.message.contains(message))
         .collect();
     assert_eq!(
         matching.len(),
@@ -80,7 +80,7 @@ fn the_seed_loads_unchanged() {
 fn yaml_syntax_error() {
     let e = errors(&[("a.yaml", "- feature: messaging\n  team: [msgs\n")]);
     let d = &e[0];
-    assert_eq!(d.code, "yaml-syntax");
+    assert_eq!(d.code.id(), "yaml-syntax");
     let at = d.primary.as_ref().unwrap();
     assert_eq!((at.line, at.column), (2, 9), "the unclosed `[`: {d:#?}");
 }
@@ -294,9 +294,9 @@ fn renamed_from_pointing_nowhere() {
 fn empty_registry() {
     let e = errors(&[("a.yaml", "# nothing yet\n")]);
     assert_eq!(e.len(), 1);
-    assert_eq!(e[0].code, "empty-registry");
+    assert_eq!(e[0].code.id(), "empty-registry");
     let e = errors(&[]);
-    assert_eq!(e[0].code, "empty-registry");
+    assert_eq!(e[0].code.id(), "empty-registry");
 }
 
 #[test]
@@ -322,7 +322,7 @@ fn alias_bomb() {
     }
     let e = errors(&[("a.yaml", &yaml)]);
     assert_eq!(e.len(), 1, "{e:#?}");
-    assert_eq!(e[0].code, "yaml-too-large", "{e:#?}");
+    assert_eq!(e[0].code.id(), "yaml-too-large", "{e:#?}");
 }
 
 #[test]
@@ -349,7 +349,7 @@ fn keywords_are_valid_names() {
 fn all_errors_are_reported_in_one_run() {
     let bad = "- feature: A\n  team: t\n  tier: Z\n  feature_group: chat\n- feature: b\n  team: t\n  tier: S\n  colour: red\n";
     let e = errors(&[("a.yaml", bad), ("b.yaml", "- [oops")]);
-    let codes: Vec<_> = e.iter().map(|d| d.code).collect();
+    let codes: Vec<_> = e.iter().map(|d| d.code.id()).collect();
     for code in [
         "invalid-name",
         "unknown-tier",
@@ -370,9 +370,10 @@ fn stable_ids_across_edits_and_renames() {
     };
     let build = |yaml: String| {
         std::fs::write(&path, yaml).unwrap();
-        let registry = Registry::load(&path).unwrap();
-        std::fs::write(&registry.lock_path, registry.lock.render()).unwrap();
-        registry
+        let loaded = Loaded::load(&path).unwrap();
+        std::fs::write(&loaded.lock_path, loaded.lock.render()).unwrap();
+        loaded
+            .registry
             .features
             .iter()
             .map(|f| (f.name.clone(), f.id))

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use featgen_codegen::render::{self, RenderOptions};
-use featgen_registry::Registry;
+use featgen_registry::{Loaded, Registry};
 
 /// The workspace root (the folder holding the top-level `Cargo.toml`).
 pub fn workspace_root() -> &'static Path {
@@ -70,16 +70,17 @@ pub fn run_ok(command: &mut Command) -> String {
 /// Loads the registry at `registry` (with the lock beside it), renders every built-in target
 /// into `out`, writes the updated lock, and returns the registry.
 pub fn build(registry: &Path, out: &Path, python_package: &str) -> Registry {
-    let loaded = Registry::load(registry).unwrap_or_else(|d| panic!("invalid registry:\n{d}"));
+    let loaded = Loaded::load(registry).unwrap_or_else(|d| panic!("invalid registry:\n{d}"));
     let options = RenderOptions {
         python_package: python_package.to_owned(),
         template_dir: None,
+        rust_crate: None,
     };
-    let files =
-        render::render(&loaded, &[], &options).unwrap_or_else(|d| panic!("render failed:\n{d}"));
+    let files = render::render(&loaded.registry, &[], &options)
+        .unwrap_or_else(|d| panic!("render failed:\n{d}"));
     featgen_codegen::output::write(out, &files).expect("write generated files");
     std::fs::write(&loaded.lock_path, loaded.lock.render()).expect("write lock");
-    loaded
+    loaded.registry
 }
 
 /// Executes `files` in order in a fresh database of `engine` (`sqlite`, `duckdb` or
@@ -169,6 +170,10 @@ pub fn compile_rust(features_rs: &Path) {
                 "lib",
                 "--crate-name",
                 "features",
+                // What Cargo passes for a crate with no cargo features: a `cfg(feature = ..)`
+                // the file leaves unguarded would warn (`unexpected_cfgs`), and fail here.
+                "--check-cfg",
+                "cfg(feature, values())",
                 "-D",
                 "warnings",
                 "--out-dir",
@@ -185,4 +190,29 @@ pub fn compile_rust(features_rs: &Path) {
         doctests.contains("running 0 tests"),
         "descriptions became doctests:\n{doctests}"
     );
+}
+
+/// Builds the generated crate in `crate_dir` with Cargo, without and with its `serde` feature,
+/// denying warnings. Offline, against the workspace's `Cargo.lock`, so `serde` resolves to the
+/// version the workspace already fetched.
+pub fn build_rust_crate(crate_dir: &Path) {
+    std::fs::copy(
+        workspace_root().join("Cargo.lock"),
+        crate_dir.join("Cargo.lock"),
+    )
+    .expect("copy Cargo.lock");
+    let target = tempfile::tempdir().expect("temp dir");
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    for features in [&[][..], &["--features", "serde"][..]] {
+        run_ok(
+            Command::new(&cargo)
+                .args(["build", "--offline", "--quiet"])
+                .args(features)
+                .arg("--manifest-path")
+                .arg(crate_dir.join("Cargo.toml"))
+                .env("CARGO_TARGET_DIR", target.path())
+                .env("RUSTFLAGS", "-D warnings")
+                .env_remove("CARGO_ENCODED_RUSTFLAGS"),
+        );
+    }
 }

@@ -4,8 +4,11 @@
 
 use std::path::{Path, PathBuf};
 
+use featgen_codegen::render::{self, RenderOptions};
+use featgen_registry::Registry;
 use featgen_tests::{
-    build, compile_rust, python_command, run_ok, run_sql, type_check_python, workspace_root,
+    build, build_rust_crate, compile_rust, python_command, run_ok, run_sql, type_check_python,
+    workspace_root,
 };
 use serde_json::Value;
 
@@ -155,6 +158,28 @@ fn rust_output_compiles_without_warnings_or_doctests() {
         "features",
     );
     compile_rust(&dir.path().join("out/rust/features.rs"));
+}
+
+#[test]
+fn rust_target_as_a_crate_builds_with_cargo_with_and_without_serde() {
+    let registry = Registry::load(&workspace_root().join("tests/fixtures/evolve/v1.yaml"))
+        .unwrap_or_else(|d| panic!("{d}"));
+    let options = RenderOptions {
+        rust_crate: Some("acme-features".to_owned()),
+        ..RenderOptions::default()
+    };
+    let files =
+        render::render(&registry, &["rust".to_owned()], &options).unwrap_or_else(|d| panic!("{d}"));
+    let paths: Vec<_> = files.iter().map(|f| f.path.to_str().unwrap()).collect();
+    assert_eq!(
+        paths,
+        ["rust/features.rs", "rust/Cargo.toml", "rust/lib.rs"]
+    );
+    let dir = tempfile::tempdir().unwrap();
+    featgen_codegen::output::write(dir.path(), &files).unwrap();
+    let manifest = std::fs::read_to_string(dir.path().join("rust/Cargo.toml")).unwrap();
+    assert!(manifest.contains("name = \"acme-features\""), "{manifest}");
+    build_rust_crate(&dir.path().join("rust"));
 }
 
 #[test]

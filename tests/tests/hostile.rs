@@ -116,7 +116,10 @@ fn hostile_registries_produce_working_code_in_every_target() {
         // registry is rightly rejected. Any other rejection would be a bug.
         if let Err(diagnostics) = featgen_registry::Registry::load(&dir.join("registry.yaml")) {
             assert!(
-                diagnostics.0.iter().all(|d| d.code == "name-collision"),
+                diagnostics
+                    .0
+                    .iter()
+                    .all(|d| d.code == featgen_registry::Code::NameCollision),
                 "{diagnostics}"
             );
             continue;

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use featgen_codegen::output::{self, FileStatus};
 use featgen_codegen::render::{self, GeneratedFile, RenderOptions};
-use featgen_registry::{Diagnostics, Registry};
+use featgen_registry::{Diagnostics, Loaded, Registry};
 
 use crate::Status;
 use crate::cmd::report;
@@ -29,6 +29,10 @@ pub struct BuildArgs {
     /// Directory of templates overriding or adding to the embedded ones [config: templates].
     #[arg(long, value_name = "DIR")]
     pub templates: Option<PathBuf>,
+    /// Also write Cargo.toml and lib.rs beside rust/features.rs: a complete crate of this name
+    /// [config: rust_crate; default: none].
+    #[arg(long, value_name = "NAME")]
+    pub rust_crate: Option<String>,
     /// Output format [config: format; default: human].
     #[arg(long, value_enum)]
     pub format: Option<Format>,
@@ -84,6 +88,10 @@ impl Settings {
                     .templates
                     .clone()
                     .or_else(|| config.templates.as_ref().map(|t| config.resolve(t))),
+                rust_crate: args
+                    .rust_crate
+                    .clone()
+                    .or_else(|| config.rust_crate.clone()),
             },
             format: args.format.or(config.format).unwrap_or_default(),
         }
@@ -93,8 +101,12 @@ impl Settings {
 /// Runs `featgen build` (`Mode::Write`) or `featgen check` (`Mode::Check`).
 pub fn run(config: &Config, args: &BuildArgs, mode: Mode) -> Status {
     let settings = Settings::new(config, args);
-    let registry = match Registry::load(&settings.registry) {
-        Ok(registry) => registry,
+    let Loaded {
+        registry,
+        lock,
+        lock_path,
+    } = match Loaded::load(&settings.registry) {
+        Ok(loaded) => loaded,
         Err(diagnostics) => return report::diagnostics(&diagnostics, settings.format),
     };
     let files = match render::render(&registry, &settings.targets, &settings.options) {
@@ -105,8 +117,8 @@ pub fn run(config: &Config, args: &BuildArgs, mode: Mode) -> Status {
         }
     };
     let lock = [GeneratedFile {
-        path: registry.lock_path.clone(),
-        contents: registry.lock.render(),
+        path: lock_path,
+        contents: lock.render(),
     }];
     let status = match mode {
         Mode::Write => write(&settings, &lock, &files),

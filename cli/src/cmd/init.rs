@@ -18,18 +18,26 @@ pub struct InitArgs {
 const STARTER_REGISTRY: &str = "\
 # The feature registry: every endpoint and background task names one of these features.
 # One file per team is the usual layout; all *.yaml files in this directory are merged.
-- feature: messaging
-  team: msgs-team
-  tier: S
-  feature_group: chat
-- feature: text-in-voice
-  team: msgs-team
-  tier: B
-  feature_group: chat
-- feature: typing-indicator
-  team: msgs-team
-  tier: E
-  feature_group: chat
+# Teams and feature groups are declared, so that a misspelt name in a feature is an error
+# (with a \"did you mean\") rather than a new team or group with an id of its own.
+teams:
+  - name: msgs-team
+    description: Messaging
+feature_groups:
+  - chat
+features:
+  - feature: messaging
+    team: msgs-team
+    tier: S
+    feature_group: chat
+  - feature: text-in-voice
+    team: msgs-team
+    tier: B
+    feature_group: chat
+  - feature: typing-indicator
+    team: msgs-team
+    tier: E
+    feature_group: chat
 ";
 
 const STARTER_CONFIG: &str = "\
@@ -38,6 +46,8 @@ registry = \"registry\"
 out = \"generated\"
 # targets = [\"rust\", \"python\", \"sql-postgres\", \"sql-sqlite\", \"sql-duckdb\", \"sql-bigquery\", \"json\"]
 python_package = \"features\"
+# Also write Cargo.toml and lib.rs beside generated/rust/features.rs, to check the crate in:
+# rust_crate = \"features\"
 ";
 
 /// Runs `featgen init`; refuses to overwrite existing files.

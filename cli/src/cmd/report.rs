@@ -1,7 +1,6 @@
 //! Printing diagnostics in the chosen format and mapping them to an exit status.
 
-use featgen_registry::load::IO_ERROR;
-use featgen_registry::{Diagnostic, Diagnostics, SourceCache};
+use featgen_registry::{Code, Diagnostic, Diagnostics, SourceCache};
 
 use crate::Status;
 use crate::config::Format;
@@ -13,7 +12,7 @@ pub fn diagnostics(diagnostics: &Diagnostics, format: Format) -> Status {
         Format::Human => eprint!("{}", diagnostics.render_human(&mut SourceCache::new())),
         Format::Json => println!("{}", diagnostics.to_json()),
     }
-    if diagnostics.0.iter().any(|d| d.code == IO_ERROR) {
+    if diagnostics.0.iter().any(|d| d.code == Code::Io) {
         Status::Error
     } else {
         Status::Findings
@@ -23,7 +22,7 @@ pub fn diagnostics(diagnostics: &Diagnostics, format: Format) -> Status {
 /// Reports an I/O failure; always `Status::Error`.
 pub fn io_error(message: &str, format: Format) -> Status {
     diagnostics(
-        &Diagnostics(vec![Diagnostic::error(IO_ERROR, message)]),
+        &Diagnostics(vec![Diagnostic::error(Code::Io, message)]),
         format,
     );
     Status::Error

@@ -23,6 +23,7 @@ pub fn run(config: &Config, args: &ValidateArgs) -> Status {
         targets: Vec::new(),
         python_package: None,
         templates: None,
+        rust_crate: None,
         format: args.format,
     };
     let settings = Settings::new(config, &build_args);

@@ -3,7 +3,7 @@
 
 use std::fmt::Write as _;
 
-use featgen_registry::diagnostic::{Diagnostic, Label, SourceCache};
+use featgen_registry::diagnostic::{Diagnostic, DiagnosticCode, Label, SourceCache};
 
 use super::{Summary, counts};
 use crate::finding::{Finding, Location, Rule, Severity};
@@ -35,8 +35,14 @@ pub(super) fn render(findings: &[Finding], summary: Summary) -> String {
     out
 }
 
-fn diagnostic(finding: &Finding, sources: &mut SourceCache) -> Diagnostic {
-    let code = finding.rule.id();
+impl DiagnosticCode for Rule {
+    fn id(self) -> &'static str {
+        Rule::id(self)
+    }
+}
+
+fn diagnostic(finding: &Finding, sources: &mut SourceCache) -> Diagnostic<Rule> {
+    let code = finding.rule;
     let mut diagnostic = match finding.severity() {
         Severity::Error => Diagnostic::error(code, &finding.message),
         Severity::Warning => Diagnostic::warning(code, &finding.message),
