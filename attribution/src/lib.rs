@@ -8,6 +8,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod format;
 pub mod period;
 pub mod pprof;
 pub mod profiles;
