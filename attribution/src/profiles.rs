@@ -71,6 +71,35 @@ pub struct ReadSummary {
     pub no_deployment: Homeless,
 }
 
+impl ReadSummary {
+    /// One line per thing the user should know was not counted, for stderr.
+    pub fn warnings(&self) -> Vec<String> {
+        let mut warnings: Vec<String> = self
+            .skipped
+            .iter()
+            .map(|(reason, skipped)| {
+                let first = skipped
+                    .first
+                    .as_ref()
+                    .map_or(String::new(), |(path, detail)| {
+                        format!(" (first: {}: {detail})", path.display())
+                    });
+                format!("skipped {} file(s): {reason}{first}", skipped.files)
+            })
+            .collect();
+        let homeless = &self.no_deployment;
+        if homeless.files > 0 {
+            warnings.push(format!(
+                "{} ns of CPU in {} file(s) not counted: samples carry neither the deployment label nor `service_name` (first: {}); pass --deployment-label or label the profiles",
+                homeless.cpu_ns,
+                homeless.files,
+                homeless.first.as_deref().unwrap_or(Path::new("")).display()
+            ));
+        }
+        warnings
+    }
+}
+
 /// Why a directory could not be read.
 #[derive(Debug)]
 pub enum ReadError {

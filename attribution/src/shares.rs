@@ -27,6 +27,20 @@ pub struct Shares {
     pub unknown: BTreeMap<String, u64>,
 }
 
+impl Shares {
+    /// One line per unknown feature name, for stderr.
+    pub fn warnings(&self) -> Vec<String> {
+        self.unknown
+            .iter()
+            .map(|(name, cpu_ns)| {
+                format!(
+                    "feature `{name}` is not in the registry or its lock: its {cpu_ns} ns of CPU keep the name with feature_id -1 (add it to the registry, or `renamed_from` if it was renamed)"
+                )
+            })
+            .collect()
+    }
+}
+
 /// A row's identity within a (step, deployment) slice.
 type RowKey = (Option<String>, Option<String>);
 
