@@ -8,7 +8,13 @@
 
 #![forbid(unsafe_code)]
 
+pub mod format;
+pub mod period;
+pub mod pprof;
+pub mod profiles;
+pub mod resolve;
 pub mod row;
+pub mod shares;
 pub mod time;
 
 pub use row::{Bucket, CostRow, LabeledCpu, ShareRow, UNATTRIBUTED_ID};

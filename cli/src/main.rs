@@ -63,6 +63,8 @@ enum Command {
     Lint(cmd::lint::LintArgs),
     /// List every endpoint and task found in the sources, with its feature.
     Routes(cmd::routes::RoutesArgs),
+    /// CPU share per (hour, deployment, feature, endpoint) from a directory of pprof files.
+    Shares(cmd::shares::SharesArgs),
 }
 
 fn main() -> ExitCode {
@@ -93,6 +95,7 @@ fn main() -> ExitCode {
         Command::Init(args) => cmd::init::run(&args),
         Command::Lint(args) => cmd::lint::run(&config, &args),
         Command::Routes(args) => cmd::routes::run(&config, &args),
+        Command::Shares(args) => cmd::shares::run(&config, &args),
     };
     status.into()
 }

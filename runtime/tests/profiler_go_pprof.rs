@@ -65,6 +65,10 @@ fn go_tool_pprof_reads_the_labels_and_stacks() {
         "chat-team",
         "tier:",
         "tier0",
+        // The stable id, and the series label that makes each file stand alone.
+        "feature_id:",
+        "service_name:",
+        "go-pprof",
     ] {
         assert!(
             tags.contains(expected),

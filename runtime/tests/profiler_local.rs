@@ -112,6 +112,7 @@ fn profiles_carry_route_labels_stacks_and_conserve_samples() {
                 .find(|(key, _)| *key == "feature")
                 .map(|(_, v)| *v)
             {
+                // Route labels, then the series labels that make each file stand alone.
                 Some("messaging") => assert_eq!(
                     labels,
                     [
@@ -119,14 +120,18 @@ fn profiles_carry_route_labels_stacks_and_conserve_samples() {
                         ("endpoint", "send_message"),
                         ("feature_group", "chat"),
                         ("team", "chat-team"),
-                        ("tier", "tier0")
+                        ("tier", "tier0"),
+                        ("feature_id", "1"),
+                        ("service_name", "test-svc"),
+                        ("deployment", "ci")
                     ]
                 ),
-                Some("search") => assert_eq!(labels.len(), 5),
+                Some("search") => assert_eq!(labels.len(), 8),
                 Some(other) => panic!("unexpected feature {other}"),
-                None => assert!(
-                    labels.is_empty(),
-                    "unattributed samples carry no labels: {labels:?}"
+                None => assert_eq!(
+                    labels,
+                    [("service_name", "test-svc"), ("deployment", "ci")],
+                    "unattributed samples carry only the series labels"
                 ),
             }
         }
@@ -287,13 +292,14 @@ fn files_decode_with_googles_protobuf_runtime() {
             .collect();
         assert_eq!(stack, ours[0].stack(mine).collect::<Vec<_>>());
         let labels = theirs["labels"].as_object().unwrap();
-        if labels.is_empty() {
+        if !labels.contains_key("feature") {
+            assert_eq!(theirs["labels"], serde_json::json!({"service_name": "py"}));
             continue;
         }
         messaging += value;
         let expected = serde_json::json!({
             "feature": "messaging", "endpoint": "send_message", "feature_group": "chat",
-            "team": "chat-team", "tier": "tier0"
+            "team": "chat-team", "tier": "tier0", "feature_id": "1", "service_name": "py"
         });
         assert_eq!(theirs["labels"], expected);
     }
@@ -348,18 +354,23 @@ fn routes_marked_with_the_attributes_label_their_samples() {
             .iter()
             .find(|r| r.endpoint == route)
             .unwrap();
+        let feature_id = record.feature.id.to_string();
         let expected = [
             ("feature", record.feature.name),
             ("endpoint", record.endpoint),
             ("feature_group", record.feature.group),
             ("team", record.feature.team),
             ("tier", record.feature.tier),
+            ("feature_id", feature_id.as_str()),
         ];
+        // Route labels first; the series labels (`service_name`) follow.
         let labeled = profiles.iter().any(|profile| {
-            profile
-                .sample
-                .iter()
-                .any(|sample| profile.labels(sample).eq(expected.iter().copied()))
+            profile.sample.iter().any(|sample| {
+                profile
+                    .labels(sample)
+                    .take(expected.len())
+                    .eq(expected.iter().copied())
+            })
         });
         assert!(labeled, "no sample labeled {expected:?}");
         let sampled = Duration::from_nanos(by_feature[record.feature.name] as u64);

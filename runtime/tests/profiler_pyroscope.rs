@@ -103,7 +103,8 @@ fn push_sends_the_exact_request() {
                         ("endpoint", "send_message"),
                         ("feature_group", "chat"),
                         ("team", "chat-team"),
-                        ("tier", "tier0")
+                        ("tier", "tier0"),
+                        ("feature_id", "1")
                     ],
             "{labels:?}"
         );
@@ -174,7 +175,7 @@ fn ingest_sends_one_folded_request_per_label_set() {
         names,
         [
             "svc.cpu{deployment=ci}",
-            "svc.cpu{feature=messaging,endpoint=send_message,feature_group=chat,team=chat-team,tier=tier0,deployment=ci}",
+            "svc.cpu{feature=messaging,endpoint=send_message,feature_group=chat,team=chat-team,tier=tier0,feature_id=1,deployment=ci}",
         ]
     );
     assert_eq!(periods, stats.samples_reported);

@@ -5,4 +5,5 @@ pub mod init;
 pub mod lint;
 pub mod report;
 pub mod routes;
+pub mod shares;
 pub mod validate;

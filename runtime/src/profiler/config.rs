@@ -82,10 +82,11 @@ const RESERVED_LABELS: &[&str] = &[
     "feature_group",
     "team",
     "tier",
+    "feature_id",
 ];
 
 /// Pyroscope accepts 30 label names per series: the reserved ones leave this many.
-const MAX_STATIC_LABELS: usize = 30 - 7;
+const MAX_STATIC_LABELS: usize = 30 - RESERVED_LABELS.len();
 
 /// A configuration error, or a failure to start.
 #[derive(Debug)]

@@ -26,10 +26,12 @@
 //! - **Reporting**: a reporter thread empties the buffer every 100 ms, aggregates per (route,
 //!   stack), and at every interval boundary (wall-clock multiples of the interval) symbolizes
 //!   the distinct addresses and builds a pprof profile with sample type `cpu/nanoseconds` and
-//!   per-sample labels `feature`, `endpoint`, `feature_group`, `team`, `tier`. Samples taken
-//!   while no route was set carry no labels: the unattributed bucket.
-//! - **Sinks**: a local directory of gzip pprof files (the default), Pyroscope's push API, or its
-//!   legacy `/ingest`; each behind a bounded queue with retries (see [`Stats`] for the counts).
+//!   per-sample labels `feature`, `endpoint`, `feature_group`, `team`, `tier` and the stable
+//!   `feature_id`. Samples taken while no route was set carry none of them: the unattributed
+//!   bucket.
+//! - **Sinks**: a local directory of gzip pprof files (the default; each file also carries
+//!   `service_name` and the static labels on every sample, so it stands alone), Pyroscope's
+//!   push API, or its legacy `/ingest`; each behind a bounded queue with retries (see [`Stats`] for the counts).
 //!
 //! Stacks come from frame pointers: build services with `-C force-frame-pointers=yes` (the
 //! shipped std has them). Code without them shows up with missing or skipped callers; the
@@ -170,10 +172,7 @@ impl ProfilerBuilder {
         };
         let mut sinks = Vec::new();
         if let Some(dir) = &config.dir {
-            let sink = DirSink {
-                dir: dir.clone(),
-                service_name: service_name.clone(),
-            };
+            let sink = DirSink::new(dir.clone(), service_name.clone(), &config.labels);
             sinks.push(SinkWorker::spawn("dir", Box::new(sink), queue.clone())?);
         }
         for destination in &config.pyroscope {

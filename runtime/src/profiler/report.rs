@@ -13,6 +13,7 @@ use crate::Route;
 use flate2::Compression;
 use flate2::write::GzEncoder;
 use prost::Message;
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::io::Write;
 use std::sync::Arc;
@@ -215,23 +216,27 @@ pub(crate) struct Report {
 #[derive(Debug)]
 pub(crate) struct FoldedSeries {
     /// The per-sample labels, empty when unattributed.
-    pub labels: Vec<(&'static str, &'static str)>,
+    pub labels: Vec<(&'static str, Cow<'static, str>)>,
     /// `root;...;leaf count` lines.
     pub body: String,
 }
 
 /// The profile labels of a route address (none for 0, the unattributed bucket).
-pub(crate) fn route_labels(route: usize) -> Vec<(&'static str, &'static str)> {
+///
+/// `feature_id` is the feature's stable id from `featgen.lock`, as a string label (Pyroscope
+/// keeps only string labels): it survives renames, so history keeps joining.
+pub(crate) fn route_labels(route: usize) -> Vec<(&'static str, Cow<'static, str>)> {
     // SAFETY: non-zero values come from `current_ptr()`, which only holds `&'static Route`s.
     let Some(route) = (unsafe { (route as *const Route).as_ref() }) else {
         return Vec::new();
     };
     vec![
-        ("feature", route.feature.name),
-        ("endpoint", route.endpoint),
-        ("feature_group", route.feature.group),
-        ("team", route.feature.team),
-        ("tier", route.feature.tier),
+        ("feature", route.feature.name.into()),
+        ("endpoint", route.endpoint.into()),
+        ("feature_group", route.feature.group.into()),
+        ("team", route.feature.team.into()),
+        ("tier", route.feature.tier.into()),
+        ("feature_id", route.feature.id.to_string().into()),
     ]
 }
 
@@ -369,7 +374,7 @@ impl ProfileBuilder {
                 .into_iter()
                 .map(|(key, value)| proto::Label {
                     key: self.string(key),
-                    str: self.string(value),
+                    str: self.string(&value),
                     ..proto::Label::default()
                 })
                 .collect();

@@ -116,7 +116,7 @@ impl PyroscopeSink {
             let labels: Vec<String> = series
                 .labels
                 .iter()
-                .map(|&(name, value)| (name, value))
+                .map(|(name, value)| (*name, value.as_ref()))
                 .chain(
                     self.static_labels
                         .iter()

@@ -1,0 +1,555 @@
+//! Reading CPU per label set out of one pprof file, fast and with bounded memory.
+//!
+//! A lean protobuf reader rather than the prost messages of `featgen::profiler::proto`: shares
+//! need only the sample types, each sample's values and labels, the string table and the window
+//! (`time_nanos`, `duration_nanos`), while most of a profile's bytes are its locations,
+//! functions and mappings. Decoding the whole message with prost would allocate every
+//! `Location`, `Line`, `Function` and every string of the table for a reader that throws them
+//! away; here they are skipped by length, strings are compared as bytes in place and only the
+//! label values that end up in rows are copied. Taking the definitions from the runtime crate
+//! would also pull the profiler (libc, TLS, HTTP) into every consumer of shares. The field
+//! numbers below are google/pprof `proto/profile.proto`'s; the tests encode profiles with the
+//! runtime's prost messages and check that this reader agrees with them.
+//!
+//! Input is untrusted: every length is checked against the buffer, the decompressed size is
+//! bounded ([`MAX_PROFILE_BYTES`]), and every failure is an [`Damage`], never a panic.
+
+use std::collections::hash_map::Entry;
+use std::fmt;
+use std::io::Read;
+
+use foldhash::HashMap;
+
+/// Largest profile accepted, decompressed. The profiler's own profiles are far below (16,000
+/// samples at most, about 2 MiB); anything that inflates past this is refused as a
+/// decompression bomb rather than read into memory.
+pub const MAX_PROFILE_BYTES: u64 = 64 * 1024 * 1024;
+
+// Field numbers of google/pprof `proto/profile.proto`.
+const PROFILE_SAMPLE_TYPE: u32 = 1;
+const PROFILE_SAMPLE: u32 = 2;
+const PROFILE_STRING_TABLE: u32 = 6;
+const PROFILE_TIME_NANOS: u32 = 9;
+const PROFILE_DURATION_NANOS: u32 = 10;
+const VALUE_TYPE_TYPE: u32 = 1;
+const VALUE_TYPE_UNIT: u32 = 2;
+const SAMPLE_VALUE: u32 = 2;
+const SAMPLE_LABEL: u32 = 3;
+const LABEL_KEY: u32 = 1;
+const LABEL_STR: u32 = 2;
+const LABEL_NUM: u32 = 3;
+
+// Protobuf wire types.
+const VARINT: u8 = 0;
+const FIXED64: u8 = 1;
+const LEN: u8 = 2;
+const FIXED32: u8 = 5;
+
+/// Why a file could not be read as a profile: the file is damaged or is not a pprof profile.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Damage {
+    /// The gzip stream is corrupt or truncated.
+    Gzip(String),
+    /// The profile is larger than [`MAX_PROFILE_BYTES`] (compressed or decompressed).
+    TooLarge,
+    /// The bytes are not a well-formed pprof protobuf message.
+    Malformed(&'static str),
+    /// A CPU value is negative or the sums overflow.
+    BadValue,
+}
+
+impl Damage {
+    /// A short, stable name of the kind of damage, for counts.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Damage::Gzip(_) => "corrupt or truncated gzip",
+            Damage::TooLarge => "larger than the 64 MiB limit (decompression bomb?)",
+            Damage::Malformed(_) => "not a well-formed pprof profile",
+            Damage::BadValue => "negative or overflowing CPU values",
+        }
+    }
+}
+
+impl fmt::Display for Damage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Damage::Gzip(detail) => write!(f, "corrupt or truncated gzip: {detail}"),
+            Damage::TooLarge => write!(
+                f,
+                "decompresses to more than {} MiB (a decompression bomb, or not a profile)",
+                MAX_PROFILE_BYTES >> 20
+            ),
+            Damage::Malformed(what) => write!(f, "not a well-formed pprof profile: {what}"),
+            Damage::BadValue => write!(f, "a sample's CPU value is negative or the sum overflows"),
+        }
+    }
+}
+
+/// The label names a reader looks for, besides `feature`, `endpoint` and `feature_id`.
+#[derive(Clone, Debug)]
+pub struct LabelNames {
+    /// The label that names the deployment (`deployment` by default).
+    pub deployment: String,
+}
+
+impl Default for LabelNames {
+    fn default() -> LabelNames {
+        LabelNames {
+            deployment: "deployment".to_owned(),
+        }
+    }
+}
+
+/// CPU of one label set in one profile.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SeriesCpu {
+    /// The deployment label, else the `service_name` label; `None` when the samples carry
+    /// neither.
+    pub deployment: Option<String>,
+    /// The `feature` label.
+    pub feature: Option<String>,
+    /// The `feature_id` label (a numeric label, or a string label holding an integer).
+    pub feature_id: Option<i64>,
+    /// The `endpoint` label.
+    pub endpoint: Option<String>,
+    /// Sum of the `cpu/nanoseconds` values.
+    pub cpu_ns: u64,
+    /// Sampling periods: the `samples/count` values when the profile has them, else CPU over
+    /// the period (the profiler writes count × period).
+    pub samples: u64,
+    /// Sum of the `requests/count` values, when the profile has that sample type.
+    pub requests: Option<u64>,
+}
+
+/// What one profile holds, per label set.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ProfileCpu {
+    /// Start of the profiled window, ns since the Unix epoch.
+    pub time_nanos: i64,
+    /// Length of the window in ns.
+    pub duration_nanos: i64,
+    /// CPU per distinct label set, in order of first appearance.
+    pub series: Vec<SeriesCpu>,
+}
+
+/// The outcome of reading one file that is intact.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Contents {
+    /// A CPU profile.
+    Cpu(ProfileCpu),
+    /// A valid profile of something else (heap, goroutines, ...): its sample types as
+    /// `type/unit`.
+    NotCpu(Vec<String>),
+}
+
+/// Reads pprof files, reusing its buffers from one file to the next.
+#[derive(Default)]
+pub struct Reader {
+    names: LabelNames,
+    raw: Vec<u8>,
+    inflated: Vec<u8>,
+    samples: Vec<(u32, u32)>,
+    strings: Vec<(u32, u32)>,
+    values: Vec<u64>,
+}
+
+/// Where a label's value sits: a string-table index or a number.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+enum LabelRef {
+    #[default]
+    Absent,
+    Str(u32),
+    Num(i64),
+}
+
+/// The labels shares group by, in this order.
+const FEATURE: usize = 0;
+const ENDPOINT: usize = 1;
+const FEATURE_ID: usize = 2;
+const DEPLOYMENT: usize = 3;
+const SERVICE_NAME: usize = 4;
+type LabelSet = [LabelRef; 5];
+
+/// Running sums of one label set.
+#[derive(Clone, Copy, Default)]
+struct Sums {
+    cpu: u64,
+    samples: u64,
+    requests: u64,
+}
+
+impl Reader {
+    /// A reader that takes the deployment from the label `names.deployment`.
+    pub fn new(names: LabelNames) -> Reader {
+        Reader {
+            names,
+            ..Reader::default()
+        }
+    }
+
+    /// Reads the pprof file at `path`, gzip-compressed or plain.
+    pub fn read_file(
+        &mut self,
+        path: &std::path::Path,
+    ) -> Result<Result<Contents, Damage>, std::io::Error> {
+        let mut file = std::fs::File::open(path)?;
+        let mut raw = std::mem::take(&mut self.raw);
+        raw.clear();
+        let read = (&mut file)
+            .take(MAX_PROFILE_BYTES + 1)
+            .read_to_end(&mut raw);
+        let result = read.map(|_| self.read_bytes(&raw));
+        self.raw = raw;
+        result
+    }
+
+    /// Reads one profile from `bytes`, gzip-compressed (by its magic number) or plain.
+    pub fn read_bytes(&mut self, bytes: &[u8]) -> Result<Contents, Damage> {
+        if bytes.len() as u64 > MAX_PROFILE_BYTES {
+            return Err(Damage::TooLarge);
+        }
+        if bytes.starts_with(&[0x1f, 0x8b]) {
+            let mut inflated = std::mem::take(&mut self.inflated);
+            inflated.clear();
+            let result = inflate(bytes, &mut inflated).and_then(|()| self.decode(&inflated));
+            self.inflated = inflated;
+            result
+        } else {
+            self.decode(bytes)
+        }
+    }
+
+    /// Decodes an uncompressed profile.
+    fn decode(&mut self, bytes: &[u8]) -> Result<Contents, Damage> {
+        if u32::try_from(bytes.len()).is_err() {
+            return Err(Damage::TooLarge);
+        }
+        self.samples.clear();
+        self.strings.clear();
+        let mut sample_types: Vec<(i64, i64)> = Vec::new();
+        let (mut time_nanos, mut duration_nanos) = (0, 0);
+        let mut wire = Wire::new(bytes);
+        while let Some((field, wire_type)) = wire.key()? {
+            match (field, wire_type) {
+                (PROFILE_SAMPLE, LEN) => {
+                    let range = wire.len_range()?;
+                    self.samples.push(range);
+                }
+                (PROFILE_STRING_TABLE, LEN) => {
+                    let range = wire.len_range()?;
+                    self.strings.push(range);
+                }
+                (PROFILE_SAMPLE_TYPE, LEN) => sample_types.push(value_type(wire.len_bytes()?)?),
+                (PROFILE_TIME_NANOS, VARINT) => time_nanos = wire.varint()? as i64,
+                (PROFILE_DURATION_NANOS, VARINT) => duration_nanos = wire.varint()? as i64,
+                (_, wire_type) => wire.skip(wire_type)?,
+            }
+        }
+        if self
+            .strings
+            .first()
+            .is_some_and(|&(start, end)| start != end)
+        {
+            return Err(Damage::Malformed("string_table[0] must be empty"));
+        }
+        let string = |index: i64| -> Result<&[u8], Damage> {
+            let &(start, end) = usize::try_from(index)
+                .ok()
+                .and_then(|index| self.strings.get(index))
+                .ok_or(Damage::Malformed("a string index is out of range"))?;
+            Ok(&bytes[start as usize..end as usize])
+        };
+        let find_type = |name: &[u8], unit: &[u8]| -> Result<Option<usize>, Damage> {
+            for (index, &(type_index, unit_index)) in sample_types.iter().enumerate() {
+                if string(type_index)? == name && string(unit_index)? == unit {
+                    return Ok(Some(index));
+                }
+            }
+            Ok(None)
+        };
+        let Some(cpu_index) = find_type(b"cpu", b"nanoseconds")? else {
+            let mut types = Vec::with_capacity(sample_types.len());
+            for &(type_index, unit_index) in &sample_types {
+                types.push(format!(
+                    "{}/{}",
+                    String::from_utf8_lossy(string(type_index)?),
+                    String::from_utf8_lossy(string(unit_index)?)
+                ));
+            }
+            return Ok(Contents::NotCpu(types));
+        };
+        let samples_index = find_type(b"samples", b"count")?;
+        let requests_index = find_type(b"requests", b"count")?;
+        // A profile without `samples/count` has count × period CPU values (the profiler's own,
+        // Pyroscope's); the period is read only then.
+        let period = if samples_index.is_none() {
+            period_of(bytes)?
+        } else {
+            0
+        };
+
+        // Which string indices name the labels shares group by (the table need not be
+        // deduplicated, so a name may sit at several indices).
+        let wanted: [&[u8]; 5] = [
+            b"feature",
+            b"endpoint",
+            b"feature_id",
+            self.names.deployment.as_bytes(),
+            b"service_name",
+        ];
+        let mut keys: Vec<(u32, usize)> = Vec::new();
+        for (index, &(start, end)) in self.strings.iter().enumerate() {
+            let text = &bytes[start as usize..end as usize];
+            if let Some(slot) = wanted.iter().position(|name| *name == text) {
+                keys.push((index as u32, slot));
+            }
+        }
+
+        let mut sets: HashMap<LabelSet, usize> = HashMap::default();
+        let mut order: Vec<(LabelSet, Sums)> = Vec::new();
+        let value_count = sample_types.len();
+        for &(start, end) in &self.samples {
+            let mut labels = LabelSet::default();
+            self.values.clear();
+            let mut sample = Wire::new(&bytes[start as usize..end as usize]);
+            while let Some((field, wire_type)) = sample.key()? {
+                match (field, wire_type) {
+                    (SAMPLE_VALUE, LEN) => {
+                        let mut packed = Wire::new(sample.len_bytes()?);
+                        while !packed.done() {
+                            self.values.push(packed.varint()?);
+                        }
+                    }
+                    (SAMPLE_VALUE, VARINT) => self.values.push(sample.varint()?),
+                    (SAMPLE_LABEL, LEN) => {
+                        let (key, value) = label(sample.len_bytes()?)?;
+                        if let Some(&(_, slot)) =
+                            keys.iter().find(|(index, _)| i64::from(*index) == key)
+                        {
+                            labels[slot] = value;
+                        }
+                    }
+                    (_, wire_type) => sample.skip(wire_type)?,
+                }
+            }
+            if self.values.len() != value_count {
+                return Err(Damage::Malformed(
+                    "a sample's value count differs from its sample types",
+                ));
+            }
+            let value = |index: usize| -> Result<u64, Damage> {
+                let value = self.values[index] as i64;
+                u64::try_from(value).map_err(|_| Damage::BadValue)
+            };
+            let cpu = value(cpu_index)?;
+            let samples = match samples_index {
+                Some(index) => value(index)?,
+                None if period > 0 => cpu / period,
+                None => 0,
+            };
+            let requests = requests_index.map(value).transpose()?.unwrap_or(0);
+            let at = match sets.entry(labels) {
+                Entry::Occupied(entry) => *entry.get(),
+                Entry::Vacant(entry) => {
+                    order.push((labels, Sums::default()));
+                    *entry.insert(order.len() - 1)
+                }
+            };
+            let sums = &mut order[at].1;
+            sums.cpu = sums.cpu.checked_add(cpu).ok_or(Damage::BadValue)?;
+            sums.samples = sums.samples.checked_add(samples).ok_or(Damage::BadValue)?;
+            sums.requests = sums
+                .requests
+                .checked_add(requests)
+                .ok_or(Damage::BadValue)?;
+        }
+
+        let text = |reference: LabelRef| -> Result<Option<String>, Damage> {
+            match reference {
+                LabelRef::Absent => Ok(None),
+                LabelRef::Str(index) => {
+                    let text = std::str::from_utf8(string(i64::from(index))?)
+                        .map_err(|_| Damage::Malformed("a label value is not UTF-8"))?;
+                    Ok(Some(text.to_owned()))
+                }
+                LabelRef::Num(number) => Ok(Some(number.to_string())),
+            }
+        };
+        let mut series = Vec::with_capacity(order.len());
+        for (labels, sums) in order {
+            let feature_id = match labels[FEATURE_ID] {
+                LabelRef::Num(number) => Some(number),
+                other => text(other)?.and_then(|text| text.parse().ok()),
+            };
+            series.push(SeriesCpu {
+                deployment: text(labels[DEPLOYMENT])?.or(text(labels[SERVICE_NAME])?),
+                feature: text(labels[FEATURE])?,
+                feature_id,
+                endpoint: text(labels[ENDPOINT])?,
+                cpu_ns: sums.cpu,
+                samples: sums.samples,
+                requests: requests_index.map(|_| sums.requests),
+            });
+        }
+        Ok(Contents::Cpu(ProfileCpu {
+            time_nanos,
+            duration_nanos,
+            series,
+        }))
+    }
+}
+
+/// Inflates a gzip stream (every member, as Go's reader does) into `out`, at most
+/// [`MAX_PROFILE_BYTES`].
+fn inflate(bytes: &[u8], out: &mut Vec<u8>) -> Result<(), Damage> {
+    let decoder = flate2::read::MultiGzDecoder::new(bytes);
+    decoder
+        .take(MAX_PROFILE_BYTES + 1)
+        .read_to_end(out)
+        .map_err(|err| Damage::Gzip(err.to_string()))?;
+    if out.len() as u64 > MAX_PROFILE_BYTES {
+        return Err(Damage::TooLarge);
+    }
+    Ok(())
+}
+
+/// A `ValueType` message: (type, unit) string indices.
+fn value_type(bytes: &[u8]) -> Result<(i64, i64), Damage> {
+    let (mut kind, mut unit) = (0, 0);
+    let mut wire = Wire::new(bytes);
+    while let Some((field, wire_type)) = wire.key()? {
+        match (field, wire_type) {
+            (VALUE_TYPE_TYPE, VARINT) => kind = wire.varint()? as i64,
+            (VALUE_TYPE_UNIT, VARINT) => unit = wire.varint()? as i64,
+            (_, wire_type) => wire.skip(wire_type)?,
+        }
+    }
+    Ok((kind, unit))
+}
+
+/// A `Label` message: its key's string index and its value.
+fn label(bytes: &[u8]) -> Result<(i64, LabelRef), Damage> {
+    let (mut key, mut value) = (0, LabelRef::Absent);
+    let mut wire = Wire::new(bytes);
+    while let Some((field, wire_type)) = wire.key()? {
+        match (field, wire_type) {
+            (LABEL_KEY, VARINT) => key = wire.varint()? as i64,
+            (LABEL_STR, VARINT) => {
+                let index = wire.varint()?;
+                // Index 0 is "": an unset string value.
+                if index != 0 {
+                    value = LabelRef::Str(
+                        u32::try_from(index)
+                            .map_err(|_| Damage::Malformed("a string index is out of range"))?,
+                    );
+                }
+            }
+            (LABEL_NUM, VARINT) => {
+                let number = wire.varint()? as i64;
+                if value == LabelRef::Absent {
+                    value = LabelRef::Num(number);
+                }
+            }
+            (_, wire_type) => wire.skip(wire_type)?,
+        }
+    }
+    Ok((key, value))
+}
+
+/// The `period` field of a profile (a second pass over the top-level fields, taken only for
+/// profiles without `samples/count`).
+fn period_of(bytes: &[u8]) -> Result<u64, Damage> {
+    const PROFILE_PERIOD: u32 = 12;
+    let mut period = 0;
+    let mut wire = Wire::new(bytes);
+    while let Some((field, wire_type)) = wire.key()? {
+        match (field, wire_type) {
+            (PROFILE_PERIOD, VARINT) => period = wire.varint()?,
+            (_, wire_type) => wire.skip(wire_type)?,
+        }
+    }
+    Ok(u64::try_from(period as i64).unwrap_or(0))
+}
+
+/// A cursor over protobuf wire-format bytes.
+struct Wire<'a> {
+    bytes: &'a [u8],
+    at: usize,
+}
+
+impl<'a> Wire<'a> {
+    fn new(bytes: &'a [u8]) -> Wire<'a> {
+        Wire { bytes, at: 0 }
+    }
+
+    fn done(&self) -> bool {
+        self.at >= self.bytes.len()
+    }
+
+    fn varint(&mut self) -> Result<u64, Damage> {
+        let mut value = 0u64;
+        for shift in (0..70).step_by(7) {
+            let &byte = self
+                .bytes
+                .get(self.at)
+                .ok_or(Damage::Malformed("truncated varint"))?;
+            self.at += 1;
+            if shift == 63 && byte > 1 {
+                return Err(Damage::Malformed("varint longer than 64 bits"));
+            }
+            value |= u64::from(byte & 0x7f) << shift;
+            if byte < 0x80 {
+                return Ok(value);
+            }
+        }
+        Err(Damage::Malformed("varint longer than 64 bits"))
+    }
+
+    /// The next field number and wire type, `None` at the end.
+    fn key(&mut self) -> Result<Option<(u32, u8)>, Damage> {
+        if self.done() {
+            return Ok(None);
+        }
+        let key = self.varint()?;
+        let field =
+            u32::try_from(key >> 3).map_err(|_| Damage::Malformed("field number out of range"))?;
+        if field == 0 {
+            return Err(Damage::Malformed("field number 0"));
+        }
+        Ok(Some((field, (key & 7) as u8)))
+    }
+
+    /// The byte range of a length-delimited field's contents (relative to this cursor's bytes).
+    fn len_range(&mut self) -> Result<(u32, u32), Damage> {
+        let len = usize::try_from(self.varint()?)
+            .map_err(|_| Damage::Malformed("length out of range"))?;
+        let start = self.at;
+        let end = start
+            .checked_add(len)
+            .filter(|&end| end <= self.bytes.len())
+            .ok_or(Damage::Malformed("a field runs past the end (truncated?)"))?;
+        self.at = end;
+        // Callers check that the whole buffer fits in u32.
+        Ok((start as u32, end as u32))
+    }
+
+    fn len_bytes(&mut self) -> Result<&'a [u8], Damage> {
+        let (start, end) = self.len_range()?;
+        Ok(&self.bytes[start as usize..end as usize])
+    }
+
+    fn skip(&mut self, wire_type: u8) -> Result<(), Damage> {
+        let width = match wire_type {
+            VARINT => return self.varint().map(drop),
+            LEN => return self.len_range().map(drop),
+            FIXED64 => 8,
+            FIXED32 => 4,
+            _ => return Err(Damage::Malformed("unknown or group wire type")),
+        };
+        if self.bytes.len() - self.at < width {
+            return Err(Damage::Malformed("a field runs past the end (truncated?)"));
+        }
+        self.at += width;
+        Ok(())
+    }
+}
