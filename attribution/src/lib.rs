@@ -10,6 +10,7 @@
 
 pub mod format;
 pub mod row;
+pub mod statsd;
 pub mod time;
 
 pub use row::{Bucket, CostRow, LabeledCpu, ShareRow, UNATTRIBUTED_ID};
