@@ -9,6 +9,7 @@
 #![forbid(unsafe_code)]
 
 pub mod format;
+pub mod postgres;
 pub mod row;
 pub mod statsd;
 pub mod time;
