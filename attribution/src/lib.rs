@@ -10,6 +10,7 @@
 
 pub mod format;
 pub mod postgres;
+pub mod pyroscope;
 pub mod row;
 pub mod statsd;
 pub mod time;
