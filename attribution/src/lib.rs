@@ -10,11 +10,14 @@
 
 pub mod format;
 pub mod period;
+pub mod postgres;
 pub mod pprof;
 pub mod profiles;
+pub mod pyroscope;
 pub mod resolve;
 pub mod row;
 pub mod shares;
+pub mod statsd;
 pub mod time;
 
 pub use row::{Bucket, CostRow, LabeledCpu, ShareRow, UNATTRIBUTED_ID};
