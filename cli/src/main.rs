@@ -63,6 +63,8 @@ enum Command {
     Lint(cmd::lint::LintArgs),
     /// List every endpoint and task found in the sources, with its feature.
     Routes(cmd::routes::RoutesArgs),
+    /// Price CPU shares with the cloud bill: cost rows that sum exactly to it.
+    Cost(cmd::cost::CostArgs),
 }
 
 fn main() -> ExitCode {
@@ -93,6 +95,7 @@ fn main() -> ExitCode {
         Command::Init(args) => cmd::init::run(&args),
         Command::Lint(args) => cmd::lint::run(&config, &args),
         Command::Routes(args) => cmd::routes::run(&config, &args),
+        Command::Cost(args) => cmd::cost::run(&args),
     };
     status.into()
 }
