@@ -11,7 +11,9 @@
 pub mod apportion;
 pub mod billing;
 pub mod cost;
+pub mod format;
 pub mod row;
+pub mod statsd;
 pub mod time;
 
 pub use row::{Bucket, CostRow, LabeledCpu, ShareRow, UNATTRIBUTED_ID};
