@@ -146,3 +146,71 @@ fn bad_billing_fails_without_a_partial_file() {
     );
     assert_eq!(std::fs::read_to_string(&out).unwrap(), "");
 }
+
+#[test]
+fn every_row_format_carries_the_same_cents() {
+    use featgen_attribution::CostRow;
+    use featgen_attribution::format::read_all;
+    let dir = tempfile::tempdir().unwrap();
+    let shares = shares_file(dir.path());
+    let bill = billing("article.csv");
+    let mut costs = Vec::new();
+    for name in ["cost.ndjson", "cost.csv", "cost.parquet", "cost.json"] {
+        let out = dir.path().join(name);
+        let output = featgen(&[
+            "cost",
+            "--shares",
+            &shares,
+            "--billing",
+            bill.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ]);
+        assert_eq!(
+            output.status.code(),
+            Some(0),
+            "{name}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let rows: Vec<CostRow> = read_all(&out, None).unwrap();
+        costs.push(
+            rows.iter()
+                .map(|row| {
+                    (
+                        row.deployment.clone(),
+                        row.bucket,
+                        row.endpoint.clone(),
+                        row.cost,
+                    )
+                })
+                .collect::<Vec<_>>(),
+        );
+    }
+    assert_eq!(costs[0].len(), 51);
+    assert!(costs.windows(2).all(|pair| pair[0] == pair[1]));
+
+    // Shares read back from CSV price the same.
+    let csv_shares = dir.path().join("shares.csv");
+    let rows: Vec<featgen_attribution::ShareRow> = read_all(Path::new(&shares), None).unwrap();
+    featgen_attribution::format::write_rows(
+        &rows,
+        featgen_attribution::format::Format::Csv,
+        Some(&csv_shares),
+    )
+    .unwrap();
+    let out = dir.path().join("again.ndjson");
+    let output = featgen(&[
+        "cost",
+        "--shares",
+        csv_shares.to_str().unwrap(),
+        "--billing",
+        bill.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(output.status.code(), Some(0));
+    assert_eq!(
+        std::fs::read(&out).unwrap(),
+        std::fs::read(dir.path().join("cost.ndjson")).unwrap()
+    );
+}
