@@ -64,6 +64,29 @@ pub fn apportion(total: Decimal, weights: &[u64]) -> Option<Vec<Decimal>> {
     )
 }
 
+/// `amount / count`, rounded half away from zero to ten decimal places beyond `amount`'s scale
+/// (at most 28), computed exactly in integers: `cost_per_request`. The warehouse SQL computes
+/// the same integers. (Fewer places when the quotient would not fit a decimal's 96 bits.)
+pub fn per_unit(amount: Decimal, count: u64) -> Decimal {
+    let scale = amount.scale();
+    let units = amount.mantissa().unsigned_abs();
+    let mut extra = (scale + 10).min(28) - scale;
+    loop {
+        let (quotient, remainder) = mul_div(units, 10_u64.pow(extra), count);
+        let rounded = quotient + u128::from(u128::from(remainder) * 2 >= u128::from(count));
+        if rounded < 1 << 96 || extra == 0 {
+            let signed = rounded as i128;
+            let signed = if amount.is_sign_negative() {
+                -signed
+            } else {
+                signed
+            };
+            return Decimal::from_i128_with_scale(signed, scale + extra);
+        }
+        extra -= 1;
+    }
+}
+
 /// `(a × b / d, a × b mod d)` exactly, for `a < 2^96` (a decimal mantissa), `b` and `d > 0`
 /// below 2^64: the product has up to 160 bits, so it is held as three 64-bit limbs and
 /// divided limb by limb.
@@ -128,6 +151,18 @@ mod tests {
     #[test]
     fn all_zero_weights_have_no_split() {
         assert_eq!(apportion(dec("1"), &[0, 0]), None);
+    }
+
+    #[test]
+    fn per_unit_rounds_half_away_from_zero() {
+        // 1.458499 / 300 = 0.004861663333...: 16 places.
+        assert_eq!(per_unit(dec("1.458499"), 300), dec("0.0048616633333333"));
+        // 0.5 / 4 = 0.125 exactly; -1 / 3 to 10 places.
+        assert_eq!(per_unit(dec("0.5"), 4), dec("0.125"));
+        assert_eq!(per_unit(dec("-1"), 3), dec("-0.3333333333"));
+        // 1 / 2e10 = 0.00000000005 ties away from zero at 10 places.
+        assert_eq!(per_unit(dec("1"), 20_000_000_000), dec("0.0000000001"));
+        assert_eq!(per_unit(dec("-1"), 20_000_000_000), dec("-0.0000000001"));
     }
 
     #[test]

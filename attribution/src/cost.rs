@@ -17,7 +17,7 @@
 //! `cost_if_equal_per_request` is the source article's naive method, for comparison: the
 //! slice's bill split by request counts (same rule, weights = `requests`) over the rows that
 //! have them. `cost_per_request` is `cost / requests`, rounded half away from zero to ten
-//! decimal places beyond the bill's precision (at most 28).
+//! decimal places beyond the bill's precision (at most 28), exactly ([`per_unit`]).
 //!
 //! Share rows are consumed in (start_time, deployment) order and cost rows are written as
 //! each slice is priced, so memory holds one (step, deployment)'s rows plus the bill.
@@ -25,10 +25,10 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-use rust_decimal::{Decimal, RoundingStrategy};
+use rust_decimal::Decimal;
 use serde::Serialize;
 
-use crate::apportion::apportion;
+use crate::apportion::{apportion, per_unit};
 use crate::billing::{Bill, SkipCount, Slice, SliceKey};
 use crate::row::{Bucket, CostRow, ShareRow, UNATTRIBUTED_ID};
 use crate::time::UtcTime;
@@ -407,12 +407,8 @@ impl Run<'_> {
                 naive[i] = Some(part);
             }
         }
-        let precision = (slice.amount.scale() + 10).min(28);
         for ((row, cost), naive) in rows.iter().zip(costs).zip(naive) {
-            let cost_per_request = row.requests.filter(|&n| n > 0).map(|n| {
-                (cost / Decimal::from(n))
-                    .round_dp_with_strategy(precision, RoundingStrategy::MidpointAwayFromZero)
-            });
+            let cost_per_request = row.requests.filter(|&n| n > 0).map(|n| per_unit(cost, n));
             self.write(CostRow {
                 start_time: row.start_time,
                 end_time: row.end_time,
