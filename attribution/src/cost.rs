@@ -3,9 +3,9 @@
 //! For each billed (step, deployment, currency) slice, the amount is split over the
 //! deployment's share rows of that step by [`crate::apportion`]'s largest-remainder rule at
 //! the bill's precision. Each row's weight is its `cpu_ns`: `percentage_of_cpu` is
-//! `cpu_ns / Σ cpu_ns` rounded to a float, so the integers give the same shares exactly
-//! (a slice whose rows all have zero `cpu_ns`, from a pipeline that wrote percentages only,
-//! is weighted by `percentage_of_cpu` to 10⁻¹² instead). Rows are ordered by (bucket,
+//! `cpu_ns / Σ cpu_ns` rounded to a float, so the integers give the same shares exactly (a
+//! slice whose rows all have zero `cpu_ns` has nothing to split by and is `unprofiled`).
+//! Rows are ordered by (bucket,
 //! `feature_id`, `endpoint`, `feature`) before the split, so equal remainders are broken the
 //! same way whatever the input order.
 //!
@@ -383,13 +383,7 @@ impl Run<'_> {
             ))
         });
         let cpu: Vec<u64> = rows.iter().map(|row| row.cpu_ns).collect();
-        let percentages: Vec<u64> = rows
-            .iter()
-            .map(|row| (row.percentage_of_cpu.max(0.0) * 1e12).round() as u64)
-            .collect();
-        let Some(costs) =
-            apportion(slice.amount, &cpu).or_else(|| apportion(slice.amount, &percentages))
-        else {
+        let Some(costs) = apportion(slice.amount, &cpu) else {
             // Profiles without any CPU give nothing to split by.
             return self.bill_only(key, slice);
         };

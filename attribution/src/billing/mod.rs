@@ -381,6 +381,62 @@ pub struct Bill {
     pub split_parents_dropped: u64,
 }
 
+/// A row of the hourly billing table (`billing_hourly`) that the warehouse's `attribution.sql`
+/// reads: one billed slice, with its amount also as integer units at its scale, so that the SQL
+/// splits exactly the integers `featgen cost` splits.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct HourlyBillingRow {
+    /// Start of the step.
+    pub start_time: UtcTime,
+    /// End of the step.
+    pub end_time: UtcTime,
+    /// The deployment, or the unallocated bucket's name (possibly empty).
+    pub deployment: String,
+    /// ISO 4217 currency.
+    pub currency: String,
+    /// The amount billed.
+    pub amount: Decimal,
+    /// `amount × 10^amount_scale`, an integer.
+    pub amount_units: i128,
+    /// The amount's decimal places: the finest among the billing rows summed into it.
+    pub amount_scale: u32,
+    /// Whether the slice is the unallocated bucket rather than a deployment.
+    pub unallocated: bool,
+}
+
+impl Bill {
+    /// The slices as rows of the hourly billing table, in key order.
+    pub fn hourly_rows(&self) -> impl Iterator<Item = HourlyBillingRow> + '_ {
+        self.slices.iter().map(|(key, slice)| HourlyBillingRow {
+            start_time: key.start,
+            end_time: UtcTime(key.start.unix() + self.step),
+            deployment: key.deployment.clone(),
+            currency: key.currency.clone(),
+            amount: slice.amount,
+            amount_units: slice.amount.mantissa(),
+            amount_scale: slice.amount.scale(),
+            unallocated: slice.unallocated,
+        })
+    }
+
+    /// Writes the hourly billing table as CSV with a header to `path`, atomically.
+    pub fn write_hourly_csv(&self, path: &Path) -> Result<(), crate::format::FormatError> {
+        let name = path.display().to_string();
+        crate::format::write_file_atomically(path, |file| {
+            let mut writer = csv::Writer::from_writer(std::io::BufWriter::new(file));
+            let fail = |err: &dyn fmt::Display| crate::format::FormatError {
+                path: name.clone(),
+                location: None,
+                message: format!("cannot write: {err}"),
+            };
+            for row in self.hourly_rows() {
+                writer.serialize(row).map_err(|err| fail(&err))?;
+            }
+            writer.flush().map_err(|err| fail(&err))
+        })
+    }
+}
+
 /// Where a row was read, for messages.
 #[derive(Clone, Copy, Debug)]
 struct RowAt {

@@ -66,6 +66,10 @@ pub struct CostArgs {
     /// Format of the reconciliation on stderr [default: json with --format json, else human].
     #[arg(long, value_enum)]
     pub summary: Option<SummaryFormat>,
+    /// Also write the billed slices as the hourly billing table (CSV) that the warehouse's
+    /// `attribution.sql` reads.
+    #[arg(long, value_name = "FILE")]
+    pub billing_hourly_out: Option<PathBuf>,
     /// Write the rows here (atomically) instead of stdout.
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
@@ -126,6 +130,9 @@ fn price(args: &CostArgs) -> Result<Reconciliation, String> {
         bill.read_file(path).map_err(|err| err.to_string())?;
     }
     let bill = bill.finish().map_err(|err| err.to_string())?;
+    if let Some(path) = &args.billing_hourly_out {
+        bill.write_hourly_csv(path).map_err(|err| err.to_string())?;
+    }
     // The format module writes from a slice, so the priced rows are held until written.
     let mut rows: Vec<CostRow> = Vec::new();
     let summary = allocate(&bill, shares, |row| {
