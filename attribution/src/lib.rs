@@ -8,6 +8,9 @@
 
 #![forbid(unsafe_code)]
 
+pub mod apportion;
+pub mod billing;
+pub mod cost;
 pub mod format;
 pub mod period;
 pub mod postgres;

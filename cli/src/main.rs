@@ -65,6 +65,8 @@ enum Command {
     Routes(cmd::routes::RoutesArgs),
     /// CPU share per (hour, deployment, feature, endpoint) from a directory of pprof files.
     Shares(cmd::shares::SharesArgs),
+    /// Price CPU shares with the cloud bill: cost rows that sum exactly to it.
+    Cost(cmd::cost::CostArgs),
 }
 
 fn main() -> ExitCode {
@@ -96,6 +98,7 @@ fn main() -> ExitCode {
         Command::Lint(args) => cmd::lint::run(&config, &args),
         Command::Routes(args) => cmd::routes::run(&config, &args),
         Command::Shares(args) => cmd::shares::run(&config, &args),
+        Command::Cost(args) => cmd::cost::run(&args),
     };
     status.into()
 }

@@ -1,0 +1,263 @@
+//! Reading billing files: gzip or plain; CSV, newline-delimited JSON or a JSON array; one row at
+//! a time, with the line it came from.
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Read};
+
+use rust_decimal::Decimal;
+use serde_json::{Map, Value};
+
+use super::{RowProblem, SkipReason};
+use crate::time::UtcTime;
+
+/// One billing row, whatever the file's syntax.
+pub(crate) enum Row<'a> {
+    /// A CSV record and the header's column positions.
+    Csv {
+        record: &'a csv::StringRecord,
+        header: &'a HashMap<String, usize>,
+    },
+    /// A JSON object (a line of NDJSON or an element of an array).
+    Json(&'a Map<String, Value>),
+}
+
+/// A cell: text from CSV, a value from JSON, or nothing.
+enum Cell<'a> {
+    Absent,
+    Text(&'a str),
+    Json(&'a Value),
+}
+
+impl<'a> Row<'a> {
+    /// Whether the row has the column at all (a CSV header, or a JSON key).
+    pub(crate) fn has(&self, column: &str) -> bool {
+        match self {
+            Row::Csv { header, .. } => header.contains_key(column),
+            Row::Json(object) => object.contains_key(column),
+        }
+    }
+
+    /// The column names of the row, for messages.
+    pub(crate) fn columns(&self) -> Vec<&str> {
+        match self {
+            Row::Csv { header, .. } => {
+                let mut names: Vec<(&usize, &str)> = header
+                    .iter()
+                    .map(|(name, at)| (at, name.as_str()))
+                    .collect();
+                names.sort();
+                names.into_iter().map(|(_, name)| name).collect()
+            }
+            Row::Json(object) => object.keys().map(String::as_str).collect(),
+        }
+    }
+
+    fn cell(&self, column: &str) -> Cell<'a> {
+        match self {
+            Row::Csv { record, header } => {
+                match header.get(column).and_then(|&at| record.get(at)) {
+                    Some(text) => Cell::Text(text),
+                    None => Cell::Absent,
+                }
+            }
+            Row::Json(object) => object.get(column).map_or(Cell::Absent, Cell::Json),
+        }
+    }
+
+    /// The text of a cell; `None` when absent, empty, JSON null or the literal `NULL` that real
+    /// exports write. JSON numbers and booleans are given as their JSON text.
+    pub(crate) fn text(&self, column: &str) -> Option<Cow<'a, str>> {
+        let text = match self.cell(column) {
+            Cell::Absent | Cell::Json(Value::Null) => return None,
+            Cell::Text(text) => text,
+            Cell::Json(Value::String(text)) => text.as_str(),
+            Cell::Json(other) => return Some(Cow::Owned(other.to_string())),
+        }
+        .trim();
+        (!text.is_empty() && text != "NULL" && text != "null").then_some(Cow::Borrowed(text))
+    }
+
+    /// A decimal amount. JSON numbers that are not integers arrive as binary floats (BigQuery's
+    /// `FLOAT64` cost): they are read through their shortest round-trip text, so `0.1` is 0.1.
+    pub(crate) fn decimal(&self, column: &str) -> Result<Option<Decimal>, RowProblem> {
+        let text = match self.cell(column) {
+            Cell::Json(Value::Number(number)) => {
+                if let Some(integer) = number.as_i64() {
+                    return Ok(Some(Decimal::from(integer)));
+                }
+                number.as_f64().map(|float| Cow::Owned(float.to_string()))
+            }
+            _ => self.text(column),
+        };
+        let Some(text) = text else { return Ok(None) };
+        text.parse::<Decimal>()
+            .or_else(|_| Decimal::from_scientific(&text))
+            .map(Some)
+            .map_err(|_| RowProblem {
+                reason: SkipReason::UnparsableNumber,
+                column: column.to_owned(),
+                detail: format!("`{text}` is not a decimal number"),
+            })
+    }
+
+    /// A time (see [`UtcTime`]'s accepted forms).
+    pub(crate) fn time(&self, column: &str) -> Result<Option<UtcTime>, RowProblem> {
+        let Some(text) = self.text(column) else {
+            return Ok(None);
+        };
+        text.parse::<UtcTime>().map(Some).map_err(|err| RowProblem {
+            reason: SkipReason::UnparsableTime,
+            column: column.to_owned(),
+            detail: err.to_string(),
+        })
+    }
+
+    /// A JSON value: nested in JSON rows, JSON text in a CSV cell.
+    pub(crate) fn json(&self, column: &str) -> Result<Option<Cow<'a, Value>>, RowProblem> {
+        match self.cell(column) {
+            Cell::Json(Value::String(_)) | Cell::Text(_) => {
+                let Some(text) = self.text(column) else {
+                    return Ok(None);
+                };
+                serde_json::from_str(&text)
+                    .map(|value| Some(Cow::Owned(value)))
+                    .map_err(|err| RowProblem {
+                        reason: SkipReason::InvalidJson,
+                        column: column.to_owned(),
+                        detail: format!("not JSON: {err}"),
+                    })
+            }
+            Cell::Json(Value::Null) | Cell::Absent => Ok(None),
+            Cell::Json(value) => Ok(Some(Cow::Borrowed(value))),
+        }
+    }
+
+    /// For CSV: whether this record repeats a header (concatenated exports); the values are
+    /// then column names.
+    pub(crate) fn record_values(&self) -> Option<Vec<&str>> {
+        match self {
+            Row::Csv { record, .. } => Some(record.iter().map(str::trim).collect()),
+            Row::Json(_) => None,
+        }
+    }
+}
+
+/// Why a file could not be read at all (not a row's problem).
+pub(crate) struct ReadError {
+    /// The 1-based line, when known.
+    pub line: Option<u64>,
+    /// What went wrong.
+    pub message: String,
+}
+
+/// Calls `visit` with every row of `source` and its 1-based line (for a JSON array: the
+/// element's 1-based index). Gzip is recognized by its magic bytes; JSON by a first non-blank
+/// byte `{` (NDJSON) or `[` (an array); anything else is CSV with a header line.
+pub(crate) fn for_each_row<E: From<ReadError>>(
+    source: impl Read,
+    mut visit: impl FnMut(u64, &Row) -> Result<(), E>,
+) -> Result<(), E> {
+    let io_error = |err: std::io::Error| ReadError {
+        line: None,
+        message: err.to_string(),
+    };
+    let mut buffered = BufReader::with_capacity(1 << 16, source);
+    let gzip = buffered
+        .fill_buf()
+        .map_err(io_error)?
+        .starts_with(&[0x1f, 0x8b]);
+    let mut source: Box<dyn BufRead> = if gzip {
+        Box::new(BufReader::with_capacity(
+            1 << 16,
+            flate2::bufread::MultiGzDecoder::new(buffered),
+        ))
+    } else {
+        Box::new(buffered)
+    };
+    let first = loop {
+        let bytes = source.fill_buf().map_err(io_error)?;
+        match bytes.iter().position(|b| !b.is_ascii_whitespace()) {
+            Some(at) => break Some(bytes[at]),
+            None if bytes.is_empty() => break None,
+            None => {
+                let length = bytes.len();
+                source.consume(length);
+            }
+        }
+    };
+    match first {
+        None => Ok(()),
+        Some(b'[') => {
+            let value: Value = serde_json::from_reader(source).map_err(|err| ReadError {
+                line: Some(err.line() as u64),
+                message: format!("invalid JSON: {err}"),
+            })?;
+            let Value::Array(rows) = value else {
+                unreachable!("a document starting with `[` is an array")
+            };
+            for (index, row) in rows.iter().enumerate() {
+                let Value::Object(object) = row else {
+                    return Err(not_an_object(index as u64 + 1).into());
+                };
+                visit(index as u64 + 1, &Row::Json(object))?;
+            }
+            Ok(())
+        }
+        Some(b'{') => {
+            let mut line = String::new();
+            let mut number = 0;
+            loop {
+                line.clear();
+                number += 1;
+                if source.read_line(&mut line).map_err(io_error)? == 0 {
+                    return Ok(());
+                }
+                if line.trim().is_empty() {
+                    continue;
+                }
+                let object: Map<String, Value> =
+                    serde_json::from_str(&line).map_err(|err| ReadError {
+                        line: Some(number),
+                        message: format!("not a JSON object: {err}"),
+                    })?;
+                visit(number, &Row::Json(&object))?;
+            }
+        }
+        Some(_) => {
+            let mut reader = csv::ReaderBuilder::new()
+                .trim(csv::Trim::Headers)
+                .from_reader(source);
+            let csv_error = |err: csv::Error| ReadError {
+                line: err.position().map(csv::Position::line),
+                message: format!("invalid CSV: {err}"),
+            };
+            let header: HashMap<String, usize> = reader
+                .headers()
+                .map_err(csv_error)?
+                .iter()
+                .enumerate()
+                .map(|(at, name)| (name.to_owned(), at))
+                .collect();
+            let mut record = csv::StringRecord::new();
+            while reader.read_record(&mut record).map_err(csv_error)? {
+                let line = record.position().map_or(0, csv::Position::line);
+                visit(
+                    line,
+                    &Row::Csv {
+                        record: &record,
+                        header: &header,
+                    },
+                )?;
+            }
+            Ok(())
+        }
+    }
+}
+
+fn not_an_object(index: u64) -> ReadError {
+    ReadError {
+        line: Some(index),
+        message: "array element is not a JSON object".into(),
+    }
+}

@@ -1,0 +1,149 @@
+//! `featgen cost`: CPU shares and the cloud bill in, cost rows that sum to the bill out.
+//!
+//! Reads the share files (any row format of `featgen_attribution::format`), then the billing
+//! files, and writes the priced rows to `--out` (atomically) or stdout. The reconciliation goes
+//! to stderr: human text, or one JSON document with `--summary json` (the default when
+//! `--format json`). Exit status: 0 when the rows balance, 2 on bad input (located, with the
+//! fix), too many skipped billing rows, or a reconciliation that does not balance.
+
+use std::path::PathBuf;
+
+use featgen_attribution::billing::{
+    BillReader, BillingFormat, BillingOptions, CostColumn, DeploymentKey,
+};
+use featgen_attribution::cost::{Reconciliation, allocate, sort_shares};
+use featgen_attribution::format::{self, Format};
+use featgen_attribution::time::HOUR;
+use featgen_attribution::{CostRow, ShareRow};
+
+use crate::Status;
+
+/// Format of the reconciliation summary on stderr.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum SummaryFormat {
+    /// Text for people.
+    Human,
+    /// One JSON document.
+    Json,
+}
+
+/// Arguments of `featgen cost`.
+#[derive(clap::Args, Debug)]
+pub struct CostArgs {
+    /// Share rows written by `featgen shares` (NDJSON, JSON, CSV or Parquet, gzip or not);
+    /// repeatable.
+    #[arg(long, value_name = "FILE", required = true, num_args = 1..)]
+    pub shares: Vec<PathBuf>,
+    /// Billing export (CSV, NDJSON or a JSON array, gzip or not); repeatable.
+    #[arg(long, value_name = "FILE", required = true, num_args = 1..)]
+    pub billing: Vec<PathBuf>,
+    /// Billing format: article, focus, gcp, aws [default: detected from each file's columns].
+    #[arg(long, value_name = "FORMAT", value_parser = clap::builder::ValueParser::new(str::parse::<BillingFormat>))]
+    pub billing_format: Option<BillingFormat>,
+    /// Currency of billing rows that carry none (the article's).
+    #[arg(long, default_value = "USD")]
+    pub currency: String,
+    /// Amount billed: FOCUS EffectiveCost (default), BilledCost, ListCost, ContractedCost; `net`
+    /// for AWS's net split columns (GCP is always net of credits).
+    #[arg(long, value_name = "COLUMN", value_parser = clap::builder::ValueParser::new(str::parse::<CostColumn>))]
+    pub cost: Option<CostColumn>,
+    /// Tag or label naming the deployment [default: FOCUS `deployment`, GCP
+    /// `k8s-workload-name`, AWS `aws:eks:deployment`].
+    #[arg(long, value_name = "KEY")]
+    pub deployment_tag: Option<String>,
+    /// GCP and AWS: deployment key `name`, `namespace` (namespace/name) or `cluster`
+    /// (cluster/namespace/name), to match the profiles' `deployment` label.
+    #[arg(long, value_name = "KEY", default_value = "name", value_parser = clap::builder::ValueParser::new(str::parse::<DeploymentKey>))]
+    pub deployment_key: DeploymentKey,
+    /// Billing rows that may be skipped (unreadable number or time, end before start, missing
+    /// amount) before the run fails.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub max_skipped: u64,
+    /// Format of the cost rows: ndjson, json, csv, parquet [default: from --out's extension,
+    /// else ndjson].
+    #[arg(long, value_name = "FORMAT", value_parser = clap::builder::ValueParser::new(str::parse::<Format>))]
+    pub format: Option<Format>,
+    /// Format of the reconciliation on stderr [default: json with --format json, else human].
+    #[arg(long, value_enum)]
+    pub summary: Option<SummaryFormat>,
+    /// Also write the billed slices as the hourly billing table (CSV) that the warehouse's
+    /// `attribution.sql` reads.
+    #[arg(long, value_name = "FILE")]
+    pub billing_hourly_out: Option<PathBuf>,
+    /// Write the rows here (atomically) instead of stdout.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+}
+
+/// Runs `featgen cost`.
+pub fn run(args: &CostArgs) -> Status {
+    match price(args) {
+        Ok(summary) => {
+            let summary_format = args.summary.unwrap_or(match args.format {
+                Some(Format::Json) => SummaryFormat::Json,
+                _ => SummaryFormat::Human,
+            });
+            match summary_format {
+                SummaryFormat::Human => eprint!("{summary}"),
+                SummaryFormat::Json => eprintln!(
+                    "{}",
+                    serde_json::to_string(&summary).expect("the summary serializes")
+                ),
+            }
+            if summary.balanced() {
+                Status::Ok
+            } else {
+                eprintln!(
+                    "error: the cost rows do not sum to the bill (a featgen bug; please report it)"
+                );
+                Status::Error
+            }
+        }
+        Err(message) => {
+            eprintln!("error: {message}");
+            Status::Error
+        }
+    }
+}
+
+fn price(args: &CostArgs) -> Result<Reconciliation, String> {
+    let mut shares: Vec<ShareRow> = Vec::new();
+    for path in &args.shares {
+        for row in format::read_rows(path, None).map_err(|err| err.to_string())? {
+            shares.push(row.map_err(|err| err.to_string())?);
+        }
+    }
+    sort_shares(&mut shares);
+    let step = shares
+        .first()
+        .map_or(HOUR, |row| row.end_time.unix() - row.start_time.unix());
+    let mut bill = BillReader::new(BillingOptions {
+        format: args.billing_format,
+        currency: args.currency.clone(),
+        cost: args.cost,
+        deployment_tag: args.deployment_tag.clone(),
+        deployment_key: args.deployment_key,
+        step,
+        max_skipped: args.max_skipped,
+    });
+    for path in &args.billing {
+        bill.read_file(path).map_err(|err| err.to_string())?;
+    }
+    let bill = bill.finish().map_err(|err| err.to_string())?;
+    if let Some(path) = &args.billing_hourly_out {
+        bill.write_hourly_csv(path).map_err(|err| err.to_string())?;
+    }
+    // The format module writes from a slice, so the priced rows are held until written.
+    let mut rows: Vec<CostRow> = Vec::new();
+    let summary = allocate(&bill, shares, |row| {
+        rows.push(row);
+        Ok(())
+    })
+    .map_err(|err| err.to_string())?;
+    let out_format = args
+        .format
+        .or_else(|| args.out.as_deref().and_then(Format::from_path))
+        .unwrap_or(Format::Ndjson);
+    format::write_rows(&rows, out_format, args.out.as_deref()).map_err(|err| err.to_string())?;
+    Ok(summary)
+}

@@ -1,0 +1,304 @@
+//! The warehouse allocation (`attribution/sql/<dialect>/attribution.sql`) in real DuckDB and
+//! PostgreSQL gives exactly the rows and digits of `featgen cost` on the same shares and bill:
+//! a synthetic month-corner with every bucket, credits, two currencies and scales 0 to 11, and
+//! the article's billing rows.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use featgen_attribution::billing::{Bill, BillReader, BillingOptions, Slice, SliceKey};
+use featgen_attribution::cost::{allocate, sort_shares};
+use featgen_attribution::format::{Format, write_rows};
+use featgen_attribution::{CostRow, ShareRow, UNATTRIBUTED_ID, UtcTime};
+use featgen_tests::{postgres_conninfo, python_command, run_ok, workspace_root};
+use rust_decimal::Decimal;
+
+/// (start, deployment, currency, bucket, feature_id, endpoint) → (cost, per request, naive).
+type Priced = BTreeMap<(i64, String, String, String, i64, String), [Option<Decimal>; 3]>;
+
+const HOUR: i64 = 1_749_740_400;
+
+/// A small deterministic generator (no dependency, same numbers everywhere).
+struct Lcg(u64);
+
+impl Lcg {
+    fn next(&mut self, below: u64) -> u64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        (self.0 >> 33) % below
+    }
+}
+
+fn synthetic() -> (Bill, Vec<ShareRow>) {
+    let mut random = Lcg(7);
+    let deployments = ["api", "search", "web", "worker"];
+    let mut bill = Bill {
+        step: 3_600,
+        ..Bill::default()
+    };
+    let mut shares = Vec::new();
+    for hour in 0..6 {
+        let start = HOUR + hour * 3_600;
+        for (index, deployment) in deployments.iter().enumerate() {
+            let currency = if index == 3 { "EUR" } else { "USD" };
+            // Some deployment-hours are not billed (a warning) or not profiled (unprofiled).
+            if random.next(6) != 0 {
+                let scale = random.next(12) as u32;
+                let mantissa = random.next(5_000_000_000) as i64 - 500_000_000;
+                bill.slices.insert(
+                    SliceKey {
+                        start: UtcTime(start),
+                        deployment: (*deployment).into(),
+                        currency: currency.into(),
+                    },
+                    Slice {
+                        amount: Decimal::new(mantissa, scale),
+                        unallocated: false,
+                    },
+                );
+            }
+            if random.next(5) == 0 {
+                continue;
+            }
+            for feature in 0..random.next(6) + 1 {
+                let named = feature > 0;
+                let endpoint = format!("endpoint_{}", random.next(3));
+                shares.push(ShareRow {
+                    start_time: UtcTime(start),
+                    end_time: UtcTime(start + 3_600),
+                    deployment: (*deployment).into(),
+                    feature: named.then(|| format!("feature_{feature}")),
+                    endpoint: named.then(|| endpoint.clone()),
+                    percentage_of_cpu: 0.0,
+                    feature_id: if named {
+                        feature as i64
+                    } else {
+                        UNATTRIBUTED_ID
+                    },
+                    feature_group: named.then(|| "group".into()),
+                    team: named.then(|| "team".into()),
+                    tier: None,
+                    // Equal CPU now and then, so that ties are broken by key order.
+                    cpu_ns: [1_000, 1_000, random.next(4_000_000_000_000) + 1]
+                        [random.next(3) as usize],
+                    samples: 1,
+                    requests: match random.next(4) {
+                        0 => None,
+                        1 => Some(0),
+                        _ => Some(random.next(10_000_000)),
+                    },
+                });
+            }
+        }
+        for bucket in ["", "kube:unallocated"] {
+            bill.slices.insert(
+                SliceKey {
+                    start: UtcTime(start),
+                    deployment: bucket.into(),
+                    currency: "USD".into(),
+                },
+                Slice {
+                    amount: Decimal::new(random.next(1_000_000) as i64, 4),
+                    unallocated: true,
+                },
+            );
+        }
+    }
+    // One (step, deployment, feature_id, endpoint) key per row, as the contract says.
+    shares.sort_by(|a, b| {
+        (a.start_time, &a.deployment, a.feature_id, &a.endpoint).cmp(&(
+            b.start_time,
+            &b.deployment,
+            b.feature_id,
+            &b.endpoint,
+        ))
+    });
+    shares.dedup_by(|a, b| {
+        (a.start_time, &a.deployment, a.feature_id, &a.endpoint)
+            == (b.start_time, &b.deployment, b.feature_id, &b.endpoint)
+    });
+    (bill, shares)
+}
+
+fn article() -> (Bill, Vec<ShareRow>) {
+    let mut reader = BillReader::new(BillingOptions::default());
+    reader
+        .read_file(&workspace_root().join("attribution/tests/fixtures/billing/article.csv"))
+        .unwrap();
+    let bill = reader.finish().unwrap();
+    let row = |endpoint: Option<&str>, cpu_ns, requests| ShareRow {
+        start_time: UtcTime(HOUR),
+        end_time: UtcTime(HOUR + 3_600),
+        deployment: "messages-production".into(),
+        feature: endpoint.map(|_| "messaging".into()),
+        endpoint: endpoint.map(Into::into),
+        percentage_of_cpu: 0.0,
+        feature_id: if endpoint.is_some() {
+            1
+        } else {
+            UNATTRIBUTED_ID
+        },
+        feature_group: None,
+        team: None,
+        tier: None,
+        cpu_ns,
+        samples: 0,
+        requests,
+    };
+    let shares = vec![
+        row(Some("create_message"), 600, Some(300)),
+        row(Some("list_messages"), 300, Some(600)),
+        row(None, 100, None),
+    ];
+    (bill, shares)
+}
+
+fn expected(bill: &Bill, shares: &[ShareRow]) -> Priced {
+    let mut shares = shares.to_vec();
+    sort_shares(&mut shares);
+    let mut rows: Vec<CostRow> = Vec::new();
+    let summary = allocate(bill, shares, |row| {
+        rows.push(row);
+        Ok(())
+    })
+    .unwrap();
+    assert!(summary.balanced());
+    rows.into_iter()
+        .map(|row| {
+            (
+                (
+                    row.start_time.unix(),
+                    row.deployment,
+                    row.currency,
+                    row.bucket.name().to_owned(),
+                    row.feature_id,
+                    row.endpoint.unwrap_or_default(),
+                ),
+                [
+                    Some(row.cost),
+                    row.cost_per_request,
+                    row.cost_if_equal_per_request,
+                ],
+            )
+        })
+        .collect()
+}
+
+/// Writes the share rows and the hourly billing table as CSV.
+fn inputs(dir: &Path, bill: &Bill, shares: &[ShareRow]) -> (PathBuf, PathBuf) {
+    let shares_csv = dir.join("shares.csv");
+    write_rows(shares, Format::Csv, Some(&shares_csv)).unwrap();
+    let billing_csv = dir.join("billing_hourly.csv");
+    bill.write_hourly_csv(&billing_csv).unwrap();
+    (shares_csv, billing_csv)
+}
+
+fn parse(json: &str) -> Priced {
+    let rows: Vec<Vec<serde_json::Value>> =
+        serde_json::from_str(json.trim()).unwrap_or_else(|err| panic!("{err}: {json}"));
+    let decimal =
+        |value: &serde_json::Value| value.as_str().map(|text| text.parse::<Decimal>().unwrap());
+    rows.into_iter()
+        .map(|row| {
+            (
+                (
+                    row[0].as_i64().unwrap(),
+                    row[1].as_str().unwrap_or("").to_owned(),
+                    row[2].as_str().unwrap().to_owned(),
+                    row[3].as_str().unwrap().to_owned(),
+                    row[4].as_i64().unwrap(),
+                    row[5].as_str().unwrap_or("").to_owned(),
+                ),
+                [decimal(&row[6]), decimal(&row[7]), decimal(&row[8])],
+            )
+        })
+        .collect()
+}
+
+fn duckdb(dir: &Path, bill: &Bill, shares: &[ShareRow]) -> Priced {
+    let (shares_csv, billing_csv) = inputs(dir, bill, shares);
+    let output = run_ok(
+        python_command()
+            .arg(workspace_root().join("tests/engines/attribution_sql.py"))
+            .arg(workspace_root().join("attribution/sql/duckdb/attribution.sql"))
+            .arg(shares_csv)
+            .arg(billing_csv),
+    );
+    parse(&output)
+}
+
+fn postgres(dir: &Path, bill: &Bill, shares: &[ShareRow]) -> Priced {
+    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let (shares_csv, billing_csv) = inputs(dir, bill, shares);
+    let base = postgres_conninfo();
+    let db = format!(
+        "featgen_cost_{}_{}",
+        std::process::id(),
+        NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    );
+    let psql = |conninfo: &str| {
+        let mut command = Command::new("psql");
+        command.args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-At", conninfo]);
+        command
+    };
+    run_ok(psql(&base).args(["-c", &format!("CREATE DATABASE {db}")]));
+    let conninfo = format!("{base} dbname={db}");
+    let setup = format!(
+        "SET TimeZone = 'UTC';
+         CREATE TABLE fact_cpu_share (start_time timestamptz, end_time timestamptz, deployment text,
+             feature text, endpoint text, percentage_of_cpu double precision, feature_id bigint,
+             feature_group text, team text, tier text, cpu_ns bigint, samples bigint, requests bigint);
+         CREATE TABLE billing_hourly (start_time timestamptz, end_time timestamptz, deployment text,
+             currency text, amount numeric, amount_units numeric(38, 0), amount_scale integer,
+             unallocated boolean);
+         \\copy fact_cpu_share FROM '{}' WITH (FORMAT csv, HEADER true)
+         \\copy billing_hourly FROM '{}' WITH (FORMAT csv, HEADER true, FORCE_NOT_NULL (deployment))
+         \\i {}
+         SELECT coalesce(json_agg(json_build_array(extract(epoch FROM start_time)::bigint, deployment,
+             currency, bucket, feature_id, endpoint, cost::text, cost_per_request::text,
+             cost_if_equal_per_request::text, cpu_ns, requests)), '[]') FROM feature_cost;",
+        shares_csv.display(),
+        billing_csv.display(),
+        workspace_root().join("attribution/sql/postgres/attribution.sql").display()
+    );
+    let script = dir.join("run.sql");
+    std::fs::write(&script, setup).unwrap();
+    let output = run_ok(psql(&conninfo).arg("-f").arg(&script));
+    run_ok(psql(&base).args(["-c", &format!("DROP DATABASE {db}")]));
+    parse(output.lines().last().unwrap_or("[]"))
+}
+
+#[test]
+fn the_warehouse_sql_prices_exactly_like_featgen_cost() {
+    for (name, (bill, shares)) in [("synthetic", synthetic()), ("article", article())] {
+        let want = expected(&bill, &shares);
+        assert!(want.len() > 3, "{name}: a real test");
+        let dir = tempfile::tempdir().unwrap();
+        for (engine, got) in [
+            ("duckdb", duckdb(dir.path(), &bill, &shares)),
+            ("postgres", postgres(dir.path(), &bill, &shares)),
+        ] {
+            let differences: Vec<String> = want
+                .iter()
+                .filter(|(key, value)| got.get(*key) != Some(*value))
+                .map(|(key, value)| {
+                    format!("{key:?}: featgen {value:?}, {engine} {:?}", got.get(key))
+                })
+                .chain(
+                    got.keys()
+                        .filter(|key| !want.contains_key(*key))
+                        .map(|key| format!("{key:?}: only in {engine}")),
+                )
+                .collect();
+            assert!(
+                differences.is_empty(),
+                "{name} in {engine}: {} differences:\n{}",
+                differences.len(),
+                differences.join("\n")
+            );
+        }
+    }
+}
