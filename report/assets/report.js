@@ -13,7 +13,7 @@
   var BUCKETS = ['unattributed', 'unprofiled', 'unallocated'];
   var BUCKET_COLORS = { unattributed: '#98a2b3', unprofiled: '#d0d5dd', unallocated: '#667085' };
   var TOP = 12;
-  var state = { deployment: 0, period: 0, metric: 'cost', grouping: 'feature', table: 'feature', changes: 'endpoint', sort: null };
+  var state = { deployment: 0, period: 0, metric: 'cost', grouping: 'feature', table: 'feature', changes: 'endpoint', sorts: {} };
 
   // ---- formatting ----
   function esc(text) {
@@ -114,7 +114,7 @@
       button.dataset.level = name[0];
       button.addEventListener('click', function () {
         state[key] = name[0];
-        state.sort = null;
+        delete state.sorts[key === 'table' ? 'table' : 'changes'];
         render();
       });
       box.appendChild(button);
@@ -205,8 +205,8 @@
       animation: false,
       tooltip: { trigger: 'item', formatter: tooltip },
       series: [{
-        type: 'sunburst', name: 'sunburst', data: tree, radius: ['12%', '95%'], sort: 'desc',
-        nodeClick: 'rootToNode', emphasis: { focus: 'ancestor' },
+        type: 'sunburst', name: 'back', data: tree, radius: [0, '95%'], sort: 'desc',
+        nodeClick: 'rootToNode',
         label: { rotate: 'radial', minAngle: 8, overflow: 'truncate', width: 80 },
         levels: [{}, { r0: '12%', r: '40%' }, { r0: '40%', r: '70%' }, { r0: '70%', r: '95%', label: { position: 'outside', show: false } }]
       }]
@@ -291,21 +291,23 @@
   // columns: [title, value(row) for sorting, text(row), text-column?]
   function fillTable(table, columns, rows, footer, level) {
     table.textContent = '';
+    // Each table keeps its own sort: [column index, 1 ascending | -1 descending].
+    var sort = state.sorts[table.id];
     var thead = table.createTHead(), head = thead.insertRow();
     columns.forEach(function (column, index) {
       var th = document.createElement('th');
       th.textContent = column[0];
       if (column[3]) th.className = 'text';
-      if (state.sort && state.sort[0] === index) th.setAttribute('aria-sort', state.sort[1] > 0 ? 'ascending' : 'descending');
+      if (sort && sort[0] === index) th.setAttribute('aria-sort', sort[1] > 0 ? 'ascending' : 'descending');
       th.addEventListener('click', function () {
-        state.sort = [index, state.sort && state.sort[0] === index ? -state.sort[1] : (column[3] ? 1 : -1)];
+        state.sorts[table.id] = [index, sort && sort[0] === index ? -sort[1] : (column[3] ? 1 : -1)];
         render();
       });
       head.appendChild(th);
     });
     var sorted = rows.slice();
-    if (state.sort && columns[state.sort[0]]) {
-      var by = columns[state.sort[0]][1], dir = state.sort[1];
+    if (sort && columns[sort[0]]) {
+      var by = columns[sort[0]][1], dir = sort[1];
       sorted.sort(function (a, b) {
         var x = by(a), y = by(b);
         if (x === y) return 0;

@@ -112,7 +112,12 @@ fn the_report_in_chromium() {
     let mut deployments: Vec<String> = rows.iter().map(|r| r.deployment.clone()).collect();
     deployments.sort();
     deployments.dedup();
-    let chosen = deployments[0].clone();
+    // A real deployment, not the `kube:unallocated` bucket that sorts first.
+    let index = deployments
+        .iter()
+        .position(|d| d.starts_with("svc"))
+        .unwrap();
+    let chosen = deployments[index].clone();
     let of_chosen: Vec<&CostRow> = rows.iter().filter(|r| r.deployment == chosen).collect();
     let mut groups: BTreeMap<String, Decimal> = BTreeMap::new();
     for row in rows.iter().filter(|r| r.bucket == Bucket::Feature) {
@@ -138,7 +143,7 @@ fn the_report_in_chromium() {
         "teamLegend": legend(&all, |r| r.team.clone().unwrap()),
         "deployment": {
             // Index 0 is "All deployments".
-            "index": 1,
+            "index": index + 1,
             "name": chosen,
             "total": cents(of_chosen.iter().map(|r| r.cost).sum()),
             "pieLegend": legend(&of_chosen, feature),
