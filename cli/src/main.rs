@@ -63,6 +63,8 @@ enum Command {
     Lint(cmd::lint::LintArgs),
     /// List every endpoint and task found in the sources, with its feature.
     Routes(cmd::routes::RoutesArgs),
+    /// Write one self-contained HTML report of what each feature costs, from cost rows.
+    Report(cmd::html_report::ReportArgs),
 }
 
 fn main() -> ExitCode {
@@ -93,6 +95,7 @@ fn main() -> ExitCode {
         Command::Init(args) => cmd::init::run(&args),
         Command::Lint(args) => cmd::lint::run(&config, &args),
         Command::Routes(args) => cmd::routes::run(&config, &args),
+        Command::Report(args) => cmd::html_report::run(&args),
     };
     status.into()
 }
