@@ -103,10 +103,9 @@ pub(crate) fn compare(before: &Sums, samples_before: u64, now: &Sums, samples_no
     };
     if let (Some(margin), Some((a, _)), Some((b, _))) =
         (cpu_per_request_margin, cpr_before, cpr_now)
+        && (b - a).abs() > margin
     {
-        if (b - a).abs() > margin {
-            flags |= CPU_PER_REQUEST_CHANGED;
-        }
+        flags |= CPU_PER_REQUEST_CHANGED;
     }
 
     Change {

@@ -43,7 +43,7 @@ pub(crate) struct Data {
     /// Unix seconds of the time-series points (the window's time buckets).
     times: Vec<i64>,
     /// `series[deployment]`: per feature, `[feature index, cost per point, CPU s per point]`.
-    series: Vec<Vec<(u32, Vec<f64>, Vec<f64>)>>,
+    series: Vec<Vec<Series>>,
 }
 
 #[derive(Serialize)]
@@ -74,6 +74,10 @@ type Row = (
     Option<String>,
     Option<String>,
 );
+
+/// One deployment's time series of one feature: `[feature index, cost per point, CPU s per
+/// point]`.
+type Series = (u32, Vec<f64>, Vec<f64>);
 
 /// `[key, cost before, cost now, Δcost, ±cost, share before, share now, ±share, CPU/request
 /// before, CPU/request now, ±CPU/request, flags]`.
@@ -376,8 +380,7 @@ pub(crate) fn build(aggregates: &Aggregates) -> Data {
     let resolution = aggregates.resolution;
     let first = window.start.div_euclid(resolution) * resolution;
     let times: Vec<i64> = (first..window.end).step_by(resolution as usize).collect();
-    let mut series_sums: Vec<BTreeMap<u32, (Vec<f64>, Vec<f64>)>> =
-        vec![BTreeMap::new(); deployment_count + 1];
+    let mut series_sums = vec![BTreeMap::<u32, (Vec<f64>, Vec<f64>)>::new(); deployment_count + 1];
     for (&(time, deployment, leaf), sums) in aggregates
         .sums
         .range((window.start, 0, 0)..(window.end, 0, 0))

@@ -94,7 +94,7 @@ impl Fleet {
                 let bill = Decimal::new(150 + (unit(d as u64, hour as u64, 1) * 200.0) as i64, 2);
                 // One deployment-hour in 200 (and always the last deployment's second hour)
                 // has no profile.
-                if mix(d as u64 * 7_777 + hour as u64) % 200 == 0
+                if mix(d as u64 * 7_777 + hour as u64).is_multiple_of(200)
                     || (d + 1, hour) == (self.deployments, 1)
                 {
                     sink(row(self.deployment(d), Bucket::Unprofiled, bill));
