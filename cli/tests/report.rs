@@ -35,19 +35,40 @@ fn writes_one_page_and_names_bad_rows() {
 
     let out = featgen(
         dir.path(),
-        &["report", "--costs", "costs.ndjson", "--out", "site/report.html"],
+        &[
+            "report",
+            "--costs",
+            "costs.ndjson",
+            "--out",
+            "site/report.html",
+        ],
     );
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let html = std::fs::read_to_string(dir.path().join("site/report.html")).unwrap();
     assert!(html.starts_with("<!DOCTYPE html>"));
     assert!(html.contains(r#""total":["2","#), "the bill, 1.25 + 0.75");
 
     // A malformed row: exit 2, the file, line and column named, the old page untouched.
-    let bad = format!("{}\n{}\n", row("feature", "messaging", "1.25"), row("feature", "x", "one"));
+    let bad = format!(
+        "{}\n{}\n",
+        row("feature", "messaging", "1.25"),
+        row("feature", "x", "one")
+    );
     std::fs::write(dir.path().join("bad.ndjson"), bad).unwrap();
     let out = featgen(
         dir.path(),
-        &["report", "--costs", "bad.ndjson", "--out", "site/report.html"],
+        &[
+            "report",
+            "--costs",
+            "bad.ndjson",
+            "--out",
+            "site/report.html",
+        ],
     );
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -56,6 +77,8 @@ fn writes_one_page_and_names_bad_rows() {
         std::fs::read_to_string(dir.path().join("site/report.html")).unwrap(),
         html
     );
-    let leftovers: Vec<_> = std::fs::read_dir(dir.path().join("site")).unwrap().collect();
+    let leftovers: Vec<_> = std::fs::read_dir(dir.path().join("site"))
+        .unwrap()
+        .collect();
     assert_eq!(leftovers.len(), 1, "no temporary file left behind");
 }

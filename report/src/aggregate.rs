@@ -319,21 +319,26 @@ impl Aggregates {
                 "no rows{narrowed} between --from and --to: widen the window"
             )));
         };
-        let window = Span {
+        let requested = Span {
             start: options.from.map_or(first_start, |t| t.unix()),
             end: options.to.map_or(last_end, |t| t.unix()),
         };
-        if window.end <= window.start {
+        if requested.end <= requested.start {
             return Err(Error::Rows(format!(
                 "the window is empty (--from {} is not before --to {})",
-                featgen_attribution::UtcTime(window.start),
-                featgen_attribution::UtcTime(window.end)
+                featgen_attribution::UtcTime(requested.start),
+                featgen_attribution::UtcTime(requested.end)
             )));
         }
-        let resolution = if window.len() <= WEEK { HOUR } else { DAY }.max(
+        let resolution = if requested.len() <= WEEK { HOUR } else { DAY }.max(
             // Rows longer than the bucket (daily steps) decide the bucket themselves.
             if scan.longest_step > HOUR { DAY } else { HOUR },
         );
+        // Whole time buckets, so that no bucket straddles the window's edges.
+        let window = Span {
+            start: requested.start.div_euclid(resolution) * resolution,
+            end: (requested.end + resolution - 1).div_euclid(resolution) * resolution,
+        };
         let loaded = Span {
             start: window.previous().start,
             end: window.end,

@@ -3,7 +3,7 @@
 
 mod synthetic;
 
-use featgen_attribution::{Bucket, CostRow, UtcTime};
+use featgen_attribution::{Bucket, CostRow, ShareRow, UtcTime};
 use featgen_report::{Error, Options, RowsInMemory, render};
 use rust_decimal::Decimal;
 use serde_json::Value;
@@ -205,4 +205,65 @@ fn no_rows_is_an_error_not_an_empty_page() {
     };
     let err = report(small_fleet().cost_rows(), &options).unwrap_err();
     assert!(err.to_string().contains("`nope`"), "{err}");
+}
+
+/// A share row as `featgen shares` writes it.
+fn share(start: i64, deployment: &str, endpoint: Option<&str>, cpu_ns: u64) -> ShareRow {
+    ShareRow {
+        start_time: UtcTime(start),
+        end_time: UtcTime(start + 3_600),
+        deployment: deployment.into(),
+        feature: endpoint.map(|_| "batch-jobs".into()),
+        endpoint: endpoint.map(Into::into),
+        percentage_of_cpu: 0.5,
+        feature_id: if endpoint.is_some() { 7 } else { -1 },
+        feature_group: endpoint.map(|_| "jobs".into()),
+        team: endpoint.map(|_| "data".into()),
+        tier: endpoint.map(|_| "B".into()),
+        cpu_ns,
+        samples: cpu_ns / 10_000_000,
+        requests: None,
+    }
+}
+
+#[test]
+fn share_rows_fill_in_only_what_the_bill_lacks() {
+    let fleet = small_fleet();
+    let costs = fleet.cost_rows();
+    let billed = fleet.deployment(0);
+    let shares = vec![
+        // An unbilled deployment: its CPU shows, at no cost.
+        share(fleet.start, "batch", Some("nightly"), 4_000_000_000),
+        share(fleet.start, "batch", None, 1_000_000_000),
+        // A billed deployment-hour: the cost rows already carry its CPU.
+        share(fleet.start, &billed, Some("nightly"), 9_000_000_000),
+    ];
+    let with = render(
+        &RowsInMemory {
+            costs: costs.clone(),
+            shares,
+        },
+        &Options::default(),
+    )
+    .unwrap();
+    let without = report(costs, &Options::default()).unwrap();
+    let (with, without) = (embedded(&with), embedded(&without));
+    let deployments = with["deployments"].as_array().unwrap();
+    let batch = deployments.iter().position(|d| d == "batch").unwrap();
+    let slice = &with["slices"][0][batch];
+    assert_eq!(slice["total"], serde_json::json!(["0", 5.0, 500]));
+    assert_eq!(slice["feature"].as_array().unwrap().len(), 2, "{slice}");
+    // The billed deployment is unchanged.
+    let index = |data: &Value| {
+        data["deployments"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .position(|d| *d == billed)
+            .unwrap()
+    };
+    assert_eq!(
+        with["slices"][0][index(&with)]["total"],
+        without["slices"][0][index(&without)]["total"]
+    );
 }

@@ -21,7 +21,8 @@ pub struct ReportArgs {
     #[arg(long, value_name = "FILE")]
     out: PathBuf,
     /// Start of the window, inclusive (`2025-06-12 00:00:00 UTC` or RFC 3339); default: the
-    /// first row. Rows of the same length before it feed "What changed".
+    /// first row. Rows of the same length before it feed "What changed". The window is
+    /// widened to whole hours (whole days when it is longer than a week).
     #[arg(long, value_name = "TIME")]
     from: Option<UtcTime>,
     /// End of the window, exclusive; default: the end of the last row.
