@@ -43,6 +43,14 @@
   function percent(value) {
     return value === null || value === undefined ? '' : (value * 100).toFixed(2) + '%';
   }
+  // Cost per request for display: a ratio of the exact cost and the request count, to 4
+  // significant digits (no sum involved).
+  function costPerRequest(row) {
+    return row[4] ? parseFloat(row[1]) / row[4] : null;
+  }
+  function fourDigits(value) {
+    return value === null ? '' : Number(value.toPrecision(4)).toString();
+  }
   function signed(text) {
     return text.charAt(0) === '-' ? money(text) : '+' + money(text);
   }
@@ -339,7 +347,7 @@
       ['CPU seconds', function (r) { return r[2]; }, function (r) { return num(r[2], 3); }],
       ['Samples', function (r) { return r[3]; }, function (r) { return num(r[3], 0); }],
       ['Requests', function (r) { return r[4]; }, function (r) { return num(r[4], 0); }],
-      ['Cost per request', function (r) { return r[5] === null ? null : parseFloat(r[5]); }, function (r) { return r[5] === null ? '' : r[5]; }]
+      ['Cost per request', costPerRequest, function (r) { return fourDigits(costPerRequest(r)); }]
     ]);
   }
 
@@ -372,11 +380,11 @@
     if (!s) return;
     var level = state.table;
     var nameColumns = level === 'endpoint' ? ['feature', 'endpoint'] : [level === 'group' ? 'feature_group' : level];
-    var lines = [nameColumns.concat(['cost', 'currency', 'cpu_seconds', 'samples', 'requests', 'cost_per_request', 'cost_if_equal_per_request']).join(',')];
+    var lines = [nameColumns.concat(['cost', 'currency', 'cpu_seconds', 'samples', 'requests', 'cost_per_request']).join(',')];
     s[level].forEach(function (r) {
-      lines.push(labels(level, r[0]).slice(0, nameColumns.length).concat([r[1], data.currency, r[2], r[3], r[4], r[5], r[6]]).map(csvField).join(','));
+      lines.push(labels(level, r[0]).slice(0, nameColumns.length).concat([r[1], data.currency, r[2], r[3], r[4], fourDigits(costPerRequest(r))]).map(csvField).join(','));
     });
-    lines.push(['total'].concat(nameColumns.slice(1).map(function () { return ''; }), [s.total[0], data.currency, s.total[1], s.total[2], '', '', '']).map(csvField).join(','));
+    lines.push(['total'].concat(nameColumns.slice(1).map(function () { return ''; }), [s.total[0], data.currency, s.total[1], s.total[2], '', '']).map(csvField).join(','));
     var link = document.createElement('a');
     link.href = URL.createObjectURL(new Blob([lines.join('\n') + '\n'], { type: 'text/csv' }));
     link.download = 'featgen-cost-by-' + level + '.csv';
@@ -426,13 +434,16 @@
   }
 
   function drawNaive(s) {
-    var rows = s.feature.filter(function (r) { return r[6] !== null; });
+    // [feature index, naive charge, cost − naive], joined to the feature table's row.
+    var byFeature = {};
+    s.feature.forEach(function (r) { byFeature[r[0]] = r; });
+    var rows = s.naive.map(function (n) { var r = byFeature[n[0]]; return [n[0], r[1], r[4], n[1], n[2]]; });
     var columns = [
       ['Feature', function (r) { return labels('feature', r[0])[0]; }, function (r) { return labels('feature', r[0])[0]; }, true],
-      ['Requests', function (r) { return r[4]; }, function (r) { return num(r[4], 0); }],
+      ['Requests', function (r) { return r[2]; }, function (r) { return num(r[2], 0); }],
       ['featgen cost', function (r) { return parseFloat(r[1]); }, function (r) { return money(r[1]); }],
-      ['Equal cost per request', function (r) { return parseFloat(r[6]); }, function (r) { return money(r[6]); }],
-      ['featgen − naive', function (r) { return parseFloat(r[7]); }, function (r) { return signed(r[7]); }]
+      ['Equal cost per request', function (r) { return parseFloat(r[3]); }, function (r) { return money(r[3]); }],
+      ['featgen − naive', function (r) { return parseFloat(r[4]); }, function (r) { return signed(r[4]); }]
     ];
     var table = document.getElementById('naive');
     if (!rows.length) {
@@ -453,7 +464,7 @@
     var s = slice(), period = data.periods[state.period];
     document.getElementById('subtitle').textContent = data.deployments[state.deployment] + ' · ' + period.label + ' · ' + data.currency;
     if (!s) {
-      s = { total: ['0', 0, 0], team: [], tier: [], group: [], feature: [], endpoint: [], changes: null };
+      s = { total: ['0', 0, 0], team: [], tier: [], group: [], feature: [], endpoint: [], naive: [], changes: null };
     }
     document.getElementById('total-cost').textContent = money(s.total[0]) + ' ' + data.currency;
     document.getElementById('total-cpu').textContent = num(s.total[1], 3);

@@ -98,12 +98,6 @@ impl Sums {
         self.noise_unknown |= other.noise_unknown;
     }
 
-    /// `cost / requests`, when the requests are known and not zero.
-    pub fn cost_per_request(&self) -> Option<Decimal> {
-        (!self.requests_unknown && self.requests > 0)
-            .then(|| self.cost / Decimal::from(self.requests))
-    }
-
     /// The naive charge, when every row has one.
     pub fn naive(&self) -> Option<Decimal> {
         (!self.naive_unknown && !self.requests_unknown).then_some(self.naive)

@@ -16,7 +16,7 @@ use crate::aggregate::{Aggregates, Span, Sums, decimal_to_f64};
 use crate::change::{self, Change};
 
 /// Rows shown per level in "What changed" (the largest cost impacts); the rest are counted.
-const CHANGES_SHOWN: usize = 15;
+const CHANGES_SHOWN: usize = 10;
 /// Name of the deployment entry that sums every deployment.
 pub(crate) const ALL_DEPLOYMENTS: &str = "All deployments";
 
@@ -63,17 +63,12 @@ enum Key {
     Label(String),
 }
 
-/// `[key, cost, CPU s, samples, requests, cost per request, naive charge, cost − naive]`.
-type Row = (
-    Key,
-    String,
-    f64,
-    u64,
-    Option<u64>,
-    Option<String>,
-    Option<String>,
-    Option<String>,
-);
+/// `[key, cost, CPU s, samples, requests]` (requests null when unknown; the page divides
+/// cost by requests for display, a ratio shown to 4 significant digits).
+type Row = (Key, String, f64, u64, Option<u64>);
+
+/// `[feature index, naive charge, cost − naive]`, for features whose rows all count requests.
+type NaiveRow = (Key, String, String);
 
 /// One deployment's time series of one feature: `[feature index, cost per point, CPU s per
 /// point]`.
@@ -105,6 +100,8 @@ struct Slice {
     group: Vec<Row>,
     feature: Vec<Row>,
     endpoint: Vec<Row>,
+    /// "Equal cost per request" per feature.
+    naive: Vec<NaiveRow>,
     /// Against the previous period, when the rows cover it.
     changes: Option<Changes>,
 }
@@ -216,24 +213,35 @@ fn per_key(keys: &LeafKeys, level: Level, leaves: &BTreeMap<u32, Sums>) -> BTree
     out
 }
 
-fn table(keys: &LeafKeys, level: Level, leaves: &BTreeMap<u32, Sums>) -> Vec<Row> {
+/// Sums per key of `level`, largest cost first (the key breaks ties, so the order never
+/// depends on anything else).
+fn sorted(keys: &LeafKeys, level: Level, leaves: &BTreeMap<u32, Sums>) -> Vec<(Key, Sums)> {
     let mut rows: Vec<(Key, Sums)> = per_key(keys, level, leaves).into_iter().collect();
-    // Largest cost first; the key breaks ties so the order never depends on anything else.
     rows.sort_by(|(ka, a), (kb, b)| b.cost.cmp(&a.cost).then_with(|| ka.cmp(kb)));
-    rows.into_iter()
+    rows
+}
+
+fn table(keys: &LeafKeys, level: Level, leaves: &BTreeMap<u32, Sums>) -> Vec<Row> {
+    sorted(keys, level, leaves)
+        .into_iter()
         .map(|(key, sums)| {
-            let naive = sums.naive();
             (
                 key,
                 money(sums.cost),
                 cpu_seconds(sums.cpu_ns),
                 sums.samples,
                 (!sums.requests_unknown).then_some(sums.requests),
-                sums.cost_per_request()
-                    .map(|c| c.round_sf(4).unwrap_or(c).normalize().to_string()),
-                naive.map(money),
-                naive.map(|naive| money(sums.cost - naive)),
             )
+        })
+        .collect()
+}
+
+fn naive(keys: &LeafKeys, leaves: &BTreeMap<u32, Sums>) -> Vec<NaiveRow> {
+    sorted(keys, Level::Feature, leaves)
+        .into_iter()
+        .filter_map(|(key, sums)| {
+            let naive = sums.naive()?;
+            Some((key, money(naive), money(sums.cost - naive)))
         })
         .collect()
 }
@@ -309,6 +317,7 @@ fn slice(
         group: table(keys, Level::Group, now),
         feature: table(keys, Level::Feature, now),
         endpoint: table(keys, Level::Endpoint, now),
+        naive: naive(keys, now),
         changes: before.map(|before| Changes {
             endpoint: change_level(keys, Level::Endpoint, before, now),
             feature: change_level(keys, Level::Feature, before, now),

@@ -179,8 +179,10 @@ try {
   check(csv[0].startsWith('feature,cost,currency'), `CSV header: ${csv[0]}`);
   check(csv[csv.length - 1].startsWith(`total,${expected.totalExact},`), `CSV total row: ${csv[csv.length - 1]}`);
 
-  // Last: a full-page screenshot resizes the viewport, and the charts with it.
-  await page.selectOption('#period', '0');
+  // Last: a full-page screenshot resizes the viewport, and the charts with it. The last day, by
+  // feature, what changed on show (the README's picture).
+  await page.selectOption('#period', String(expected.changes.period));
+  await page.selectOption('#grouping', 'feature');
   await page.screenshot({ path: join(artifacts, 'report-full.png'), fullPage: true });
   check(errors.length === 0, `no console error or page error (${errors.join('; ')})`);
   check(requests.length === 0, `no request besides the file itself (${requests.join(', ')})`);
