@@ -8,7 +8,9 @@
 
 #![forbid(unsafe_code)]
 
+pub mod format;
 pub mod row;
+pub mod statsd;
 pub mod time;
 
 pub use row::{Bucket, CostRow, LabeledCpu, ShareRow, UNATTRIBUTED_ID};

@@ -1,0 +1,1405 @@
+//! Row files: NDJSON, JSON, CSV and Parquet, written atomically and read back.
+//!
+//! Every format keeps the contract's column order and values:
+//!
+//! - **NDJSON** (the default): one JSON object per line.
+//! - **JSON**: the source article's array, one row per line between `[` and `]`.
+//! - **CSV**: a header in contract order, null as an empty field, decimals as written
+//!   (`12.340`), times as `2025-06-12 15:00:00 UTC`.
+//! - **Parquet**: what a warehouse loads fastest (columnar, typed, Snappy-compressed). Times are
+//!   `TIMESTAMP(MICROS, isAdjustedToUTC=true)`, which DuckDB reads as `TIMESTAMPTZ` and BigQuery
+//!   as `TIMESTAMP`, both UTC instants with no time zone guesswork; money is
+//!   `DECIMAL(38, 18)` ([`PARQUET_DECIMAL_SCALE`]): exact, wide enough for any bill (20 integer
+//!   digits) and finer than any billing export (AWS and GCP bill to at most 10 places), so
+//!   `cost` round-trips exactly; only the derived per-request ratios, which can have up to 28
+//!   places, are rounded to 18 (half to even). Integers are `INT64`, `percentage_of_cpu`
+//!   `DOUBLE`, text `STRING`.
+//!
+//! Output is deterministic: the same rows give the same bytes. A file is written to a temporary
+//! file beside it and renamed into place, so a failed run never leaves a partial file. Reading
+//! detects the format from the content (Parquet's magic, a JSON array, JSON lines, else CSV)
+//! unless it is given, and accepts gzip-compressed files of every format.
+
+use std::fmt;
+use std::fs::{self, File};
+use std::io::{self, BufRead, BufReader, BufWriter, Read, Write};
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::sync::Arc;
+
+use flate2::read::MultiGzDecoder;
+use parquet::basic::Compression;
+use parquet::data_type::{ByteArray, ByteArrayType, DoubleType, FixedLenByteArray};
+use parquet::data_type::{FixedLenByteArrayType, Int64Type};
+use parquet::file::properties::WriterProperties;
+use parquet::file::reader::{FileReader, SerializedFileReader};
+use parquet::file::writer::SerializedFileWriter;
+use parquet::record::Field;
+use parquet::record::reader::RowIter;
+use rust_decimal::{Decimal, RoundingStrategy};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::row::{Bucket, CostRow, ShareRow};
+use crate::time::UtcTime;
+
+/// Scale of the Parquet `DECIMAL(38, 18)` money columns.
+pub const PARQUET_DECIMAL_SCALE: u32 = 18;
+/// Rows per Parquet row group: DuckDB's own default, the unit it reads in parallel.
+const PARQUET_ROW_GROUP: usize = 122_880;
+const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
+const PARQUET_MAGIC: &[u8; 4] = b"PAR1";
+
+/// A file format for rows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Format {
+    /// One JSON object per line (the default).
+    Ndjson,
+    /// A JSON array of objects.
+    Json,
+    /// Comma-separated values with a header row.
+    Csv,
+    /// Apache Parquet.
+    Parquet,
+}
+
+impl Format {
+    /// Every format, in the order the CLI lists them.
+    pub const ALL: [Format; 4] = [Format::Ndjson, Format::Json, Format::Csv, Format::Parquet];
+
+    /// The name used by `--format`.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Format::Ndjson => "ndjson",
+            Format::Json => "json",
+            Format::Csv => "csv",
+            Format::Parquet => "parquet",
+        }
+    }
+
+    /// The format a file name implies (`rows.csv`, `rows.ndjson.gz`, `rows.jsonl`), if any.
+    pub fn from_path(path: &Path) -> Option<Format> {
+        let name = path.file_name()?.to_str()?.to_ascii_lowercase();
+        let name = name.strip_suffix(".gz").unwrap_or(&name);
+        let extension = name.rsplit_once('.')?.1;
+        match extension {
+            "ndjson" | "jsonl" => Some(Format::Ndjson),
+            "json" => Some(Format::Json),
+            "csv" => Some(Format::Csv),
+            "parquet" | "pq" => Some(Format::Parquet),
+            _ => None,
+        }
+    }
+
+    /// The format of (already decompressed) content from its first bytes: Parquet's magic, a
+    /// JSON array, a JSON object per line (or nothing), else CSV.
+    pub fn sniff(head: &[u8]) -> Format {
+        if head.starts_with(PARQUET_MAGIC) {
+            return Format::Parquet;
+        }
+        let head = head.strip_prefix(b"\xef\xbb\xbf").unwrap_or(head);
+        match head.iter().find(|b| !b.is_ascii_whitespace()) {
+            Some(b'[') => Format::Json,
+            // Empty content is zero rows of JSON lines.
+            Some(b'{') | None => Format::Ndjson,
+            _ => Format::Csv,
+        }
+    }
+}
+
+impl fmt::Display for Format {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for Format {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Format, String> {
+        match text.to_ascii_lowercase().as_str() {
+            "ndjson" | "jsonl" => Ok(Format::Ndjson),
+            "json" => Ok(Format::Json),
+            "csv" => Ok(Format::Csv),
+            "parquet" => Ok(Format::Parquet),
+            _ => Err(format!(
+                "unknown format `{text}`: use ndjson, json, csv or parquet"
+            )),
+        }
+    }
+}
+
+/// What went wrong writing or reading rows, and where.
+#[derive(Debug)]
+pub struct FormatError {
+    /// The file (`-` for stdin or stdout).
+    pub path: String,
+    /// Line, row and column when known (`line 3, column `cpu_ns``).
+    pub location: Option<String>,
+    /// What is wrong and, where it helps, how to fix it.
+    pub message: String,
+}
+
+impl FormatError {
+    fn new(path: &str, location: Option<String>, message: impl fmt::Display) -> FormatError {
+        FormatError {
+            path: path.to_owned(),
+            location,
+            message: message.to_string(),
+        }
+    }
+}
+
+impl fmt::Display for FormatError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.location {
+            Some(location) => write!(f, "{}: {location}: {}", self.path, self.message),
+            None => write!(f, "{}: {}", self.path, self.message),
+        }
+    }
+}
+
+impl std::error::Error for FormatError {}
+
+/// The SQL-ish type of a column, which fixes its Parquet type.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// A UTC instant (`TIMESTAMP` in Parquet, the contract's text elsewhere).
+    Time,
+    /// UTF-8 text.
+    Text,
+    /// A 64-bit float.
+    Float,
+    /// A 64-bit signed integer.
+    Int,
+    /// An exact decimal (money).
+    Decimal,
+}
+
+/// One column of a row kind, in contract order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Column {
+    /// The field name, as in JSON, the CSV header and SQL.
+    pub name: &'static str,
+    /// Its type.
+    pub kind: Kind,
+    /// Whether it may be null.
+    pub nullable: bool,
+}
+
+const fn column(name: &'static str, kind: Kind, nullable: bool) -> Column {
+    Column {
+        name,
+        kind,
+        nullable,
+    }
+}
+
+/// One cell of a row, borrowed from it for writing or owned after reading.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Value<'a> {
+    /// SQL null.
+    Null,
+    /// A UTC instant.
+    Time(UtcTime),
+    /// Text.
+    Text(std::borrow::Cow<'a, str>),
+    /// A float.
+    Float(f64),
+    /// An integer (wide enough for `u64` counters; Parquet and SQL take what fits `i64`).
+    Int(i128),
+    /// An exact decimal.
+    Decimal(Decimal),
+}
+
+/// A row kind that the formats can write and read: [`ShareRow`] and [`CostRow`].
+pub trait Row: Serialize + DeserializeOwned {
+    /// The warehouse table of this row kind.
+    const TABLE: &'static str;
+    /// The columns, in contract order (the order of the serde fields).
+    const COLUMNS: &'static [Column];
+
+    /// The cell of `COLUMNS[column]`.
+    fn value(&self, column: usize) -> Value<'_>;
+
+    /// A row from its cells, one per column in `COLUMNS` order, each of the column's kind
+    /// (or null where the column is nullable).
+    fn from_values(values: Vec<Value<'static>>) -> Result<Self, String>;
+}
+
+fn text(value: &str) -> Value<'_> {
+    Value::Text(value.into())
+}
+
+fn opt_text(value: Option<&str>) -> Value<'_> {
+    value.map_or(Value::Null, text)
+}
+
+fn int(value: impl Into<i128>) -> Value<'static> {
+    Value::Int(value.into())
+}
+
+fn opt_int(value: Option<u64>) -> Value<'static> {
+    value.map_or(Value::Null, int)
+}
+
+fn opt_decimal(value: Option<Decimal>) -> Value<'static> {
+    value.map_or(Value::Null, Value::Decimal)
+}
+
+/// Takes typed cells out of a row's values, in column order.
+struct Cells<I>(I);
+
+impl<I: Iterator<Item = Value<'static>>> Cells<I> {
+    fn next(&mut self) -> Value<'static> {
+        self.0.next().unwrap_or(Value::Null)
+    }
+    fn time(&mut self) -> Result<UtcTime, String> {
+        match self.next() {
+            Value::Time(time) => Ok(time),
+            other => Err(format!("expected a time, found {other:?}")),
+        }
+    }
+    fn opt_text(&mut self) -> Result<Option<String>, String> {
+        match self.next() {
+            Value::Null => Ok(None),
+            Value::Text(text) => Ok(Some(text.into_owned())),
+            other => Err(format!("expected text, found {other:?}")),
+        }
+    }
+    fn text(&mut self) -> Result<String, String> {
+        self.opt_text()?
+            .ok_or_else(|| "expected text, found null".to_owned())
+    }
+    fn float(&mut self) -> Result<f64, String> {
+        match self.next() {
+            Value::Float(value) => Ok(value),
+            other => Err(format!("expected a number, found {other:?}")),
+        }
+    }
+    fn opt_int<T: TryFrom<i128>>(&mut self) -> Result<Option<T>, String> {
+        match self.next() {
+            Value::Null => Ok(None),
+            Value::Int(value) => T::try_from(value)
+                .map(Some)
+                .map_err(|_| format!("integer {value} out of range")),
+            other => Err(format!("expected an integer, found {other:?}")),
+        }
+    }
+    fn int<T: TryFrom<i128>>(&mut self) -> Result<T, String> {
+        self.opt_int()?
+            .ok_or_else(|| "expected an integer, found null".to_owned())
+    }
+    fn opt_decimal(&mut self) -> Result<Option<Decimal>, String> {
+        match self.next() {
+            Value::Null => Ok(None),
+            Value::Decimal(value) => Ok(Some(value)),
+            other => Err(format!("expected a decimal, found {other:?}")),
+        }
+    }
+    fn decimal(&mut self) -> Result<Decimal, String> {
+        self.opt_decimal()?
+            .ok_or_else(|| "expected a decimal, found null".to_owned())
+    }
+}
+
+/// The share row's columns, which also open the cost row.
+macro_rules! share_columns {
+    () => {
+        [
+            column("start_time", Kind::Time, false),
+            column("end_time", Kind::Time, false),
+            column("deployment", Kind::Text, false),
+            column("feature", Kind::Text, true),
+            column("endpoint", Kind::Text, true),
+            column("percentage_of_cpu", Kind::Float, false),
+            column("feature_id", Kind::Int, false),
+            column("feature_group", Kind::Text, true),
+            column("team", Kind::Text, true),
+            column("tier", Kind::Text, true),
+            column("cpu_ns", Kind::Int, false),
+            column("samples", Kind::Int, false),
+            column("requests", Kind::Int, true),
+        ]
+    };
+}
+
+const SHARE_COLUMNS: [Column; 13] = share_columns!();
+
+const COST_COLUMNS: [Column; 18] = {
+    let share = share_columns!();
+    let mut all = [column("", Kind::Text, false); 18];
+    let mut at = 0;
+    while at < share.len() {
+        all[at] = share[at];
+        at += 1;
+    }
+    all[13] = column("cost", Kind::Decimal, false);
+    all[14] = column("currency", Kind::Text, false);
+    all[15] = column("bucket", Kind::Text, false);
+    all[16] = column("cost_per_request", Kind::Decimal, true);
+    all[17] = column("cost_if_equal_per_request", Kind::Decimal, true);
+    all
+};
+
+/// The cell of a share column, for the fields that share and cost rows have in common.
+macro_rules! share_value {
+    ($row:expr, $column:expr) => {
+        match $column {
+            0 => Value::Time($row.start_time),
+            1 => Value::Time($row.end_time),
+            2 => text(&$row.deployment),
+            3 => opt_text($row.feature.as_deref()),
+            4 => opt_text($row.endpoint.as_deref()),
+            5 => Value::Float($row.percentage_of_cpu),
+            6 => int($row.feature_id),
+            7 => opt_text($row.feature_group.as_deref()),
+            8 => opt_text($row.team.as_deref()),
+            9 => opt_text($row.tier.as_deref()),
+            10 => int($row.cpu_ns),
+            11 => int($row.samples),
+            12 => opt_int($row.requests),
+            _ => Value::Null,
+        }
+    };
+}
+
+/// A share or cost row from cells, the share fields first, then `$rest`.
+macro_rules! share_fields {
+    ($ty:ident, $cells:ident, { $($rest:tt)* }) => {
+        $ty {
+            start_time: $cells.time()?,
+            end_time: $cells.time()?,
+            deployment: $cells.text()?,
+            feature: $cells.opt_text()?,
+            endpoint: $cells.opt_text()?,
+            percentage_of_cpu: $cells.float()?,
+            feature_id: $cells.int()?,
+            feature_group: $cells.opt_text()?,
+            team: $cells.opt_text()?,
+            tier: $cells.opt_text()?,
+            cpu_ns: $cells.int()?,
+            samples: $cells.int()?,
+            requests: $cells.opt_int()?,
+            $($rest)*
+        }
+    };
+}
+
+impl Row for ShareRow {
+    const TABLE: &'static str = "fact_cpu_share";
+    const COLUMNS: &'static [Column] = &SHARE_COLUMNS;
+
+    fn value(&self, column: usize) -> Value<'_> {
+        share_value!(self, column)
+    }
+
+    fn from_values(values: Vec<Value<'static>>) -> Result<ShareRow, String> {
+        let mut cells = Cells(values.into_iter());
+        Ok(share_fields!(ShareRow, cells, {}))
+    }
+}
+
+impl Row for CostRow {
+    const TABLE: &'static str = "fact_feature_cost";
+    const COLUMNS: &'static [Column] = &COST_COLUMNS;
+
+    fn value(&self, column: usize) -> Value<'_> {
+        match column {
+            13 => Value::Decimal(self.cost),
+            14 => text(&self.currency),
+            15 => text(self.bucket.name()),
+            16 => opt_decimal(self.cost_per_request),
+            17 => opt_decimal(self.cost_if_equal_per_request),
+            _ => share_value!(self, column),
+        }
+    }
+
+    fn from_values(values: Vec<Value<'static>>) -> Result<CostRow, String> {
+        let mut cells = Cells(values.into_iter());
+        Ok(share_fields!(CostRow, cells, {
+            cost: cells.decimal()?,
+            currency: cells.text()?,
+            bucket: parse_bucket(&cells.text()?)?,
+            cost_per_request: cells.opt_decimal()?,
+            cost_if_equal_per_request: cells.opt_decimal()?,
+        }))
+    }
+}
+
+fn parse_bucket(name: &str) -> Result<Bucket, String> {
+    use serde::de::IntoDeserializer;
+    use serde::de::value::{Error, StrDeserializer};
+    let deserializer: StrDeserializer<'_, Error> = name.into_deserializer();
+    serde::Deserialize::deserialize(deserializer).map_err(|_| {
+        format!("unknown bucket `{name}`: use feature, unattributed, unprofiled or unallocated")
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Writing
+
+/// Writes `rows` as `format` to `out`, or to stdout when `out` is `None` or `-`; returns the
+/// number of rows written.
+///
+/// A file is written beside its final path and renamed into place only when complete, so
+/// readers never see a partial file and a failed run leaves the previous file as it was.
+pub fn write_rows<'a, R: Row + 'a>(
+    rows: impl IntoIterator<Item = &'a R>,
+    format: Format,
+    out: Option<&Path>,
+) -> Result<u64, FormatError> {
+    match out.filter(|path| path.as_os_str() != "-") {
+        None => {
+            let stdout = BufWriter::with_capacity(1 << 16, io::stdout());
+            write_rows_to(rows, format, stdout, "-")
+        }
+        Some(path) => write_file_atomically(path, |file| {
+            write_rows_to(
+                rows,
+                format,
+                BufWriter::with_capacity(1 << 16, file),
+                &path.display().to_string(),
+            )
+        }),
+    }
+}
+
+/// Writes `rows` as `format` to `writer` (flushed at the end); `name` names it in errors.
+pub fn write_rows_to<'a, R: Row + 'a, W: Write + Send>(
+    rows: impl IntoIterator<Item = &'a R>,
+    format: Format,
+    mut writer: W,
+    name: &str,
+) -> Result<u64, FormatError> {
+    let io_error = |err: io::Error| FormatError::new(name, None, format!("cannot write: {err}"));
+    let count = match format {
+        Format::Ndjson => {
+            let mut count = 0;
+            for row in rows {
+                serde_json::to_writer(&mut writer, row).map_err(|err| {
+                    FormatError::new(name, Some(format!("row {}", count + 1)), err)
+                })?;
+                writer.write_all(b"\n").map_err(io_error)?;
+                count += 1;
+            }
+            count
+        }
+        Format::Json => {
+            let mut count = 0;
+            writer.write_all(b"[").map_err(io_error)?;
+            for row in rows {
+                writer
+                    .write_all(if count == 0 { b"\n" } else { b",\n" })
+                    .map_err(io_error)?;
+                serde_json::to_writer(&mut writer, row).map_err(|err| {
+                    FormatError::new(name, Some(format!("row {}", count + 1)), err)
+                })?;
+                count += 1;
+            }
+            writer.write_all(b"\n]\n").map_err(io_error)?;
+            count
+        }
+        Format::Csv => write_csv(rows, &mut writer, name)?,
+        Format::Parquet => return write_parquet(rows, writer, name),
+    };
+    writer.flush().map_err(io_error)?;
+    Ok(count)
+}
+
+fn write_csv<'a, R: Row + 'a>(
+    rows: impl IntoIterator<Item = &'a R>,
+    writer: &mut impl Write,
+    name: &str,
+) -> Result<u64, FormatError> {
+    // The header is written by hand so that an empty result still has one.
+    let mut csv = csv::WriterBuilder::new()
+        .has_headers(false)
+        .from_writer(writer);
+    let error = |row: Option<u64>, err: csv::Error| {
+        FormatError::new(name, row.map(|row| format!("row {row}")), err)
+    };
+    csv.write_record(R::COLUMNS.iter().map(|column| column.name))
+        .map_err(|err| error(None, err))?;
+    let mut count = 0;
+    for row in rows {
+        count += 1;
+        csv.serialize(row).map_err(|err| error(Some(count), err))?;
+    }
+    csv.flush()
+        .map_err(|err| FormatError::new(name, None, format!("cannot write: {err}")))?;
+    Ok(count)
+}
+
+fn parquet_schema(table: &str, columns: &[Column]) -> String {
+    let mut schema = format!("message {table} {{\n");
+    for column in columns {
+        let repetition = if column.nullable {
+            "OPTIONAL"
+        } else {
+            "REQUIRED"
+        };
+        let physical = match column.kind {
+            Kind::Time => "INT64 {} (TIMESTAMP(MICROS,true))".to_owned(),
+            Kind::Text => "BYTE_ARRAY {} (STRING)".to_owned(),
+            Kind::Float => "DOUBLE {}".to_owned(),
+            Kind::Int => "INT64 {} (INTEGER(64,true))".to_owned(),
+            Kind::Decimal => {
+                format!("FIXED_LEN_BYTE_ARRAY (16) {{}} (DECIMAL(38,{PARQUET_DECIMAL_SCALE}))")
+            }
+        };
+        schema.push_str(&format!(
+            "  {repetition} {};\n",
+            physical.replace("{}", column.name)
+        ));
+    }
+    schema.push('}');
+    schema
+}
+
+/// The `DECIMAL(38, 18)` bytes of `value`: its mantissa at scale 18, big-endian.
+fn decimal_bytes(value: Decimal) -> Result<[u8; 16], String> {
+    let rounded =
+        value.round_dp_with_strategy(PARQUET_DECIMAL_SCALE, RoundingStrategy::MidpointNearestEven);
+    let mantissa = rounded
+        .mantissa()
+        .checked_mul(10_i128.pow(PARQUET_DECIMAL_SCALE - rounded.scale()))
+        .filter(|m| m.unsigned_abs() < 10_u128.pow(38))
+        .ok_or_else(|| format!("{value} does not fit DECIMAL(38, {PARQUET_DECIMAL_SCALE})"))?;
+    Ok(mantissa.to_be_bytes())
+}
+
+fn write_parquet<'a, R: Row + 'a, W: Write + Send>(
+    rows: impl IntoIterator<Item = &'a R>,
+    writer: W,
+    name: &str,
+) -> Result<u64, FormatError> {
+    let fail = |location: Option<String>, err: &dyn fmt::Display| {
+        FormatError::new(name, location, format!("cannot write Parquet: {err}"))
+    };
+    let schema = parquet::schema::parser::parse_message_type(&parquet_schema(R::TABLE, R::COLUMNS))
+        .map_err(|err| fail(None, &err))?;
+    let properties = WriterProperties::builder()
+        .set_compression(Compression::SNAPPY)
+        .set_max_row_group_size(PARQUET_ROW_GROUP)
+        .build();
+    let mut file = SerializedFileWriter::new(writer, Arc::new(schema), Arc::new(properties))
+        .map_err(|err| fail(None, &err))?;
+    let mut rows = rows.into_iter().peekable();
+    let mut group: Vec<&R> = Vec::with_capacity(PARQUET_ROW_GROUP.min(4_096));
+    let mut written = 0_u64;
+    while rows.peek().is_some() {
+        group.clear();
+        group.extend(rows.by_ref().take(PARQUET_ROW_GROUP));
+        let mut row_group = file.next_row_group().map_err(|err| fail(None, &err))?;
+        for (index, column) in R::COLUMNS.iter().enumerate() {
+            let mut writer = row_group
+                .next_column()
+                .map_err(|err| fail(None, &err))?
+                .ok_or_else(|| fail(None, &"schema has fewer columns than the row"))?;
+            let values = group.iter().map(|row| row.value(index));
+            let mut levels = Vec::with_capacity(group.len());
+            let bad = |row: usize, err: &dyn fmt::Display| {
+                fail(
+                    Some(format!(
+                        "row {}, column `{}`",
+                        written + row as u64 + 1,
+                        column.name
+                    )),
+                    err,
+                )
+            };
+            macro_rules! collect {
+                ($pattern:pat => $convert:expr) => {{
+                    let mut out = Vec::with_capacity(group.len());
+                    for (row, value) in values.enumerate() {
+                        match value {
+                            Value::Null if column.nullable => levels.push(0),
+                            $pattern => {
+                                levels.push(1);
+                                out.push($convert.map_err(|err: String| bad(row, &err))?);
+                            }
+                            other => return Err(bad(row, &format!("unexpected {other:?}"))),
+                        }
+                    }
+                    out
+                }};
+            }
+            let levels_ref =
+                |levels: &[i16]| column.nullable.then_some(levels).map(<[i16]>::to_vec);
+            let result = match column.kind {
+                Kind::Time => {
+                    let out = collect!(Value::Time(time) => time
+                        .unix()
+                        .checked_mul(1_000_000)
+                        .ok_or_else(|| "time out of range".to_owned()));
+                    let levels = levels_ref(&levels);
+                    writer
+                        .typed::<Int64Type>()
+                        .write_batch(&out, levels.as_deref(), None)
+                }
+                Kind::Int => {
+                    let out = collect!(Value::Int(value) => i64::try_from(value)
+                        .map_err(|_| format!("{value} does not fit a signed 64-bit integer")));
+                    let levels = levels_ref(&levels);
+                    writer
+                        .typed::<Int64Type>()
+                        .write_batch(&out, levels.as_deref(), None)
+                }
+                Kind::Float => {
+                    let out = collect!(Value::Float(value) => Ok::<_, String>(value));
+                    let levels = levels_ref(&levels);
+                    writer
+                        .typed::<DoubleType>()
+                        .write_batch(&out, levels.as_deref(), None)
+                }
+                Kind::Text => {
+                    let out = collect!(Value::Text(text) =>
+                        Ok::<_, String>(ByteArray::from(text.as_bytes().to_vec())));
+                    let levels = levels_ref(&levels);
+                    writer
+                        .typed::<ByteArrayType>()
+                        .write_batch(&out, levels.as_deref(), None)
+                }
+                Kind::Decimal => {
+                    let out = collect!(Value::Decimal(value) => decimal_bytes(value)
+                        .map(|bytes| FixedLenByteArray::from(bytes.to_vec())));
+                    let levels = levels_ref(&levels);
+                    writer.typed::<FixedLenByteArrayType>().write_batch(
+                        &out,
+                        levels.as_deref(),
+                        None,
+                    )
+                }
+            };
+            result.map_err(|err| fail(None, &err))?;
+            writer.close().map_err(|err| fail(None, &err))?;
+        }
+        row_group.close().map_err(|err| fail(None, &err))?;
+        written += group.len() as u64;
+    }
+    let mut writer = file.into_inner().map_err(|err| fail(None, &err))?;
+    writer
+        .flush()
+        .map_err(|err| FormatError::new(name, None, format!("cannot write: {err}")))?;
+    Ok(written)
+}
+
+/// Runs `write` on a new temporary file beside `path`, then syncs it and renames it to `path`;
+/// the temporary file is removed if anything fails.
+pub fn write_file_atomically<T>(
+    path: &Path,
+    write: impl FnOnce(&mut File) -> Result<T, FormatError>,
+) -> Result<T, FormatError> {
+    let name = path.display().to_string();
+    let fail = |what: &str, err: io::Error| FormatError::new(&name, None, format!("{what}: {err}"));
+    let dir = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let file_name = path
+        .file_name()
+        .ok_or_else(|| FormatError::new(&name, None, "not a file name"))?;
+    let mut temp = TempFile::create(&dir, file_name).map_err(|err| {
+        fail(
+            &format!("cannot create a temporary file in {}", dir.display()),
+            err,
+        )
+    })?;
+    let value = write(&mut temp.file)?;
+    temp.file
+        .sync_all()
+        .map_err(|err| fail("cannot sync", err))?;
+    fs::rename(&temp.path, path).map_err(|err| fail("cannot rename the temporary file", err))?;
+    temp.path = PathBuf::new();
+    Ok(value)
+}
+
+/// A temporary file that removes itself unless renamed (its `path` then emptied).
+struct TempFile {
+    file: File,
+    path: PathBuf,
+}
+
+impl TempFile {
+    fn create(dir: &Path, final_name: &std::ffi::OsStr) -> io::Result<TempFile> {
+        use std::sync::atomic::{AtomicU32, Ordering};
+        static NEXT: AtomicU32 = AtomicU32::new(0);
+        loop {
+            let mut name = std::ffi::OsString::from(".");
+            name.push(final_name);
+            name.push(format!(
+                ".{}.{}.tmp",
+                std::process::id(),
+                NEXT.fetch_add(1, Ordering::Relaxed)
+            ));
+            let path = dir.join(name);
+            match fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&path)
+            {
+                Ok(file) => return Ok(TempFile { file, path }),
+                Err(err) if err.kind() == io::ErrorKind::AlreadyExists => continue,
+                Err(err) => return Err(err),
+            }
+        }
+    }
+}
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        if !self.path.as_os_str().is_empty() {
+            let _ = fs::remove_file(&self.path);
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reading
+
+/// Rows read from a file, one at a time (JSON arrays and Parquet read from stdin or gzip are
+/// held in memory; everything else streams).
+pub struct RowReader<R> {
+    rows: Box<dyn Iterator<Item = Result<R, FormatError>>>,
+}
+
+impl<R> Iterator for RowReader<R> {
+    type Item = Result<R, FormatError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        self.rows.next()
+    }
+}
+
+/// Opens `path` (`-` for stdin) for reading rows of kind `R`: gzip is undone, and the format is
+/// `format` if given, else detected from the content.
+pub fn read_rows<R: Row + 'static>(
+    path: &Path,
+    format: Option<Format>,
+) -> Result<RowReader<R>, FormatError> {
+    let name = path.display().to_string();
+    let fail = |err: io::Error| FormatError::new(&name, None, format!("cannot read: {err}"));
+    let raw: Box<dyn Read> = if path.as_os_str() == "-" {
+        Box::new(io::stdin())
+    } else {
+        Box::new(File::open(path).map_err(fail)?)
+    };
+    let mut input = BufReader::with_capacity(1 << 16, raw);
+    let gzipped = input.fill_buf().map_err(fail)?.starts_with(&GZIP_MAGIC);
+    let mut input: Box<dyn BufRead> = if gzipped {
+        Box::new(BufReader::with_capacity(
+            1 << 16,
+            MultiGzDecoder::new(input),
+        ))
+    } else {
+        Box::new(input)
+    };
+    let detected = Format::sniff(input.fill_buf().map_err(fail)?);
+    let format = match format {
+        // A `.json` name or `--format json` also covers JSON lines: the content decides.
+        Some(Format::Json | Format::Ndjson)
+            if matches!(detected, Format::Json | Format::Ndjson) =>
+        {
+            detected
+        }
+        Some(format) => format,
+        None => detected,
+    };
+    let rows: Box<dyn Iterator<Item = Result<R, FormatError>>> = match format {
+        Format::Ndjson => Box::new(read_ndjson(input, name)),
+        Format::Json => {
+            let rows: Vec<R> = serde_json::from_reader(input).map_err(|err| {
+                FormatError::new(&name, Some(json_location(&err)), json_message(&err))
+            })?;
+            Box::new(rows.into_iter().map(Ok))
+        }
+        Format::Csv => Box::new(read_csv(input, name)?),
+        Format::Parquet => {
+            let file = if gzipped || path.as_os_str() == "-" {
+                let mut bytes = Vec::new();
+                input.read_to_end(&mut bytes).map_err(fail)?;
+                ParquetSource::Memory(bytes::Bytes::from(bytes))
+            } else {
+                ParquetSource::File(File::open(path).map_err(fail)?)
+            };
+            Box::new(read_parquet(file, name)?)
+        }
+    };
+    Ok(RowReader { rows })
+}
+
+/// Reads every row of `path` into a vector; see [`read_rows`].
+pub fn read_all<R: Row + 'static>(
+    path: &Path,
+    format: Option<Format>,
+) -> Result<Vec<R>, FormatError> {
+    read_rows(path, format)?.collect()
+}
+
+fn json_location(err: &serde_json::Error) -> String {
+    format!("line {}, column {}", err.line(), err.column())
+}
+
+/// serde_json's message without its trailing position, which the location already gives.
+fn json_message(err: &serde_json::Error) -> String {
+    let message = err.to_string();
+    match message.rfind(" at line ") {
+        Some(at) => message[..at].to_owned(),
+        None => message,
+    }
+}
+
+fn read_ndjson<R: Row>(
+    input: impl BufRead,
+    name: String,
+) -> impl Iterator<Item = Result<R, FormatError>> {
+    input.lines().enumerate().filter_map(move |(index, line)| {
+        let line_number = index + 1;
+        let line = match line {
+            Ok(line) => line,
+            Err(err) => {
+                return Some(Err(FormatError::new(
+                    &name,
+                    Some(format!("line {line_number}")),
+                    format!("cannot read: {err}"),
+                )));
+            }
+        };
+        if line.trim().is_empty() {
+            return None;
+        }
+        Some(serde_json::from_str(&line).map_err(|err| {
+            FormatError::new(
+                &name,
+                Some(format!("line {line_number}, column {}", err.column())),
+                json_message(&err),
+            )
+        }))
+    })
+}
+
+fn read_csv<R: Row>(
+    input: impl Read,
+    name: String,
+) -> Result<impl Iterator<Item = Result<R, FormatError>>, FormatError> {
+    let mut reader = csv::ReaderBuilder::new().from_reader(input);
+    let headers = reader
+        .headers()
+        .map_err(|err| FormatError::new(&name, Some("line 1".into()), err))?
+        .clone();
+    // Columns are matched by name (extra columns are ignored); a missing one is an error.
+    let mut positions = Vec::with_capacity(R::COLUMNS.len());
+    for column in R::COLUMNS {
+        let position = headers
+            .iter()
+            .position(|header| header.trim() == column.name);
+        positions.push(position.ok_or_else(|| {
+            FormatError::new(
+                &name,
+                Some("line 1".into()),
+                format!(
+                    "missing column `{}`: the header must name {}",
+                    column.name,
+                    R::COLUMNS
+                        .iter()
+                        .map(|column| column.name)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            )
+        })?);
+    }
+    Ok(reader.into_records().map(move |record| {
+        let record = record.map_err(|err| {
+            let line = err
+                .position()
+                .map(|position| format!("line {}", position.line()));
+            FormatError::new(&name, line, err)
+        })?;
+        let line = record.position().map_or(0, |position| position.line());
+        let mut values = Vec::with_capacity(R::COLUMNS.len());
+        for (column, &position) in R::COLUMNS.iter().zip(&positions) {
+            let cell = record.get(position).unwrap_or_default();
+            let value = value_from_text(column, cell).map_err(|err| {
+                FormatError::new(
+                    &name,
+                    Some(format!("line {line}, column `{}`", column.name)),
+                    err,
+                )
+            })?;
+            values.push(value);
+        }
+        R::from_values(values)
+            .map_err(|err| FormatError::new(&name, Some(format!("line {line}")), err))
+    }))
+}
+
+/// A cell of `column` from CSV text: empty is null where the column may be null.
+fn value_from_text(column: &Column, cell: &str) -> Result<Value<'static>, String> {
+    if cell.is_empty() && column.nullable {
+        return Ok(Value::Null);
+    }
+    Ok(match column.kind {
+        Kind::Text => Value::Text(cell.to_owned().into()),
+        Kind::Time => Value::Time(
+            cell.parse()
+                .map_err(|err: crate::time::TimeError| err.to_string())?,
+        ),
+        Kind::Float => Value::Float(
+            cell.trim()
+                .parse()
+                .map_err(|_| format!("`{cell}` is not a number"))?,
+        ),
+        Kind::Int => Value::Int(
+            cell.trim()
+                .parse()
+                .map_err(|_| format!("`{cell}` is not an integer"))?,
+        ),
+        Kind::Decimal => Value::Decimal(
+            Decimal::from_str_exact(cell.trim())
+                .or_else(|_| Decimal::from_scientific(cell.trim()))
+                .map_err(|_| format!("`{cell}` is not a decimal number"))?,
+        ),
+    })
+}
+
+enum ParquetSource {
+    File(File),
+    Memory(bytes::Bytes),
+}
+
+fn read_parquet<R: Row>(
+    source: ParquetSource,
+    name: String,
+) -> Result<impl Iterator<Item = Result<R, FormatError>>, FormatError> {
+    let fail = |err: parquet::errors::ParquetError| {
+        FormatError::new(&name, None, format!("not a readable Parquet file: {err}"))
+    };
+    let reader: Box<dyn FileReader> = match source {
+        ParquetSource::File(file) => Box::new(SerializedFileReader::new(file).map_err(fail)?),
+        ParquetSource::Memory(bytes) => Box::new(SerializedFileReader::new(bytes).map_err(fail)?),
+    };
+    // Columns are matched by name, so files written by other tools (DuckDB's `COPY ... TO`)
+    // read too; a missing nullable column reads as null.
+    let fields = reader
+        .metadata()
+        .file_metadata()
+        .schema_descr()
+        .root_schema()
+        .get_fields()
+        .iter()
+        .map(|field| field.name().to_owned())
+        .collect::<Vec<_>>();
+    let mut positions = Vec::with_capacity(R::COLUMNS.len());
+    for column in R::COLUMNS {
+        let position = fields.iter().position(|field| field == column.name);
+        if position.is_none() && !column.nullable {
+            return Err(FormatError::new(
+                &name,
+                None,
+                format!("missing column `{}`", column.name),
+            ));
+        }
+        positions.push(position);
+    }
+    let rows = RowIter::from_file_into(reader);
+    Ok(rows.enumerate().map(move |(index, row)| {
+        let location = |column: Option<&str>| {
+            Some(match column {
+                Some(column) => format!("row {}, column `{column}`", index + 1),
+                None => format!("row {}", index + 1),
+            })
+        };
+        let row = row.map_err(|err| FormatError::new(&name, location(None), err))?;
+        let mut cells: Vec<Option<Field>> = row
+            .into_columns()
+            .into_iter()
+            .map(|(_, field)| Some(field))
+            .collect();
+        let mut values = Vec::with_capacity(R::COLUMNS.len());
+        for (column, position) in R::COLUMNS.iter().zip(&positions) {
+            let field = position
+                .and_then(|at| cells[at].take())
+                .unwrap_or(Field::Null);
+            let value = value_from_parquet(column, field)
+                .map_err(|err| FormatError::new(&name, location(Some(column.name)), err))?;
+            values.push(value);
+        }
+        R::from_values(values).map_err(|err| FormatError::new(&name, location(None), err))
+    }))
+}
+
+/// A cell of `column` from a Parquet field of any reasonable physical type.
+fn value_from_parquet(column: &Column, field: Field) -> Result<Value<'static>, String> {
+    let unexpected = |field: &Field| format!("expected {:?}, found {field:?}", column.kind);
+    let value = match (column.kind, field) {
+        (_, Field::Null) if column.nullable => Value::Null,
+        (_, Field::Null) => return Err("null in a column that cannot be null".into()),
+        (Kind::Time, Field::TimestampMicros(micros)) if micros % 1_000_000 == 0 => {
+            Value::Time(UtcTime(micros / 1_000_000))
+        }
+        (Kind::Time, Field::TimestampMillis(millis)) if millis % 1_000 == 0 => {
+            Value::Time(UtcTime(millis / 1_000))
+        }
+        (Kind::Time, Field::Str(text)) => Value::Time(
+            text.parse()
+                .map_err(|err: crate::time::TimeError| err.to_string())?,
+        ),
+        (Kind::Text, Field::Str(text)) => Value::Text(text.into()),
+        (Kind::Float, Field::Double(value)) => Value::Float(value),
+        (Kind::Float, Field::Float(value)) => Value::Float(f64::from(value)),
+        (Kind::Int, field) => Value::Int(match field {
+            Field::Byte(v) => v.into(),
+            Field::Short(v) => v.into(),
+            Field::Int(v) => v.into(),
+            Field::Long(v) => v.into(),
+            Field::UByte(v) => v.into(),
+            Field::UShort(v) => v.into(),
+            Field::UInt(v) => v.into(),
+            Field::ULong(v) => v.into(),
+            field => return Err(unexpected(&field)),
+        }),
+        (Kind::Decimal, Field::Decimal(decimal)) => {
+            let data = decimal.data();
+            if data.len() > 16 || decimal.scale() < 0 || decimal.scale() > 28 {
+                return Err(format!(
+                    "DECIMAL({}, {}) is wider than featgen reads (28 decimal places)",
+                    decimal.precision(),
+                    decimal.scale()
+                ));
+            }
+            let negative = data.first().is_some_and(|b| b & 0x80 != 0);
+            let mut bytes = [if negative { 0xff } else { 0 }; 16];
+            bytes[16 - data.len()..].copy_from_slice(data);
+            // Trailing zeros are dropped first so that a DECIMAL(38, 18) of any amount below
+            // 10^20 fits rust_decimal's 96-bit mantissa.
+            let (mut mantissa, mut scale) = (i128::from_be_bytes(bytes), decimal.scale() as u32);
+            while scale > 0 && mantissa % 10 == 0 {
+                mantissa /= 10;
+                scale -= 1;
+            }
+            Value::Decimal(
+                Decimal::try_from_i128_with_scale(mantissa, scale)
+                    .map_err(|_| format!("{mantissa}e-{scale} is too large for a decimal"))?,
+            )
+        }
+        (Kind::Decimal, Field::Str(text)) => Value::Decimal(
+            text.parse()
+                .map_err(|_| format!("`{text}` is not a decimal number"))?,
+        ),
+        (Kind::Decimal, Field::Long(v)) => Value::Decimal(v.into()),
+        (Kind::Decimal, Field::Int(v)) => Value::Decimal(v.into()),
+        (Kind::Decimal, field @ (Field::Double(_) | Field::Float(_))) => {
+            return Err(format!(
+                "{}: money must be a DECIMAL or a string, never a float (cast it to DECIMAL)",
+                unexpected(&field)
+            ));
+        }
+        (_, field) => return Err(unexpected(&field)),
+    };
+    Ok(value)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::row::UNATTRIBUTED_ID;
+
+    fn share_rows() -> Vec<ShareRow> {
+        let hour = |h: i64| UtcTime(1_749_740_400 + h * 3_600);
+        vec![
+            ShareRow {
+                start_time: hour(0),
+                end_time: hour(1),
+                deployment: "messages-production".into(),
+                feature: Some("messaging".into()),
+                endpoint: Some("create_message".into()),
+                percentage_of_cpu: 0.285_782_022_396_944_06,
+                feature_id: 1,
+                feature_group: Some("chat".into()),
+                team: Some("msgs-team".into()),
+                tier: Some("S".into()),
+                cpu_ns: 1_028_815_280_630,
+                samples: 102_881,
+                requests: Some(3_400_101),
+            },
+            ShareRow {
+                start_time: hour(0),
+                end_time: hour(1),
+                deployment: "messages-production".into(),
+                feature: None,
+                endpoint: None,
+                percentage_of_cpu: 0.714_217_977_603_055_9,
+                feature_id: UNATTRIBUTED_ID,
+                feature_group: None,
+                team: None,
+                tier: None,
+                cpu_ns: 2_571_184_719_370,
+                samples: 257_118,
+                requests: None,
+            },
+            ShareRow {
+                start_time: hour(1),
+                end_time: hour(2),
+                deployment: "ünïcode, \"quoted\"\nline".into(),
+                feature: Some("feature,with,commas".into()),
+                endpoint: Some("GET /a\tb".into()),
+                percentage_of_cpu: 1.0,
+                feature_id: 9_000_000_000,
+                feature_group: Some("g".into()),
+                team: None,
+                tier: Some("A".into()),
+                cpu_ns: i64::MAX as u64,
+                samples: 0,
+                requests: Some(0),
+            },
+        ]
+    }
+
+    fn cost_rows() -> Vec<CostRow> {
+        let share = share_rows();
+        let cost = |row: &ShareRow, cost: &str, bucket: Bucket, per: Option<&str>| CostRow {
+            start_time: row.start_time,
+            end_time: row.end_time,
+            deployment: row.deployment.clone(),
+            feature: row.feature.clone(),
+            endpoint: row.endpoint.clone(),
+            percentage_of_cpu: row.percentage_of_cpu,
+            feature_id: row.feature_id,
+            feature_group: row.feature_group.clone(),
+            team: row.team.clone(),
+            tier: row.tier.clone(),
+            cpu_ns: row.cpu_ns,
+            samples: row.samples,
+            requests: row.requests,
+            cost: cost.parse().unwrap(),
+            currency: "USD".into(),
+            bucket,
+            cost_per_request: per.map(|p| p.parse().unwrap()),
+            cost_if_equal_per_request: per.map(|_| "-0.000000000000000001".parse().unwrap()),
+        };
+        vec![
+            cost(&share[0], "12.340", Bucket::Feature, Some("0.0000036293")),
+            cost(&share[1], "30.8399999999", Bucket::Unattributed, None),
+            cost(
+                &share[2],
+                "-99999999999999999999.999999",
+                Bucket::Unprofiled,
+                Some("0"),
+            ),
+        ]
+    }
+
+    fn round_trip<R: Row + PartialEq + fmt::Debug + 'static>(rows: &[R]) {
+        let dir = tempfile::tempdir().unwrap();
+        for format in Format::ALL {
+            let path = dir.path().join(format!("rows.{format}"));
+            assert_eq!(
+                write_rows(rows, format, Some(&path)).unwrap(),
+                rows.len() as u64
+            );
+            let first = fs::read(&path).unwrap();
+            write_rows(rows, format, Some(&path)).unwrap();
+            assert_eq!(
+                fs::read(&path).unwrap(),
+                first,
+                "{format}: not deterministic"
+            );
+            assert_eq!(
+                read_all::<R>(&path, Some(format)).unwrap(),
+                rows,
+                "{format}"
+            );
+            assert_eq!(
+                read_all::<R>(&path, None).unwrap(),
+                rows,
+                "{format} detected"
+            );
+            // Gzip of any format, under a name that says nothing.
+            let gz = dir.path().join(format!("{format}-rows.gz"));
+            let mut encoder = flate2::write::GzEncoder::new(
+                File::create(&gz).unwrap(),
+                flate2::Compression::fast(),
+            );
+            encoder.write_all(&first).unwrap();
+            encoder.finish().unwrap();
+            assert_eq!(read_all::<R>(&gz, None).unwrap(), rows, "{format}.gz");
+            // Empty output still reads as zero rows (CSV keeps its header).
+            let empty = dir.path().join(format!("empty.{format}"));
+            write_rows::<R>(&[], format, Some(&empty)).unwrap();
+            assert_eq!(read_all::<R>(&empty, Some(format)).unwrap(), []);
+        }
+        let leftovers: Vec<_> = fs::read_dir(dir.path())
+            .unwrap()
+            .map(|entry| entry.unwrap().file_name().into_string().unwrap())
+            .filter(|name| name.ends_with(".tmp"))
+            .collect();
+        assert_eq!(leftovers, Vec::<String>::new());
+    }
+
+    #[test]
+    fn share_rows_round_trip_in_every_format() {
+        round_trip(&share_rows());
+    }
+
+    #[test]
+    fn cost_rows_round_trip_in_every_format() {
+        round_trip(&cost_rows());
+    }
+
+    #[test]
+    fn text_formats_are_the_contract() {
+        let rows = share_rows();
+        let mut json = Vec::new();
+        write_rows_to(&rows[..2], Format::Json, &mut json, "-").unwrap();
+        let json = String::from_utf8(json).unwrap();
+        assert!(json.starts_with("[\n{\"start_time\":\"2025-06-12 15:00:00 UTC\",\"end_time\":\"2025-06-12 16:00:00 UTC\",\"deployment\":\"messages-production\",\"feature\":\"messaging\""), "{json}");
+        assert!(json.ends_with("\"requests\":null}\n]\n"), "{json}");
+        let mut csv = Vec::new();
+        write_rows_to(&rows[..2], Format::Csv, &mut csv, "-").unwrap();
+        assert_eq!(
+            String::from_utf8(csv).unwrap(),
+            "start_time,end_time,deployment,feature,endpoint,percentage_of_cpu,feature_id,feature_group,team,tier,cpu_ns,samples,requests\n\
+             2025-06-12 15:00:00 UTC,2025-06-12 16:00:00 UTC,messages-production,messaging,create_message,0.28578202239694406,1,chat,msgs-team,S,1028815280630,102881,3400101\n\
+             2025-06-12 15:00:00 UTC,2025-06-12 16:00:00 UTC,messages-production,,,0.7142179776030559,-1,,,,2571184719370,257118,\n"
+        );
+        let mut csv = Vec::new();
+        write_rows_to(&cost_rows()[..1], Format::Csv, &mut csv, "-").unwrap();
+        let csv = String::from_utf8(csv).unwrap();
+        assert!(
+            csv.lines()
+                .next()
+                .unwrap()
+                .ends_with(",cost,currency,bucket,cost_per_request,cost_if_equal_per_request")
+        );
+        assert!(
+            csv.ends_with(",12.340,USD,feature,0.0000036293,-0.000000000000000001\n"),
+            "{csv}"
+        );
+    }
+
+    #[test]
+    fn parses_and_detects_formats() {
+        assert_eq!("NDJSON".parse(), Ok(Format::Ndjson));
+        assert_eq!("parquet".parse(), Ok(Format::Parquet));
+        assert!(
+            "xml"
+                .parse::<Format>()
+                .unwrap_err()
+                .contains("ndjson, json, csv or parquet")
+        );
+        for (name, format) in [
+            ("a/rows.ndjson", Some(Format::Ndjson)),
+            ("rows.jsonl.gz", Some(Format::Ndjson)),
+            ("rows.JSON", Some(Format::Json)),
+            ("rows.csv.gz", Some(Format::Csv)),
+            ("rows.parquet", Some(Format::Parquet)),
+            ("rows", None),
+            ("rows.gz", None),
+        ] {
+            assert_eq!(Format::from_path(Path::new(name)), format, "{name}");
+        }
+        assert_eq!(Format::sniff(b"PAR1\x15"), Format::Parquet);
+        assert_eq!(Format::sniff(b" \n[{"), Format::Json);
+        assert_eq!(Format::sniff(b"{\"a\":1}"), Format::Ndjson);
+        assert_eq!(Format::sniff(b"start_time,end_time"), Format::Csv);
+    }
+
+    fn read_error<R: Row + fmt::Debug + 'static>(content: &str, extension: &str) -> String {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(format!("bad.{extension}"));
+        fs::write(&path, content).unwrap();
+        let error = read_all::<R>(&path, Format::from_path(&path)).unwrap_err();
+        error
+            .to_string()
+            .replace(&dir.path().display().to_string(), "DIR")
+    }
+
+    #[test]
+    fn bad_input_names_file_line_and_column() {
+        let mut ndjson = Vec::new();
+        write_rows_to(&share_rows()[..1], Format::Ndjson, &mut ndjson, "-").unwrap();
+        let line = String::from_utf8(ndjson).unwrap();
+        let bad = format!("{line}\n{}", line.replace("1028815280630", "\"x\""));
+        let error = read_error::<ShareRow>(&bad, "ndjson");
+        assert!(
+            error.starts_with("DIR/bad.ndjson: line 3, column "),
+            "{error}"
+        );
+        assert!(
+            error.contains("invalid type: string \"x\", expected u64"),
+            "{error}"
+        );
+        let error = read_error::<ShareRow>("[{\"start_time\": \"2025-06-12 15:00\"}]", "json");
+        assert!(error.contains("missing field `end_time`"), "{error}");
+
+        let mut csv = Vec::new();
+        write_rows_to(&share_rows()[..1], Format::Csv, &mut csv, "-").unwrap();
+        let csv = String::from_utf8(csv).unwrap();
+        let error =
+            read_error::<ShareRow>(&csv.replace("2025-06-12 16:00:00 UTC", "yesterday"), "csv");
+        assert!(
+            error.starts_with("DIR/bad.csv: line 2, column `end_time`: "),
+            "{error}"
+        );
+        assert!(error.contains("invalid time `yesterday`"), "{error}");
+        let error = read_error::<ShareRow>(&csv.replace(",cpu_ns,", ",cpu,"), "csv");
+        assert!(
+            error.starts_with("DIR/bad.csv: line 1: missing column `cpu_ns`"),
+            "{error}"
+        );
+        let error = read_error::<CostRow>(&csv, "csv");
+        assert!(error.contains("missing column `cost`"), "{error}");
+
+        let error = read_error::<ShareRow>("PAR1 truncated", "parquet");
+        assert!(
+            error.starts_with("DIR/bad.parquet: not a readable Parquet file"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn parquet_money_is_exact_at_scale_18() {
+        let cases = [
+            ("12.340", "12.34"),
+            ("0.000000000000000001", "0.000000000000000001"),
+            ("0.0000000000000000005", "0"),
+            ("0.0000000000000000015", "0.000000000000000002"),
+            (
+                "-1234567890.123456789012345678",
+                "-1234567890.123456789012345678",
+            ),
+        ];
+        for (input, stored) in cases {
+            let bytes = decimal_bytes(input.parse().unwrap()).unwrap();
+            let field = Field::Decimal(parquet::data_type::Decimal::from_bytes(
+                ByteArray::from(bytes.to_vec()),
+                38,
+                18,
+            ));
+            let column = column("cost", Kind::Decimal, false);
+            assert_eq!(
+                value_from_parquet(&column, field).unwrap(),
+                Value::Decimal(stored.parse().unwrap()),
+                "{input}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_failed_write_leaves_the_old_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("rows.parquet");
+        write_rows(&share_rows(), Format::Parquet, Some(&path)).unwrap();
+        let before = fs::read(&path).unwrap();
+        let mut rows = share_rows();
+        rows[2].cpu_ns = u64::MAX;
+        let error = write_rows(&rows, Format::Parquet, Some(&path))
+            .unwrap_err()
+            .to_string();
+        assert!(error.ends_with("row 3, column `cpu_ns`: cannot write Parquet: 18446744073709551615 does not fit a signed 64-bit integer"), "{error}");
+        assert_eq!(fs::read(&path).unwrap(), before);
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+}
