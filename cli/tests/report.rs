@@ -72,7 +72,7 @@ fn writes_one_page_and_names_bad_rows() {
     );
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("bad.ndjson:2:"), "{stderr}");
+    assert!(stderr.contains("bad.ndjson: line 2, column"), "{stderr}");
     assert_eq!(
         std::fs::read_to_string(dir.path().join("site/report.html")).unwrap(),
         html

@@ -75,7 +75,7 @@ impl Rows for RowsInMemory {
 #[derive(Debug)]
 pub enum Error {
     /// An input file could not be read or a row in it is malformed.
-    Input(read::ReadError),
+    Input(featgen_attribution::format::FormatError),
     /// The rows (after `--deployment`, `--from`, `--to`) cannot make a report.
     Rows(String),
 }
@@ -90,12 +90,6 @@ impl fmt::Display for Error {
 }
 
 impl std::error::Error for Error {}
-
-impl From<read::ReadError> for Error {
-    fn from(err: read::ReadError) -> Error {
-        Error::Input(err)
-    }
-}
 
 /// The report as one HTML document: the same rows and options always give the same bytes.
 pub fn render(rows: &dyn Rows, options: &Options) -> Result<String, Error> {

@@ -267,3 +267,26 @@ fn share_rows_fill_in_only_what_the_bill_lacks() {
         without["slices"][0][index(&without)]["total"]
     );
 }
+
+#[test]
+fn every_row_format_gives_the_same_page() {
+    use featgen_attribution::format::{Format, write_rows};
+    use featgen_report::read::RowFiles;
+
+    let rows = small_fleet().cost_rows();
+    let dir = tempfile::tempdir().unwrap();
+    let pages: Vec<String> = [Format::Ndjson, Format::Json, Format::Csv, Format::Parquet]
+        .into_iter()
+        .map(|format| {
+            let path = dir.path().join(format!("costs.{format}"));
+            write_rows(&rows, format, Some(&path)).unwrap();
+            let files = RowFiles {
+                costs: vec![path],
+                shares: Vec::new(),
+            };
+            render(&files, &Options::default()).unwrap()
+        })
+        .collect();
+    assert!(pages.iter().all(|page| *page == pages[0]));
+    assert!(pages[0] == report(rows, &Options::default()).unwrap());
+}
