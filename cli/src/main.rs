@@ -67,6 +67,8 @@ enum Command {
     Shares(cmd::shares::SharesArgs),
     /// Price CPU shares with the cloud bill: cost rows that sum exactly to it.
     Cost(cmd::cost::CostArgs),
+    /// Write one self-contained HTML report of what each feature costs, from cost rows.
+    Report(cmd::html_report::ReportArgs),
 }
 
 fn main() -> ExitCode {
@@ -99,6 +101,7 @@ fn main() -> ExitCode {
         Command::Routes(args) => cmd::routes::run(&config, &args),
         Command::Shares(args) => cmd::shares::run(&config, &args),
         Command::Cost(args) => cmd::cost::run(&args),
+        Command::Report(args) => cmd::html_report::run(&args),
     };
     status.into()
 }

@@ -2,6 +2,7 @@
 
 pub mod build;
 pub mod cost;
+pub mod html_report;
 pub mod init;
 pub mod lint;
 pub mod report;

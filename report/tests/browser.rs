@@ -1,0 +1,202 @@
+//! The report in a real browser: Debian's Chromium, headless, driven by playwright-core
+//! (`report/tests/browser/check.mjs`). Fails, never skips, when node, playwright-core or
+//! Chromium is missing (`scripts/test` installs them). Screenshots land in
+//! `target/tmp/report-browser/`.
+
+mod synthetic;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use featgen_attribution::{Bucket, CostRow};
+use featgen_report::read::RowFiles;
+use featgen_report::{Options, render};
+use rust_decimal::{Decimal, RoundingStrategy};
+use serde_json::json;
+use synthetic::Fleet;
+
+fn browser_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser")
+}
+
+fn artifacts(name: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// Runs check.mjs; panics with its output unless every check passed.
+fn run_check(args: &[&Path], extra: &[&str]) -> String {
+    let modules = browser_dir().join("node_modules/playwright-core");
+    assert!(
+        modules.is_dir(),
+        "{} is missing: run `npm ci` in report/tests/browser (scripts/test does)",
+        modules.display()
+    );
+    let output = Command::new("node")
+        .arg(browser_dir().join("check.mjs"))
+        .args(args)
+        .args(extra)
+        .current_dir(browser_dir())
+        .output()
+        .expect("node must be installed (apt-get install nodejs) to test the report in Chromium");
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success(),
+        "the browser check failed ({}):\n{stdout}\n{stderr}",
+        output.status
+    );
+    stdout
+}
+
+/// To the cent, as the page shows it (without thousands separators).
+fn cents(value: Decimal) -> String {
+    format!(
+        "{:.2}",
+        value.round_dp_with_strategy(2, RoundingStrategy::MidpointAwayFromZero)
+    )
+}
+
+/// What the pie and the area chart list for `rows` grouped by `name`: every name, and the
+/// buckets that hold money.
+fn legend(rows: &[&CostRow], name: impl Fn(&CostRow) -> String) -> Vec<String> {
+    let mut sums: BTreeMap<String, Decimal> = BTreeMap::new();
+    for row in rows {
+        let key = match row.bucket {
+            Bucket::Feature => name(row),
+            bucket => bucket.name().to_string(),
+        };
+        *sums.entry(key).or_default() += row.cost;
+    }
+    sums.into_iter()
+        .filter(|(_, cost)| *cost > Decimal::ZERO)
+        .map(|(name, _)| name)
+        .collect()
+}
+
+#[test]
+fn the_report_in_chromium() {
+    let fleet = Fleet {
+        start: 1_749_686_400, // 2025-06-12 00:00:00 UTC
+        hours: 48,
+        services: 2,
+        deployments: 4,
+        endpoints_per_service: 6,
+        features_per_service: 3,
+        regression_at: Some(24),
+    };
+    let rows = fleet.cost_rows();
+    let dir = artifacts("report-browser");
+    let costs = dir.join("costs.ndjson");
+    let ndjson: String = rows
+        .iter()
+        .map(|row| serde_json::to_string(row).unwrap() + "\n")
+        .collect();
+    std::fs::write(&costs, ndjson).unwrap();
+    let html = render(
+        &RowFiles {
+            costs: vec![costs],
+            shares: Vec::new(),
+        },
+        &Options::default(),
+    )
+    .unwrap();
+    let report = dir.join("report.html");
+    std::fs::write(&report, &html).unwrap();
+
+    let all: Vec<&CostRow> = rows.iter().collect();
+    let total: Decimal = rows.iter().map(|r| r.cost).sum();
+    let feature = |r: &CostRow| r.feature.clone().unwrap();
+    let mut deployments: Vec<String> = rows.iter().map(|r| r.deployment.clone()).collect();
+    deployments.sort();
+    deployments.dedup();
+    // A real deployment, not the `kube:unallocated` bucket that sorts first.
+    let index = deployments
+        .iter()
+        .position(|d| d.starts_with("svc"))
+        .unwrap();
+    let chosen = deployments[index].clone();
+    let of_chosen: Vec<&CostRow> = rows.iter().filter(|r| r.deployment == chosen).collect();
+    let mut groups: BTreeMap<String, Decimal> = BTreeMap::new();
+    for row in rows.iter().filter(|r| r.bucket == Bucket::Feature) {
+        *groups
+            .entry(row.feature_group.clone().unwrap())
+            .or_default() += row.cost;
+    }
+    let largest_group = groups
+        .iter()
+        .max_by_key(|(_, cost)| **cost)
+        .unwrap()
+        .0
+        .clone();
+    let expected = json!({
+        "echarts": Path::new(env!("CARGO_MANIFEST_DIR")).join("vendor/echarts.min.js"),
+        "vendorReadme": Path::new(env!("CARGO_MANIFEST_DIR")).join("vendor/README.md"),
+        "total": cents(total),
+        "totalExact": total.round_dp(4).normalize().to_string(),
+        "pieLegend": legend(&all, feature),
+        "areaLegend": legend(&all, feature),
+        "sunburstTop": legend(&all, |r| r.feature_group.clone().unwrap()),
+        "largestGroup": largest_group,
+        "teamLegend": legend(&all, |r| r.team.clone().unwrap()),
+        "deployment": {
+            // Index 0 is "All deployments".
+            "index": index + 1,
+            "name": chosen,
+            "total": cents(of_chosen.iter().map(|r| r.cost).sum()),
+            "pieLegend": legend(&of_chosen, feature),
+        },
+        "changes": { "period": 2, "endpoint": "svc000/endpoint00" },
+    });
+    assert!(
+        expected["pieLegend"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|name| name == "unprofiled"),
+        "the fleet must exercise the unprofiled bucket"
+    );
+    let expected_path = dir.join("expected.json");
+    std::fs::write(&expected_path, expected.to_string()).unwrap();
+    let out = run_check(&[&report, &expected_path, &dir], &[]);
+    assert!(
+        out.contains("ok: no request besides the file itself"),
+        "{out}"
+    );
+    eprintln!("{out}screenshots in {}", dir.display());
+}
+
+/// A month of 300 deployments (100 services in 3 regions), 2,400 endpoints (7,200
+/// deployment-endpoint pairs), hourly rows: 5.4 million cost rows. Prints the report's size and
+/// Chromium's render time; run with
+/// `cargo nextest run -p featgen-report --release --run-ignored only month`.
+#[test]
+#[ignore = "a measurement (a minute or more), not a check; figures in the README"]
+fn month_of_300_deployments() {
+    let fleet = Fleet {
+        start: 1_748_736_000, // 2025-06-01 00:00:00 UTC
+        hours: 30 * 24,
+        services: 100,
+        deployments: 300,
+        endpoints_per_service: 24,
+        features_per_service: 6,
+        regression_at: Some(25 * 24),
+    };
+    let started = std::time::Instant::now();
+    let html = render(&fleet, &Options::default()).unwrap();
+    let build = started.elapsed();
+    let dir = artifacts("report-month");
+    let report = dir.join("month.html");
+    std::fs::write(&report, &html).unwrap();
+    let out = run_check(&[&report, &report, &dir], &["--measure"]);
+    eprintln!(
+        "month report: {} bytes ({:.1} MB), built in {:.1} s (two passes over 5.4 M generated rows); Chromium: {}",
+        html.len(),
+        html.len() as f64 / 1e6,
+        build.as_secs_f64(),
+        out.lines().next().unwrap_or_default()
+    );
+    assert!(html.len() < 10_000_000, "{} bytes", html.len());
+}
