@@ -220,19 +220,22 @@ pub(crate) struct FoldedSeries {
     pub body: String,
 }
 
-/// The profile labels of a route address (none for 0, the unattributed bucket).
+/// The profile labels of a route address (none for 0, the unattributed bucket). Empty values
+/// are left out: the unmatched routes of the framework adapters have an endpoint but no feature.
 pub(crate) fn route_labels(route: usize) -> Vec<(&'static str, &'static str)> {
     // SAFETY: non-zero values come from `current_ptr()`, which only holds `&'static Route`s.
     let Some(route) = (unsafe { (route as *const Route).as_ref() }) else {
         return Vec::new();
     };
-    vec![
+    let mut labels = vec![
         ("feature", route.feature.name),
         ("endpoint", route.endpoint),
         ("feature_group", route.feature.group),
         ("team", route.feature.team),
         ("tier", route.feature.tier),
-    ]
+    ];
+    labels.retain(|(_, value)| !value.is_empty());
+    labels
 }
 
 /// A frame name safe in folded format, where `;` separates frames and lines end at newlines.
