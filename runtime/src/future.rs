@@ -10,6 +10,10 @@ use std::task::{Context, Poll};
 
 /// A future that makes its route current while it is polled or dropped.
 ///
+/// With the `axum` feature it is also an HTTP response body (`http_body::Body`), and with
+/// `actix-web` an actix `MessageBody`, current while each chunk is polled: how the framework
+/// adapters ([`crate::axum`], [`crate::actix`]) cover the writing of the response.
+///
 /// Built by [`scope`], [`in_current_route`] and the code `#[route]`/`#[task]` generate for async
 /// functions. No guard lives across `.await`: the route is set at the start of each `poll` and
 /// the previous one restored when `poll` returns or unwinds, so tasks interleaving on one thread
@@ -25,11 +29,44 @@ pub struct Routed<F> {
 impl<F> Routed<F> {
     /// Wraps `inner` so that it runs under `route` (or under none).
     #[inline]
-    fn new(route: &'static Route, inner: F) -> Self {
+    pub(crate) fn new(route: &'static Route, inner: F) -> Self {
         Routed {
             route,
             inner: ManuallyDrop::new(inner),
         }
+    }
+
+    /// The route it runs under.
+    #[cfg_attr(
+        not(any(feature = "axum", feature = "actix-web")),
+        allow(dead_code, reason = "only the framework adapters read it")
+    )]
+    #[inline]
+    pub(crate) fn route(&self) -> &'static Route {
+        self.route
+    }
+
+    /// The wrapped value, for calls that need no route (size hints).
+    #[cfg_attr(
+        not(any(feature = "axum", feature = "actix-web")),
+        allow(dead_code, reason = "only the framework adapters read it")
+    )]
+    #[inline]
+    pub(crate) fn get_ref(&self) -> &F {
+        &self.inner
+    }
+
+    /// The route and the pinned wrapped value, for wrappers that poll something other than a
+    /// future (response bodies) under the route.
+    #[inline]
+    pub(crate) fn project(self: Pin<&mut Self>) -> (&'static Route, Pin<&mut F>) {
+        // SAFETY: `inner` is structurally pinned: it is never moved out of `self` (only dropped
+        // in place in `Drop`), and `Routed` has no `Unpin` impl of its own beyond the auto one,
+        // which requires `F: Unpin`. `ManuallyDrop<F>` has the same layout and pinning as `F`.
+        let this = unsafe { self.get_unchecked_mut() };
+        // SAFETY: as above.
+        let inner = unsafe { Pin::new_unchecked(&mut *this.inner) };
+        (this.route, inner)
     }
 }
 
@@ -38,13 +75,9 @@ impl<F: Future> Future for Routed<F> {
 
     #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
-        // SAFETY: `inner` is structurally pinned: it is never moved out of `self` (only dropped
-        // in place in `Drop`), and `Routed` has no `Unpin` impl of its own beyond the auto one,
-        // which requires `F: Unpin`.
-        let this = unsafe { self.get_unchecked_mut() };
-        let _guard = enter(this.route);
-        // SAFETY: see above; `ManuallyDrop<F>` has the same layout and pinning as `F`.
-        unsafe { Pin::new_unchecked(&mut *this.inner) }.poll(cx)
+        let (route, inner) = self.project();
+        let _guard = enter(route);
+        inner.poll(cx)
     }
 }
 

@@ -23,10 +23,16 @@
 //! assert!(featgen::routes().iter().any(|r| r.endpoint == "expire_attachments"));
 //! ```
 
+#[cfg(feature = "actix-web")]
+pub mod actix;
+#[cfg(feature = "axum")]
+pub mod axum;
 mod context;
 mod future;
 #[cfg(all(feature = "profiler", target_os = "linux"))]
 pub mod profiler;
+#[cfg(any(feature = "axum", feature = "actix-web"))]
+mod request;
 mod route;
 
 pub use context::{RouteGuard, current, enter};

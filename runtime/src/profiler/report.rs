@@ -221,7 +221,9 @@ pub(crate) struct FoldedSeries {
     pub body: String,
 }
 
-/// The profile labels of a route address (none for 0, the unattributed bucket).
+/// The profile labels of a route address (none for 0, the unattributed bucket). Empty values
+/// are left out: the unmatched routes of the framework adapters have an endpoint but no feature
+/// (and so no `feature_id` either).
 ///
 /// `feature_id` is the feature's stable id from `featgen.lock`, as a string label (Pyroscope
 /// keeps only string labels): it survives renames, so history keeps joining.
@@ -230,14 +232,18 @@ pub(crate) fn route_labels(route: usize) -> Vec<(&'static str, Cow<'static, str>
     let Some(route) = (unsafe { (route as *const Route).as_ref() }) else {
         return Vec::new();
     };
-    vec![
+    let mut labels: Vec<(&'static str, Cow<'static, str>)> = vec![
         ("feature", route.feature.name.into()),
         ("endpoint", route.endpoint.into()),
         ("feature_group", route.feature.group.into()),
         ("team", route.feature.team.into()),
         ("tier", route.feature.tier.into()),
-        ("feature_id", route.feature.id.to_string().into()),
-    ]
+    ];
+    if !route.feature.name.is_empty() {
+        labels.push(("feature_id", route.feature.id.to_string().into()));
+    }
+    labels.retain(|(_, value)| !value.is_empty());
+    labels
 }
 
 /// A frame name safe in folded format, where `;` separates frames and lines end at newlines.

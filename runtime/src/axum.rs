@@ -1,0 +1,175 @@
+//! The whole request under its route, for axum: [`RouteLayer`], a tower layer that makes the
+//! route the router matched current for every poll of the request (extractors, handler, response
+//! conversion) and of the response body.
+//!
+//! `#[route]` alone covers only the handler's own body; JSON extraction and the serialization and
+//! writing of the response run outside it. Installed on the router, the layer covers them:
+//!
+//! ```
+//! # mod features { pub use featgen_features::Feature; }
+//! use axum::{Router, routing::get};
+//! use features::Feature;
+//!
+//! #[featgen::route(GET, "/users/@me", feature = Profiles)]
+//! async fn me() -> &'static str { "you" }
+//!
+//! let app: Router = Router::new()
+//!     .route("/users/@me", get(me))
+//!     .layer(featgen::axum::RouteLayer::new()); // after the routes: it wraps those added before
+//! ```
+//!
+//! The route is looked up by the request's method and axum's [`MatchedPath`] in
+//! [`crate::routes()`] (an attribute's `:param` is read as `{param}`; `HEAD` falls back to `GET`,
+//! as axum routes it), then in the explicit mappings added with [`RouteLayer::route`]. A request
+//! that matches neither runs under an *unmatched* route of its own (see [`unmatched`]) rather than
+//! under none.
+
+pub use crate::request::{FALLBACK_PATH, unmatched};
+
+use crate::context::enter;
+use crate::future::Routed;
+use crate::request::RouteTable;
+use crate::{Route, scope};
+use axum::extract::MatchedPath;
+use axum::http::{Request, Response};
+use http_body::{Body, Frame, SizeHint};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+/// A tower layer that runs each request under its route: every poll of the inner service's
+/// future and of the response body, and the drop of each, restoring the previous route after
+/// each, as `#[route]` does for a handler's body.
+///
+/// Add it to the `Router` with `.layer(..)` after the routes (and fallback) it should cover;
+/// axum applies it to each route, where [`MatchedPath`] is known. A `#[route]` handler inside
+/// still sets its own route while its body runs (nested routes override), so no CPU is counted
+/// twice: the layer's route covers everything around the handler's body.
+#[derive(Clone, Debug)]
+pub struct RouteLayer {
+    table: Arc<RouteTable>,
+}
+
+impl RouteLayer {
+    /// A layer that knows every `#[route]` endpoint of the binary ([`crate::routes()`]).
+    pub fn new() -> RouteLayer {
+        RouteLayer {
+            table: Arc::new(RouteTable::marked()),
+        }
+    }
+
+    /// Runs requests for `method` (`"GET"`) and `path` (as written in the router, `/health`,
+    /// `/users/{id}`) under `route`: for handlers that are not marked, or for a route that should
+    /// cover a path other than its own. Overrides a marked route of the same method and path.
+    pub fn route(mut self, method: &'static str, path: &str, route: &'static Route) -> RouteLayer {
+        Arc::make_mut(&mut self.table).insert(method, path, route);
+        self
+    }
+}
+
+impl Default for RouteLayer {
+    fn default() -> RouteLayer {
+        RouteLayer::new()
+    }
+}
+
+impl<S> tower_layer::Layer<S> for RouteLayer {
+    type Service = RouteService<S>;
+
+    fn layer(&self, inner: S) -> RouteService<S> {
+        RouteService {
+            inner,
+            table: self.table.clone(),
+        }
+    }
+}
+
+/// The service [`RouteLayer`] wraps around each route.
+#[derive(Clone, Debug)]
+pub struct RouteService<S> {
+    inner: S,
+    table: Arc<RouteTable>,
+}
+
+impl<S, RequestBody, ResponseBody> tower_service::Service<Request<RequestBody>> for RouteService<S>
+where
+    S: tower_service::Service<Request<RequestBody>, Response = Response<ResponseBody>>,
+{
+    type Response = Response<Routed<ResponseBody>>;
+    type Error = S::Error;
+    type Future = ResponseFuture<S::Future>;
+
+    #[inline]
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    #[inline]
+    fn call(&mut self, request: Request<RequestBody>) -> ResponseFuture<S::Future> {
+        let matched_path = request.extensions().get::<MatchedPath>();
+        let route = self.table.route_for(
+            request.method().as_str(),
+            matched_path.map(MatchedPath::as_str),
+        );
+        let future = {
+            let _route = enter(route);
+            self.inner.call(request)
+        };
+        ResponseFuture {
+            inner: scope(route, future),
+        }
+    }
+}
+
+/// The future of [`RouteService`]: the inner service's future under the route, whose response
+/// body is then wrapped to run under it too.
+#[must_use = "futures do nothing unless polled"]
+pub struct ResponseFuture<F> {
+    inner: Routed<F>,
+}
+
+impl<F, ResponseBody, Error> Future for ResponseFuture<F>
+where
+    F: Future<Output = Result<Response<ResponseBody>, Error>>,
+{
+    type Output = Result<Response<Routed<ResponseBody>>, Error>;
+
+    #[inline]
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        // SAFETY: `inner` is structurally pinned: it is never moved out, and `ResponseFuture`
+        // has no `Drop` and is `Unpin` only when `Routed<F>` is.
+        let inner = unsafe { self.map_unchecked_mut(|this| &mut this.inner) };
+        let route = inner.route();
+        inner
+            .poll(cx)
+            .map_ok(|response| response.map(|body| Routed::new(route, body)))
+    }
+}
+
+/// A response body under its route: `Routed` polls it like a future, with the route current
+/// during every `poll_frame` and while the body is dropped.
+impl<B: Body> Body for Routed<B> {
+    type Data = B::Data;
+    type Error = B::Error;
+
+    #[inline]
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<B::Data>, B::Error>>> {
+        let (route, body) = self.project();
+        let _route = enter(route);
+        body.poll_frame(cx)
+    }
+
+    #[inline]
+    fn is_end_stream(&self) -> bool {
+        self.get_ref().is_end_stream()
+    }
+
+    #[inline]
+    fn size_hint(&self) -> SizeHint {
+        self.get_ref().size_hint()
+    }
+}
