@@ -25,7 +25,7 @@ use featgen::{FeatureInfo, Route, RouteKind};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-/// Runs per configuration (minimum and median are reported).
+/// Runs per configuration (minimum and median are reported); `FEATGEN_BENCH_ROUNDS` overrides.
 const ROUNDS: usize = 7;
 /// Work units per thread (about 2 s of CPU per thread here).
 const UNITS: u64 = 300;
@@ -206,9 +206,10 @@ fn main() {
         "featgen-timer_create-1000",
         "pprof-1000",
     ];
+    let rounds = std::env::var("FEATGEN_BENCH_ROUNDS").map_or(ROUNDS, |n| n.parse().unwrap());
     let mut results: Vec<Vec<Vec<f64>>> = vec![Vec::new(); modes.len()];
     let started = Instant::now();
-    for _ in 0..ROUNDS {
+    for _ in 0..rounds {
         for (index, mode) in modes.iter().enumerate() {
             let output = Command::new(std::env::current_exe().unwrap())
                 .env("FEATGEN_BENCH_MODE", mode)
@@ -232,7 +233,7 @@ fn main() {
     };
     let base = column(&results[0], &|run| run[0]);
     println!(
-        "2 threads x {UNITS} x fib(32), {ROUNDS} rounds, {:.0} s in all; \
+        "2 threads x {UNITS} x fib(32), {rounds} rounds, {:.0} s in all; \
          CPU and overhead as minimum / median over the rounds\n",
         started.elapsed().as_secs_f64()
     );

@@ -135,9 +135,9 @@ fn per_poll_labels_match_per_thread_cpu_clocks_within_3_points() {
     });
     drop(runtime);
     let stats = profiler.stop();
-    // The kernel checks CPU timers at its tick, so independent samples number at most ~HZ per
-    // CPU-second whatever the frequency (fewer when other processes compete for the CPU): ~12
-    // CPU-s give 1,500 to 2,500, a share error sd of 0.9 to 1.1 pp.
+    // ~12 CPU-s at 1,000 Hz: about 12,000 samples with perf_event; with timer_create, whose
+    // timers the kernel checks only at its tick, at most ~HZ per CPU-second (1,500 to 2,500, a
+    // share error sd of 0.9 to 1.1 pp).
     assert!(
         stats.signals > 1200,
         "too few samples for the 3 pp bound: {stats:#?}"
