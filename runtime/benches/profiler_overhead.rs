@@ -1,4 +1,5 @@
-//! Overhead of the featgen profiler against no profiler and pprof-rs, in one run.
+//! Overhead of the featgen profiler, with each sampling engine, against no profiler and pprof-rs,
+//! in one run.
 //!
 //! Run (release, with frame pointers as a service should be built):
 //!
@@ -19,12 +20,12 @@
 //! once without profiler and once with featgen at 1000 Hz and 10 s intervals, side by side, and
 //! prints both peak RSS.
 
-use featgen::profiler::Profiler;
+use featgen::profiler::{Profiler, SamplingEngine};
 use featgen::{FeatureInfo, Route, RouteKind};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-/// Runs per configuration (minimum and median are reported).
+/// Runs per configuration (minimum and median are reported); `FEATGEN_BENCH_ROUNDS` overrides.
 const ROUNDS: usize = 7;
 /// Work units per thread (about 2 s of CPU per thread here).
 const UNITS: u64 = 300;
@@ -120,7 +121,7 @@ fn usage() -> (Duration, u64) {
 
 /// Runs one configuration in this (child) process and prints `cpu_s signals periods peak_kib`:
 /// the samples taken (signals) and the sampling periods they stand for (featgen weighs a sample
-/// by 1 + its timer overruns, pprof-rs counts each as one period).
+/// by the periods of CPU time it completes, pprof-rs counts each as one period).
 fn child(mode: &str) {
     let start = usage().0;
     if let Some(seconds) = mode.strip_prefix("soak-") {
@@ -148,10 +149,17 @@ fn child(mode: &str) {
             workload();
             (0, 0)
         }
-        Some(("featgen", hz)) => {
+        Some(("featgen", engine_hz)) => {
+            let (engine, hz) = engine_hz.rsplit_once('-').unwrap();
+            let engine = match engine {
+                "perf_event" => SamplingEngine::PerfEvent,
+                "timer_create" => SamplingEngine::TimerCreate,
+                _ => panic!("unknown engine {engine}"),
+            };
             let dir = std::env::temp_dir().join(format!("featgen-bench-{}", std::process::id()));
             let profiler = Profiler::builder()
                 .frequency_hz(hz.parse().unwrap())
+                .sampling_engine(engine)
                 .local_dir(&dir)
                 .start()
                 .unwrap();
@@ -191,14 +199,17 @@ fn main() {
     }
     let modes = [
         "none",
-        "featgen-100",
+        "featgen-perf_event-100",
+        "featgen-timer_create-100",
         "pprof-100",
-        "featgen-1000",
+        "featgen-perf_event-1000",
+        "featgen-timer_create-1000",
         "pprof-1000",
     ];
+    let rounds = std::env::var("FEATGEN_BENCH_ROUNDS").map_or(ROUNDS, |n| n.parse().unwrap());
     let mut results: Vec<Vec<Vec<f64>>> = vec![Vec::new(); modes.len()];
     let started = Instant::now();
-    for _ in 0..ROUNDS {
+    for _ in 0..rounds {
         for (index, mode) in modes.iter().enumerate() {
             let output = Command::new(std::env::current_exe().unwrap())
                 .env("FEATGEN_BENCH_MODE", mode)
@@ -222,7 +233,7 @@ fn main() {
     };
     let base = column(&results[0], &|run| run[0]);
     println!(
-        "2 threads x {UNITS} x fib(32), {ROUNDS} rounds, {:.0} s in all; \
+        "2 threads x {UNITS} x fib(32), {rounds} rounds, {:.0} s in all; \
          CPU and overhead as minimum / median over the rounds\n",
         started.elapsed().as_secs_f64()
     );
@@ -233,7 +244,7 @@ fn main() {
     for (mode, runs) in modes.iter().zip(&results) {
         let cpu = column(runs, &|run| run[0]);
         let hz: f64 = mode
-            .split_once('-')
+            .rsplit_once('-')
             .map_or(0.0, |(_, hz)| hz.parse().unwrap());
         let rate = column(runs, &|run| run[1] / run[0]).1;
         let accounted = column(runs, &|run| {

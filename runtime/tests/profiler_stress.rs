@@ -1,5 +1,6 @@
 //! Stress: four threads mixing allocation, locks, syscalls and deep recursion, sampled at
-//! 1000 Hz while the profiler is also started and stopped repeatedly under load. The signal
+//! 1000 Hz while the profiler is also started and stopped repeatedly under load, once with each
+//! sampling engine. The signal
 //! handler interrupts malloc, futex waits and the kernel at arbitrary points: nothing may
 //! deadlock or crash, and the counts must reconcile every time.
 #![cfg(all(feature = "profiler", target_os = "linux"))]
@@ -7,7 +8,7 @@
 #[path = "fixtures/profiler/support.rs"]
 mod support;
 
-use featgen::profiler::{Profiler, Stats};
+use featgen::profiler::{Profiler, SamplingEngine, Stats};
 use featgen::{FeatureInfo, Route, RouteKind};
 use std::io::Write;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -171,7 +172,17 @@ fn assert_reconciled(stats: &Stats) {
 }
 
 #[test]
-fn sustained_1000_hz_and_repeated_restarts_under_mixed_load() {
+fn perf_event_engine_sustains_1000_hz_and_repeated_restarts_under_mixed_load() {
+    sustained_1000_hz_and_repeated_restarts_under_mixed_load(SamplingEngine::PerfEvent);
+}
+
+#[test]
+fn timer_create_engine_sustains_1000_hz_and_repeated_restarts_under_mixed_load() {
+    sustained_1000_hz_and_repeated_restarts_under_mixed_load(SamplingEngine::TimerCreate);
+}
+
+/// The stress run with `engine` chosen explicitly (so it fails where it is not available).
+fn sustained_1000_hz_and_repeated_restarts_under_mixed_load(engine: SamplingEngine) {
     let _serial = exclusive();
     let stop = Arc::new(AtomicBool::new(false));
     let dir = tempfile::tempdir().unwrap();
@@ -180,6 +191,11 @@ fn sustained_1000_hz_and_repeated_restarts_under_mixed_load() {
             .frequency_hz(1000)
             .interval(Duration::from_millis(500))
             .local_dir(dir.path())
+            .sampling_engine(engine)
+    };
+    let name = match engine {
+        SamplingEngine::PerfEvent => "perf_event",
+        _ => "timer_create",
     };
 
     // Sustained run.
@@ -189,8 +205,15 @@ fn sustained_1000_hz_and_repeated_restarts_under_mixed_load() {
     workloads.wait_for_cpu(Duration::from_millis(300));
     let stats = profiler.stop();
     assert_reconciled(&stats);
+    assert_eq!(stats.sampler, name);
+    assert_eq!(stats.perf_event_fallbacks, 0, "{stats:#?}");
     assert!(stats.samples_taken > 1000, "{stats:#?}");
     let profiles = read_profiles(dir.path());
+    let comment = format!("sampler={name}");
+    for profile in &profiles {
+        let comments: Vec<_> = profile.comment.iter().map(|&c| profile.string(c)).collect();
+        assert_eq!(comments, [comment.as_str()], "the profile names its engine");
+    }
     let by_feature = cpu_by_feature(&profiles);
     for feature in ["alloc", "locks", "syscalls", "recursion"] {
         assert!(

@@ -71,6 +71,11 @@ pub const ENV_VARS: &[(&str, &str)] = &[
         "FEATGEN_PROFILER_SHUTDOWN_TIMEOUT_SECS",
         "time given to sinks to send what is queued at stop (default 5)",
     ),
+    (
+        "FEATGEN_PROFILER_SAMPLER",
+        "sampling engine: `auto` (default: perf_event where permitted, else timer_create), \
+         `perf_event` or `timer_create`",
+    ),
 ];
 
 /// Label names the profiler sets itself, which static labels may not reuse.
@@ -300,6 +305,20 @@ impl Pyroscope {
     }
 }
 
+/// What raises the samples (see the README's "How it samples").
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum SamplingEngine {
+    /// `PerfEvent` where perf events are permitted, else `TimerCreate` (logged, and named in
+    /// `stats()` and in every profile).
+    #[default]
+    Auto,
+    /// A Linux perf event on each thread's task clock, overflowing at randomized points of its
+    /// CPU time; `start` fails where perf events are not permitted.
+    PerfEvent,
+    /// A `timer_create` CPU-time timer per thread, checked at the scheduler tick.
+    TimerCreate,
+}
+
 /// Settings of a profiler, from [`crate::profiler::Profiler::builder`].
 #[derive(Clone, Debug)]
 pub struct ProfilerBuilder {
@@ -314,6 +333,7 @@ pub struct ProfilerBuilder {
     pub(crate) max_profile_age: Duration,
     pub(crate) shutdown_timeout: Duration,
     pub(crate) backoff: (Duration, Duration),
+    pub(crate) engine: SamplingEngine,
 }
 
 impl Default for ProfilerBuilder {
@@ -331,6 +351,7 @@ impl Default for ProfilerBuilder {
             max_profile_age: Duration::from_secs(50 * 60),
             shutdown_timeout: Duration::from_secs(5),
             backoff: (Duration::from_secs(1), Duration::from_secs(60)),
+            engine: SamplingEngine::Auto,
         }
     }
 }
@@ -405,6 +426,12 @@ impl ProfilerBuilder {
         self
     }
 
+    /// The sampling engine (default [`SamplingEngine::Auto`]).
+    pub fn sampling_engine(mut self, engine: SamplingEngine) -> Self {
+        self.engine = engine;
+        self
+    }
+
     /// Applies the `FEATGEN_PROFILER_*` environment variables (see [`ENV_VARS`]) over the
     /// settings made so far.
     pub fn from_env(self) -> Result<Self, Error> {
@@ -457,6 +484,14 @@ impl ProfilerBuilder {
                 "QUEUE" => self.queue_capacity = number(&value)? as usize,
                 "MAX_AGE_SECS" => self.max_profile_age = seconds(&value)?,
                 "SHUTDOWN_TIMEOUT_SECS" => self.shutdown_timeout = seconds(&value)?,
+                "SAMPLER" => {
+                    self.engine = match value.trim() {
+                        "auto" => SamplingEngine::Auto,
+                        "perf_event" => SamplingEngine::PerfEvent,
+                        "timer_create" => SamplingEngine::TimerCreate,
+                        _ => return Err(bad("expected `auto`, `perf_event` or `timer_create`")),
+                    }
+                }
                 _ => return Err(bad("unknown variable (see featgen::profiler::ENV_VARS)")),
             }
         }
@@ -653,5 +688,28 @@ mod tests {
             .validate()
             .unwrap_err();
         assert!(err.to_string().contains("feature"), "{err}");
+        let err = ProfilerBuilder::default()
+            .from_vars(vars(&[("FEATGEN_PROFILER_SAMPLER", "perf")]))
+            .unwrap_err();
+        assert!(
+            err.to_string().contains("FEATGEN_PROFILER_SAMPLER"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn environment_chooses_the_engine() {
+        for (value, engine) in [
+            ("auto", SamplingEngine::Auto),
+            ("perf_event", SamplingEngine::PerfEvent),
+            ("timer_create", SamplingEngine::TimerCreate),
+        ] {
+            let builder = ProfilerBuilder::default()
+                .sampling_engine(SamplingEngine::PerfEvent)
+                .from_vars(vars(&[("FEATGEN_PROFILER_SAMPLER", value)]))
+                .unwrap();
+            assert_eq!(builder.engine, engine);
+        }
+        assert_eq!(ProfilerBuilder::default().engine, SamplingEngine::Auto);
     }
 }

@@ -15,8 +15,10 @@
 //!
 //! How it works:
 //!
-//! - **Sampling**: every thread gets its own CPU-time timer
-//!   (`timer_create(CLOCK_THREAD_CPUTIME_ID, SIGEV_THREAD_ID)`). Threads that run a route are
+//! - **Sampling**: every thread gets its own sampler of its CPU time: a perf event on its task
+//!   clock where permitted (samples at random points of its CPU time, independent of the
+//!   scheduler tick), else a `timer_create(CLOCK_THREAD_CPUTIME_ID, SIGEV_THREAD_ID)` timer
+//!   (see [`SamplingEngine`]). Threads that run a route are
 //!   *registered* automatically the first time a route is set on them (or explicitly with
 //!   [`register_current_thread`], e.g. from tokio's `on_thread_start`) and get full stacks;
 //!   other threads are found every 100 ms and sampled too (interrupted function only), with a
@@ -38,6 +40,7 @@
 //! function that was running and the route labels are always right.
 
 mod config;
+mod perf_event;
 pub mod proto;
 mod report;
 mod ring;
@@ -47,13 +50,13 @@ mod stats;
 mod symbols;
 mod unwind;
 
-pub use config::{ENV_VARS, Error, ProfilerBuilder, Protocol, Pyroscope};
+pub use config::{ENV_VARS, Error, ProfilerBuilder, Protocol, Pyroscope, SamplingEngine};
 pub use sampler::register_current_thread;
 pub use stats::{Drops, SinkStats, Stats};
 
 use report::{Aggregate, ReportSettings};
 use ring::Ring;
-use sampler::{COUNTERS, Sampler};
+use sampler::{COUNTERS, Engine, Sampler};
 use sink::dir::DirSink;
 use sink::pyroscope::PyroscopeSink;
 use sink::{QueueSettings, SinkWorker};
@@ -83,6 +86,7 @@ struct Live {
     samples_unattributed: AtomicU64,
     profiles_built: AtomicU64,
     buffer_bytes: u64,
+    engine: Engine,
     sinks: Mutex<Vec<SinkWorker>>,
 }
 
@@ -107,6 +111,8 @@ impl Live {
             signals: COUNTERS.signals.load(Ordering::Relaxed),
             signals_ignored: COUNTERS.ignored.load(Ordering::Relaxed),
             thread_timer_errors: COUNTERS.timer_errors.load(Ordering::Relaxed),
+            sampler: self.engine.name(),
+            perf_event_fallbacks: COUNTERS.perf_fallbacks.load(Ordering::Relaxed),
             profiles_built: self.profiles_built.load(Ordering::Relaxed),
             buffer_bytes: self.buffer_bytes,
             sinks,
@@ -189,19 +195,23 @@ impl ProfilerBuilder {
             sinks.push(SinkWorker::spawn(name, Box::new(sink), queue.clone())?);
         }
         let period_ns = 1_000_000_000 / u64::from(config.hz);
+        let (sampler, fallback_reason) =
+            Sampler::start(period_ns, config.buffer_capacity, config.engine)?;
+        log_engine(sampler.engine(), config.hz, fallback_reason);
         let settings = ReportSettings {
             period_ns,
             folded: config
                 .pyroscope
                 .iter()
                 .any(|p| p.protocol == Protocol::Ingest),
+            sampler: sampler.engine().name(),
         };
-        let sampler = Sampler::start(period_ns, config.buffer_capacity)?;
         let live = Arc::new(Live {
             samples_reported: AtomicU64::new(0),
             samples_unattributed: AtomicU64::new(0),
             profiles_built: AtomicU64::new(0),
             buffer_bytes: sampler.ring().bytes() as u64,
+            engine: sampler.engine(),
             sinks: Mutex::new(sinks),
         });
         let (stop, stopped) = mpsc::channel();
@@ -229,6 +239,22 @@ impl ProfilerBuilder {
             }),
             shutdown_timeout: config.shutdown_timeout,
         })
+    }
+}
+
+/// The startup log line: which engine samples, and why not perf events when they were wanted.
+fn log_engine(engine: Engine, hz: u32, fallback_reason: Option<std::io::Error>) {
+    match fallback_reason {
+        None => log::info!(
+            "featgen profiler: sampling at {hz} Hz of CPU time per thread with {}",
+            engine.name()
+        ),
+        Some(reason) => log::warn!(
+            "featgen profiler: perf events not permitted ({reason}{}); sampling at {hz} Hz with \
+             timer_create, whose samples follow the scheduler tick (less accurate for tasks that \
+             wait on timers)",
+            sampler::paranoid_hint()
+        ),
     }
 }
 
@@ -311,7 +337,7 @@ fn report_loop(
         let stopping = !matches!(stop.recv_timeout(wait), Err(RecvTimeoutError::Timeout));
         ring.drain(|sample| aggregate.add(sample));
         if !stopping {
-            sampler::scan_threads(false);
+            sampler::scan_threads();
         }
         let now = SystemTime::now();
         if stopping || now >= next_flush {

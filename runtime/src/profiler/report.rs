@@ -117,6 +117,8 @@ impl Aggregate {
         symbolizer: &mut Symbolizer,
     ) -> Report {
         let mut builder = ProfileBuilder::new(settings.period_ns);
+        let sampler = builder.string(&format!("sampler={}", settings.sampler));
+        builder.profile.comment.push(sampler);
         let mut folded: HashMap<usize, HashMap<String, u64>> = HashMap::new();
         for (key, count) in &self.stacks {
             let mut names = Vec::with_capacity(key.frames.len() + 1);
@@ -197,6 +199,8 @@ pub(crate) struct ReportSettings {
     pub period_ns: u64,
     /// Whether to build folded stacks (for `/ingest` sinks).
     pub folded: bool,
+    /// The sampling engine's name, recorded in each profile as the comment `sampler=NAME`.
+    pub sampler: &'static str,
 }
 
 /// One interval's profile, ready for every sink.

@@ -1,26 +1,44 @@
-//! Sampling: the `SIGPROF` handler, the CPU-time timers that raise it, and thread registration.
+//! Sampling: the `SIGPROF` handler, the per-thread samplers that raise it, and thread
+//! registration.
 //!
-//! Every thread is sampled by its own `timer_create(CLOCK_THREAD_CPUTIME_ID, SIGEV_THREAD_ID)`
-//! timer, so it is sampled in proportion to its own CPU time (one process-wide timer skews badly
-//! under parallel load, golang/go#35057):
+//! Every thread is sampled by its own sampler of its CPU time, so it is sampled in proportion
+//! to its own CPU time (one process-wide timer skews badly under parallel load,
+//! golang/go#35057). The engine decides which (see [`Engine`]):
+//!
+//! - `perf_event`: a task-clock perf event per thread ([`super::perf_event`]), whose overflow
+//!   comes from a high-resolution timer at any point of the thread's execution;
+//! - `timer_create`: a `timer_create(CLOCK_THREAD_CPUTIME_ID, SIGEV_THREAD_ID)` timer per
+//!   thread, which the kernel checks only at its tick, so samples land on ticks; with a
+//!   workload that wakes on timers in step with the tick, that is a bias. It is the fallback
+//!   where perf events are not permitted, and the per-thread fallback past the descriptor
+//!   budget.
+//!
+//! Either way, each sample places the next one at a random point of the next period of the
+//! thread's CPU time and is weighed by the periods it completes ([`own_weight`]): unbiased for
+//! any rhythm of the workload, and all CPU time accounted for.
 //!
 //! - *registered* threads (those that ran a route, or called [`register_current_thread`]) get
-//!   theirs at registration and have full frame-pointer stacks, bounded by their stack range;
-//! - other threads are found by scanning `/proc/self/task` every 100 ms and get a timer too;
+//!   their sampler at registration and have full frame-pointer stacks, bounded by their stack
+//!   range;
+//! - other threads are found by scanning `/proc/self/task` every 100 ms and get a sampler too;
 //!   their stack bounds are unknown, so their samples hold the interrupted function only.
+//!   A thread's perf event is closed when it exits (at its exit for registered threads, at the
+//!   next scan for others).
 //!
 //! A process-wide `CLOCK_PROCESS_CPUTIME_ID` timer covers threads between their start and the
 //! next scan. Linux delivers its signal to some thread of the process, often an idle one, so a
 //! thread that receives it accounts only its own CPU time since its last such sample (read from
-//! its CPU clock), and a thread with its own timer ignores it: nothing is counted twice. The
-//! first expiry of every timer is random within one period so that short-lived threads are not
-//! biased against.
+//! its CPU clock), and a thread with its own sampler ignores it: nothing is counted twice. The
+//! first sample of every sampler is random within one period so that short-lived threads are
+//! not biased against.
 //!
-//! The handler is async-signal-safe: it reads a few thread-locals without destructors and the
-//! thread's CPU clock, walks the frame pointers, writes into the preallocated [`Ring`] and bumps
-//! atomic counters. It never allocates, locks or calls the system unwinder, and it restores
-//! `errno`.
+//! The handler is async-signal-safe: it reads a few thread-locals without destructors, the
+//! thread's CPU clock and atomics, makes one system call to place the next sample, walks the
+//! frame pointers, writes into the preallocated [`Ring`] and bumps atomic counters. It never
+//! allocates, locks or calls the system unwinder, and it restores `errno`.
 
+use super::config::SamplingEngine;
+use super::perf_event::{self, PerfEvent, PollSigInfo};
 use super::ring::Ring;
 use super::unwind::{self, Registers};
 use std::cell::Cell;
@@ -30,14 +48,16 @@ use std::ptr;
 use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, AtomicUsize, Ordering, compiler_fence};
 use std::sync::{Arc, Mutex, MutexGuard, Once};
 
-/// Kind of timer, in the low bits of its `sigval`: a registered thread's timer.
-const THREAD_TIMER: usize = 1;
-/// The process-wide fallback timer.
-const PROCESS_TIMER: usize = 2;
-/// A timer created by [`scan_threads`]; the rest of its `sigval` holds the thread's CPU time
-/// (ns) already accounted for when the timer was created, `>> KIND_BITS`.
-const SCANNED_TIMER: usize = 3;
+/// Kind of timer, in the low bits of its `sigval`: the process-wide fallback timer.
+const PROCESS_TIMER: usize = 1;
+/// A thread's own timer; above the kind its `sigval` holds the low [`RUN_BITS`] of the run it
+/// belongs to, and above those the thread's CPU time (ns) from which it accounts (the
+/// accounting base, see [`own_weight`]), capped at [`MAX_TIMER_BASE`].
+const OWN_TIMER: usize = 2;
 const KIND_BITS: u32 = 2;
+const RUN_BITS: u32 = 8;
+/// The largest base a timer's `sigval` holds: 2^54 ns, 208 days of one thread's CPU time.
+const MAX_TIMER_BASE: u64 = (1 << (usize::BITS - KIND_BITS - RUN_BITS)) - 1;
 
 /// Whether samples are being taken; the handler does nothing while false.
 static ENABLED: AtomicBool = AtomicBool::new(false);
@@ -53,17 +73,20 @@ static RUN: AtomicU64 = AtomicU64::new(0);
 
 /// Counters written by the handler, read by the reporter and by `stats()`.
 pub(crate) struct Counters {
-    /// Sampling periods taken (each signal counts 1 + its timer overruns).
+    /// Sampling periods taken (the weight of every sample handled).
     pub taken: AtomicU64,
     /// Periods taken but dropped because the buffer was full.
     pub dropped_buffer_full: AtomicU64,
     /// Signals handled (one per sample record, whatever its weight).
     pub signals: AtomicU64,
-    /// Process-wide signals ignored: on a thread with its own timer, or one that used no CPU
-    /// since its last sample.
+    /// Signals that carried no period: process-wide ones on a thread with its own sampler or
+    /// without CPU use since its last sample, a thread's own ones that came early, stale ones.
     pub ignored: AtomicU64,
-    /// Registered threads whose timer could not be created (they fall back to the process timer).
+    /// Threads whose own sampler could not be created (they fall back to the process timer).
     pub timer_errors: AtomicU64,
+    /// Threads of a `perf_event` run sampled by a `timer_create` timer instead (their event
+    /// could not be opened, or the descriptor budget was used up).
+    pub perf_fallbacks: AtomicU64,
 }
 
 /// The counters of the current (or last) run.
@@ -73,16 +96,18 @@ pub(crate) static COUNTERS: Counters = Counters {
     signals: AtomicU64::new(0),
     ignored: AtomicU64::new(0),
     timer_errors: AtomicU64::new(0),
+    perf_fallbacks: AtomicU64::new(0),
 };
 
 thread_local! {
-    /// Whether this thread has its own timer while the profiler runs (and so ignores the
-    /// process-wide timer). Const-initialized without destructor: readable in the handler.
+    /// Whether this thread registered (and so has its own sampler while the profiler runs).
+    /// Const-initialized without destructor: readable in the handler.
     static REGISTERED: Cell<bool> = const { Cell::new(false) };
     /// This thread's stack, `0..0` until registered; bounds the frame-pointer walk.
     static STACK: Cell<(usize, usize)> = const { Cell::new((0, 0)) };
-    /// The run in which this thread last received a signal of its own (scanned) timer.
-    static OWN_TIMER_RUN: Cell<u64> = const { Cell::new(0) };
+    /// Accounting of this thread's own sampler: the run, the CPU time (ns) it counts from, and
+    /// the periods of CPU time after that already credited to samples.
+    static OWN: Cell<(u64, u64, u64)> = const { Cell::new((0, 0, 0)) };
     /// For the process-wide timer: the run, and this thread's CPU time (ns) accounted so far.
     static ACCOUNTED: Cell<(u64, u64)> = const { Cell::new((0, 0)) };
     /// Unregisters the thread when it exits (a destructor, so never touched by the handler).
@@ -99,6 +124,7 @@ struct TimerSigInfo {
     /// The union that follows is pointer-aligned.
     #[cfg(target_pointer_width = "64")]
     _pad: libc::c_int,
+    /// The kernel's id of the timer.
     si_tid: libc::c_int,
     si_overrun: libc::c_int,
     si_value: libc::sigval,
@@ -115,55 +141,87 @@ extern "C" fn on_sigprof(
     ACTIVE.fetch_add(1, Ordering::SeqCst);
     if ENABLED.load(Ordering::SeqCst) {
         // SAFETY: the kernel passes a valid siginfo and ucontext to an SA_SIGINFO handler.
-        unsafe { take_sample(&*info.cast::<TimerSigInfo>(), context) };
+        unsafe { take_sample(info, context) };
     }
     ACTIVE.fetch_sub(1, Ordering::SeqCst);
     // SAFETY: as above; the handler must not leak its own errno into the interrupted code.
     unsafe { *libc::__errno_location() = errno };
 }
 
+/// How the handler places the next sample of a thread's own sampler.
+#[derive(Clone, Copy)]
+enum Rearm {
+    /// A `timer_create` timer, by kernel id: its next expiry.
+    Timer(libc::c_int),
+    /// A perf event's descriptor: its next overflow.
+    PerfEvent(libc::c_int),
+}
+
+impl Rearm {
+    /// Makes the next sample come after `ns` more ns of the thread's CPU time.
+    /// Async-signal-safe (one system call).
+    fn after(self, ns: u64) {
+        match self {
+            Rearm::Timer(id) => {
+                let spec = libc::itimerspec {
+                    it_interval: timespec(PERIOD_NS.load(Ordering::Relaxed)),
+                    it_value: timespec(ns.max(1)),
+                };
+                // SAFETY: the raw system call takes the kernel's timer id (from the siginfo,
+                // unlike glibc's `timer_t`) and a valid itimerspec. On error (a timer deleted
+                // meanwhile) nothing changes; the interval keeps a live timer firing anyway.
+                unsafe {
+                    libc::syscall(
+                        libc::SYS_timer_settime,
+                        id,
+                        0,
+                        &spec as *const libc::itimerspec,
+                        ptr::null_mut::<libc::itimerspec>(),
+                    )
+                };
+            }
+            Rearm::PerfEvent(fd) => perf_event::set_period(fd, ns),
+        }
+    }
+}
+
 /// Records one sample; the body of the handler once it knows the profiler is running.
 ///
 /// # Safety
-/// `context` must be the handler's `ucontext_t`, and the profiler must be running.
-unsafe fn take_sample(info: &TimerSigInfo, context: *mut libc::c_void) {
-    if info.si_code != libc::SI_TIMER {
-        // Not one of our timers (e.g. `kill -PROF`): not a CPU sample.
-        return;
-    }
+/// `info` and `context` must be the handler's, and the profiler must be running.
+unsafe fn take_sample(info: *const libc::siginfo_t, context: *mut libc::c_void) {
     let registered = REGISTERED.with(Cell::get);
     let run = RUN.load(Ordering::Relaxed);
-    let value = info.si_value.sival_ptr as usize;
-    let periodic = 1 + u32::try_from(info.si_overrun).unwrap_or(0);
-    let weight = match value & ((1 << KIND_BITS) - 1) {
-        PROCESS_TIMER => {
-            if registered || OWN_TIMER_RUN.with(Cell::get) == run {
-                COUNTERS.ignored.fetch_add(1, Ordering::Relaxed);
-                return;
+    // SAFETY: every siginfo starts with signo, errno and code.
+    let code = unsafe { (*info).si_code };
+    let weight = if code == libc::SI_TIMER {
+        // SAFETY: SI_TIMER signals carry the `_timer` fields.
+        let timer = unsafe { &*info.cast::<TimerSigInfo>() };
+        let value = timer.si_value.sival_ptr as usize;
+        match value & ((1 << KIND_BITS) - 1) {
+            PROCESS_TIMER if registered || OWN.with(Cell::get).0 == run => None,
+            PROCESS_TIMER => process_timer_weight(run),
+            OWN_TIMER if (value >> KIND_BITS) as u64 % (1 << RUN_BITS) == run % (1 << RUN_BITS) => {
+                let base = (value >> (KIND_BITS + RUN_BITS)) as u64;
+                own_weight(run, base, Rearm::Timer(timer.si_tid))
             }
-            match process_timer_weight(run) {
-                Some(weight) => weight,
-                None => {
-                    COUNTERS.ignored.fetch_add(1, Ordering::Relaxed);
-                    return;
-                }
-            }
+            // A timer of an earlier run, deleted since.
+            _ => None,
         }
-        SCANNED_TIMER if OWN_TIMER_RUN.with(Cell::get) != run => {
-            // First signal of a scanned timer: also account the CPU the thread used since the
-            // profiler started (or it was born) and before its timer existed.
-            OWN_TIMER_RUN.with(|own| own.set(run));
-            let (accounted_run, accounted) = ACCOUNTED.with(Cell::get);
-            let mut base = (value >> KIND_BITS) as u64;
-            if accounted_run == run {
-                base = base.max(accounted);
-            }
-            let period = PERIOD_NS.load(Ordering::Relaxed);
-            let catch_up = thread_cpu_ns(libc::CLOCK_THREAD_CPUTIME_ID)
-                .map_or(0, |cpu| cpu.saturating_sub(base) / period);
-            periodic.max(u32::try_from(catch_up).unwrap_or(u32::MAX))
-        }
-        _ => periodic,
+    } else if code == perf_event::POLL_IN {
+        // SAFETY: POLL_IN signals of an async descriptor carry the `_sigpoll` fields.
+        let fd = unsafe { &*info.cast::<PollSigInfo>() }.si_fd;
+        // SAFETY: gettid has no preconditions.
+        let tid = unsafe { libc::gettid() };
+        // Only an event of this run and thread (the number may have been reused since).
+        perf_event::base_of(fd, tid).and_then(|base| own_weight(run, base, Rearm::PerfEvent(fd)))
+    } else {
+        // Not one of ours (e.g. `kill -PROF`): not a CPU sample.
+        return;
+    };
+    let Some(weight) = weight else {
+        COUNTERS.ignored.fetch_add(1, Ordering::Relaxed);
+        return;
     };
     let ring = RING.load(Ordering::Acquire);
     // SAFETY: RING is non-null while ENABLED, and `stop` keeps the ring alive until no handler
@@ -197,6 +255,43 @@ unsafe fn take_sample(info: &TimerSigInfo, context: *mut libc::c_void) {
             .dropped_buffer_full
             .fetch_add(u64::from(weight), Ordering::Relaxed);
     }
+}
+
+/// The weight of a sample of the thread's own sampler (timer or perf event), and the placement
+/// of its next sample: jittered (stratified) sampling over the thread's CPU time.
+///
+/// The thread's CPU time since `start` is cut into cells of one period. Each sample is placed
+/// at a uniformly random point of the cell after the one it fell in, and is weighted by the
+/// cells it completes: the one it fell in and any before it not yet credited (after a lost or
+/// late signal, or the tick, which delays timer signals). So the weights add up to the CPU time
+/// used, rounded to the cell, and every point of CPU time is equally likely to be sampled,
+/// whatever the workload's rhythm: a periodic workload cannot fall into step with the samples.
+///
+/// `start` is, at the thread's first sample of a run, the later of `base` (the CPU time at
+/// which its sampler was created, or 0 for a thread born during the run, whose earlier CPU
+/// time is then caught up) and what the process-wide timer already accounted for the thread.
+/// `None` when the signal completes no cell (a sample that came early).
+fn own_weight(run: u64, base: u64, rearm: Rearm) -> Option<u32> {
+    let cpu = thread_cpu_ns(libc::CLOCK_THREAD_CPUTIME_ID)?;
+    let period = PERIOD_NS.load(Ordering::Relaxed);
+    let (own_run, start, credited) = OWN.with(Cell::get);
+    let (start, credited) = if own_run == run {
+        (start, credited)
+    } else {
+        let (accounted_run, accounted) = ACCOUNTED.with(Cell::get);
+        let start = if accounted_run == run {
+            base.max(accounted)
+        } else {
+            base
+        };
+        (start, 0)
+    };
+    let used = cpu.saturating_sub(start);
+    let cells = used / period + 1;
+    rearm.after(cells * period + random() % period - used);
+    OWN.with(|own| own.set((run, start, cells.max(credited))));
+    let weight = cells.saturating_sub(credited);
+    (weight > 0).then(|| u32::try_from(weight).unwrap_or(u32::MAX))
 }
 
 /// How many periods a process-wide signal stands for on this thread: the whole periods of CPU
@@ -301,18 +396,25 @@ fn timespec(ns: u64) -> libc::timespec {
     }
 }
 
-/// A fast non-cryptographic random number (splitmix64 over a seed from the OS), used only to
-/// spread first expiries.
-fn random() -> u64 {
-    static STATE: AtomicU64 = AtomicU64::new(0);
+/// State of [`random`]; seeded from the OS by [`seed_random`].
+static RANDOM: AtomicU64 = AtomicU64::new(0);
+
+/// Seeds [`random`] once per process, in normal context (the handler must not wait on a
+/// `Once`).
+fn seed_random() {
     static SEED: Once = Once::new();
     SEED.call_once(|| {
         let mut seed = [0u8; 8];
         // SAFETY: writes at most 8 bytes into `seed`.
         unsafe { libc::getrandom(seed.as_mut_ptr().cast(), seed.len(), 0) };
-        STATE.store(u64::from_ne_bytes(seed), Ordering::Relaxed);
+        RANDOM.store(u64::from_ne_bytes(seed), Ordering::Relaxed);
     });
-    let mut z = STATE
+}
+
+/// A fast non-cryptographic random number (splitmix64), for sample placement. Lock-free and
+/// async-signal-safe.
+fn random() -> u64 {
+    let mut z = RANDOM
         .fetch_add(0x9E37_79B9_7F4A_7C15, Ordering::Relaxed)
         .wrapping_add(0x9E37_79B9_7F4A_7C15);
     z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
@@ -320,26 +422,91 @@ fn random() -> u64 {
     z ^ (z >> 31)
 }
 
+/// The engine that raises a thread's samples.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Engine {
+    /// A perf event on the thread's task clock: sample points independent of the tick.
+    PerfEvent,
+    /// A `timer_create` timer on the thread's CPU clock, checked at the scheduler tick.
+    TimerCreate,
+}
+
+impl Engine {
+    /// The name in `stats()`, the log and the profiles' `sampler=` comment.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Engine::PerfEvent => "perf_event",
+            Engine::TimerCreate => "timer_create",
+        }
+    }
+}
+
+/// The engine for `requested`, probing perf events with `probe` unless timers are requested.
+/// With `Auto`, a failing probe selects `timer_create` and its error is returned beside it (the
+/// reason for the log); with `PerfEvent` it fails the start.
+fn choose_engine(
+    requested: SamplingEngine,
+    probe: impl FnOnce() -> io::Result<()>,
+) -> io::Result<(Engine, Option<io::Error>)> {
+    match requested {
+        SamplingEngine::TimerCreate => Ok((Engine::TimerCreate, None)),
+        SamplingEngine::PerfEvent => probe().map(|()| (Engine::PerfEvent, None)).map_err(|err| {
+            io::Error::new(
+                err.kind(),
+                format!("perf events are not permitted ({err}){}", paranoid_hint()),
+            )
+        }),
+        SamplingEngine::Auto => Ok(match probe() {
+            Ok(()) => (Engine::PerfEvent, None),
+            Err(err) => (Engine::TimerCreate, Some(err)),
+        }),
+    }
+}
+
+/// `; kernel.perf_event_paranoid = N` when readable, for error and log messages.
+pub(crate) fn paranoid_hint() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/perf_event_paranoid")
+        .map(|level| format!("; kernel.perf_event_paranoid = {}", level.trim()))
+        .unwrap_or_default()
+}
+
+/// Whether this thread may open a task-clock perf event (one that never fires).
+fn probe_perf_event() -> io::Result<()> {
+    // SAFETY: gettid has no preconditions.
+    let tid = unsafe { libc::gettid() };
+    PerfEvent::open(tid, 1 << 62, u64::MAX).map(drop)
+}
+
+/// A thread's own sampler; dropping it stops it.
+enum OwnSampler {
+    // The fields are only held for their `Drop`.
+    Timer(#[allow(dead_code, reason = "held for its Drop")] Timer),
+    PerfEvent(#[allow(dead_code, reason = "held for its Drop")] PerfEvent),
+}
+
 /// A thread known to the profiler.
 struct ThreadEntry {
     tid: libc::pid_t,
-    /// Its timer while the profiler runs.
-    timer: Option<Timer>,
+    /// Its own sampler while the profiler runs.
+    sampler: Option<OwnSampler>,
 }
 
-/// Timers and known threads; only touched in normal (non-signal) context.
+/// Samplers and known threads; only touched in normal (non-signal) context.
 struct Timers {
     /// The sampling period while running, `None` when stopped.
     period_ns: Option<u64>,
+    /// The engine of the running profiler.
+    engine: Engine,
     /// Registered threads.
     threads: Vec<ThreadEntry>,
-    /// Threads found by [`scan_threads`], with their timers; emptied at stop.
+    /// Threads found by [`scan_threads`], with their samplers; emptied at stop.
     scanned: Vec<ThreadEntry>,
     process: Option<Timer>,
 }
 
 static TIMERS: Mutex<Timers> = Mutex::new(Timers {
     period_ns: None,
+    engine: Engine::TimerCreate,
     threads: Vec::new(),
     scanned: Vec::new(),
     process: None,
@@ -352,14 +519,37 @@ fn timers() -> MutexGuard<'static, Timers> {
         .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-/// Creates a timer on thread `tid`'s CPU clock with `sigval` `value`, counting a failure
-/// instead of failing the caller: the thread is then still covered by the process-wide timer.
-fn thread_timer(tid: libc::pid_t, value: usize, period_ns: u64) -> Option<Timer> {
-    Timer::start(cpu_clock_of(tid), Some(tid), value, period_ns)
-        .inspect_err(|_| {
-            COUNTERS.timer_errors.fetch_add(1, Ordering::Relaxed);
-        })
-        .ok()
+/// Whether creating a thread's sampler failed because the thread is gone (not an error).
+fn exited(err: &io::Error) -> bool {
+    err.raw_os_error() == Some(libc::ESRCH)
+}
+
+/// Gives thread `tid` its own sampler of `engine`, accounting from its CPU time `base`: a perf
+/// event, or a timer where the event cannot be opened (counted), or none where neither can be
+/// created (counted unless the thread exited): the process-wide timer then still covers it.
+fn arm(engine: Engine, tid: libc::pid_t, base: u64, period_ns: u64) -> Option<OwnSampler> {
+    if engine == Engine::PerfEvent {
+        match PerfEvent::open(tid, 1 + random() % period_ns, base) {
+            Ok(event) => return Some(OwnSampler::PerfEvent(event)),
+            Err(err) if exited(&err) => return None,
+            Err(_) => {
+                COUNTERS.perf_fallbacks.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+    let run = RUN.load(Ordering::Relaxed) % (1 << RUN_BITS);
+    let value = OWN_TIMER
+        | (run as usize) << KIND_BITS
+        | (base.min(MAX_TIMER_BASE) as usize) << (KIND_BITS + RUN_BITS);
+    match Timer::start(cpu_clock_of(tid), Some(tid), value, period_ns) {
+        Ok(timer) => Some(OwnSampler::Timer(timer)),
+        Err(err) => {
+            if !exited(&err) {
+                COUNTERS.timer_errors.fetch_add(1, Ordering::Relaxed);
+            }
+            None
+        }
+    }
 }
 
 /// Unregisters its thread at thread exit.
@@ -371,39 +561,48 @@ impl Drop for ExitGuard {
         compiler_fence(Ordering::SeqCst);
         // SAFETY: gettid has no preconditions.
         let tid = unsafe { libc::gettid() };
+        // Dropping the entry closes the thread's perf event or deletes its timer.
         timers().threads.retain(|thread| thread.tid != tid);
     }
 }
 
-/// Gives every thread of the process that has no timer yet one of its own, and deletes the
-/// timers of threads that exited. Run at start (`at_start`) and by the reporter every 100 ms
-/// while sampling.
-pub(crate) fn scan_threads(at_start: bool) {
+/// The threads of this process.
+fn live_threads() -> Vec<libc::pid_t> {
     let Ok(entries) = std::fs::read_dir("/proc/self/task") else {
-        return;
+        return Vec::new();
     };
-    let live: Vec<libc::pid_t> = entries
+    entries
         .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse().ok())
-        .collect();
+        .collect()
+}
+
+/// Gives every thread of the process that has no sampler yet one of its own, and stops the
+/// samplers of threads that exited (closing their descriptors). Run by the reporter every
+/// 100 ms while sampling.
+pub(crate) fn scan_threads() {
+    let live = live_threads();
     let mut timers = timers();
+    // Threads born since the start: all their CPU time is within the run.
+    arm_unknown(&mut timers, &live, false);
+}
+
+/// The body of [`scan_threads`] on the listed `live` threads. `at_start`: they predate the
+/// run, so their accounting starts at their CPU time now.
+fn arm_unknown(timers: &mut Timers, live: &[libc::pid_t], at_start: bool) {
     let Some(period_ns) = timers.period_ns else {
         return;
     };
     timers.scanned.retain(|thread| live.contains(&thread.tid));
-    for tid in live {
+    for &tid in live {
         let known = |list: &[ThreadEntry]| list.iter().any(|thread| thread.tid == tid);
         if !known(&timers.threads) && !known(&timers.scanned) {
-            // The CPU time to start accounting from: now for threads that predate the start,
-            // zero for threads born since (all their CPU time is within the run).
             let base = if at_start {
                 thread_cpu_ns(cpu_clock_of(tid)).unwrap_or(0)
             } else {
                 0
             };
-            let value = SCANNED_TIMER | (base as usize) << KIND_BITS;
-            // Not counted as an error when it fails: the thread may just have exited.
-            let timer = Timer::start(cpu_clock_of(tid), Some(tid), value, period_ns).ok();
-            timers.scanned.push(ThreadEntry { tid, timer });
+            let sampler = arm(timers.engine, tid, base, period_ns);
+            timers.scanned.push(ThreadEntry { tid, sampler });
         }
     }
 }
@@ -426,12 +625,12 @@ fn current_stack() -> Range<usize> {
     base as usize..base as usize + size
 }
 
-/// Gives the calling thread its own CPU timer: its samples get full stacks and are counted by
-/// its own CPU time. Idempotent and cheap after the first call.
+/// Registers the calling thread: its samples get full stacks (its stack bounds are known).
+/// Idempotent and cheap after the first call.
 ///
 /// Threads are registered automatically the first time a route is set on them while the
 /// profiler is (or was once) started; call this from thread-start hooks of runtimes whose
-/// worker threads should be sampled per thread from the start, e.g. tokio's
+/// worker threads should have full stacks from their first sample, e.g. tokio's
 /// `Builder::on_thread_start(featgen::profiler::register_current_thread)`. Registration lasts
 /// until the thread exits, across profiler restarts.
 pub fn register_current_thread() {
@@ -445,10 +644,19 @@ pub fn register_current_thread() {
     // SAFETY: gettid has no preconditions.
     let tid = unsafe { libc::gettid() };
     let mut timers = timers();
-    let timer = timers
-        .period_ns
-        .and_then(|period| thread_timer(tid, THREAD_TIMER, period));
-    timers.threads.push(ThreadEntry { tid, timer });
+    let entry = match timers.scanned.iter().position(|thread| thread.tid == tid) {
+        // Found by a scan (it predates the run, or was born since): its sampler carries on.
+        Some(index) => timers.scanned.swap_remove(index),
+        None => {
+            // While running, a thread no scan has seen yet was born after the start: its
+            // accounting starts at 0 (what the process-wide timer took is left out).
+            let sampler = timers
+                .period_ns
+                .and_then(|period| arm(timers.engine, tid, 0, period));
+            ThreadEntry { tid, sampler }
+        }
+    };
+    timers.threads.push(entry);
     compiler_fence(Ordering::SeqCst);
     REGISTERED.with(|registered| registered.set(true));
 }
@@ -502,19 +710,28 @@ fn install_handler() -> io::Result<()> {
 /// A running sampler; [`Sampler::stop`] ends sampling.
 pub(crate) struct Sampler {
     ring: Arc<Ring>,
+    engine: Engine,
 }
 
 impl Sampler {
-    /// Starts sampling every `period_ns` of CPU time into a buffer of `capacity` samples.
-    /// The caller guarantees that at most one sampler exists at a time.
-    pub(crate) fn start(period_ns: u64, capacity: usize) -> io::Result<Sampler> {
+    /// Starts sampling every `period_ns` of CPU time into a buffer of `capacity` samples, with
+    /// the engine `requested` selects; with `Auto` and perf events not permitted, also returns
+    /// why. The caller guarantees that at most one sampler exists at a time.
+    pub(crate) fn start(
+        period_ns: u64,
+        capacity: usize,
+        requested: SamplingEngine,
+    ) -> io::Result<(Sampler, Option<io::Error>)> {
         install_handler()?;
+        seed_random();
+        let (engine, fallback_reason) = choose_engine(requested, probe_perf_event)?;
         for counter in [
             &COUNTERS.taken,
             &COUNTERS.dropped_buffer_full,
             &COUNTERS.signals,
             &COUNTERS.ignored,
             &COUNTERS.timer_errors,
+            &COUNTERS.perf_fallbacks,
         ] {
             counter.store(0, Ordering::Relaxed);
         }
@@ -523,13 +740,17 @@ impl Sampler {
         PERIOD_NS.store(period_ns.max(1), Ordering::Relaxed);
         RUN.fetch_add(1, Ordering::Relaxed);
         ENABLED.store(true, Ordering::SeqCst);
+        let live = live_threads();
         {
             let mut timers = timers();
-            for thread in &mut timers.threads {
-                thread.timer = thread_timer(thread.tid, THREAD_TIMER, period_ns);
+            timers.engine = engine;
+            for index in 0..timers.threads.len() {
+                let tid = timers.threads[index].tid;
+                let base = thread_cpu_ns(cpu_clock_of(tid)).unwrap_or(0);
+                timers.threads[index].sampler = arm(engine, tid, base, period_ns);
             }
-            // Per-thread timers first, so no registered thread ever runs without one while the
-            // process-wide timer exists.
+            // Per-thread samplers first, so no registered thread ever runs without one while
+            // the process-wide timer exists.
             let process = Timer::start(
                 libc::CLOCK_PROCESS_CPUTIME_ID,
                 None,
@@ -545,17 +766,19 @@ impl Sampler {
                     timers
                         .threads
                         .iter_mut()
-                        .for_each(|thread| thread.timer = None);
+                        .for_each(|thread| thread.sampler = None);
                     drop(timers);
                     disable();
                     return Err(err);
                 }
             }
+            // Under the same lock as the above, so that a thread registering concurrently
+            // either is found here (and accounts from now) or was born after the listing.
+            arm_unknown(&mut timers, &live, true);
         }
         crate::context::set_first_route_hook(register_current_thread);
         register_current_thread();
-        scan_threads(true);
-        Ok(Sampler { ring })
+        Ok((Sampler { ring, engine }, fallback_reason))
     }
 
     /// The buffer the handler writes into.
@@ -563,19 +786,34 @@ impl Sampler {
         &self.ring
     }
 
-    /// Deletes every timer and waits until no handler is still writing; afterwards the ring
+    /// The engine sampling.
+    pub(crate) fn engine(&self) -> Engine {
+        self.engine
+    }
+
+    /// Stops every sampler and waits until no handler is still writing; afterwards the ring
     /// holds every sample that will ever be taken by this run.
     pub(crate) fn stop(self) -> Arc<Ring> {
-        {
+        let samplers: Vec<OwnSampler> = {
             let mut timers = timers();
             timers.process = None;
             timers.period_ns = None;
-            timers
+            let scanned = std::mem::take(&mut timers.scanned);
+            let registered = timers
                 .threads
                 .iter_mut()
-                .for_each(|thread| thread.timer = None);
-        }
+                .map(|thread| thread.sampler.take());
+            registered
+                .collect::<Vec<_>>()
+                .into_iter()
+                .chain(scanned.into_iter().map(|thread| thread.sampler))
+                .flatten()
+                .collect()
+        };
+        // Disabled before the descriptors close: a handler past its check must not see its
+        // descriptor's number reused.
         disable();
+        drop(samplers);
         self.ring
     }
 }
@@ -587,4 +825,34 @@ fn disable() {
         std::thread::yield_now();
     }
     RING.store(ptr::null_mut(), Ordering::Release);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn denied() -> io::Result<()> {
+        Err(io::Error::from_raw_os_error(libc::EACCES))
+    }
+
+    #[test]
+    fn auto_falls_back_to_timers_with_the_reason() {
+        let (engine, reason) = choose_engine(SamplingEngine::Auto, || Ok(())).unwrap();
+        assert_eq!((engine, reason.is_none()), (Engine::PerfEvent, true));
+        let (engine, reason) = choose_engine(SamplingEngine::Auto, denied).unwrap();
+        assert_eq!(engine, Engine::TimerCreate);
+        assert_eq!(reason.unwrap().raw_os_error(), Some(libc::EACCES));
+    }
+
+    #[test]
+    fn an_explicit_engine_is_used_or_fails() {
+        let err = choose_engine(SamplingEngine::PerfEvent, denied).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::PermissionDenied);
+        assert!(err.to_string().contains("not permitted"), "{err}");
+        let (engine, _) = choose_engine(SamplingEngine::TimerCreate, || {
+            panic!("timers requested: perf events are not probed")
+        })
+        .unwrap();
+        assert_eq!(engine, Engine::TimerCreate);
+    }
 }

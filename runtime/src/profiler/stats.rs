@@ -22,11 +22,19 @@ pub struct Stats {
     pub samples_pending: u64,
     /// Signals handled (each carries one or more periods).
     pub signals: u64,
-    /// Process-wide timer signals ignored: by threads that have their own timer, or that used
-    /// no CPU since their last sample (Linux often delivers them to an idle thread).
+    /// Signals that carried no period: process-wide timer signals on threads that have their
+    /// own sampler or used no CPU since their last sample (Linux often delivers them to an idle
+    /// thread), and own-sampler signals that completed no period or came from an earlier run.
     pub signals_ignored: u64,
-    /// Threads whose own timer could not be created (they were sampled by the process-wide one).
+    /// Threads whose own sampler could not be created (they were sampled by the process-wide
+    /// timer).
     pub thread_timer_errors: u64,
+    /// The sampling engine: `perf_event` or `timer_create` (see
+    /// [`crate::profiler::SamplingEngine`]).
+    pub sampler: &'static str,
+    /// With `perf_event`: threads sampled by a `timer_create` timer instead, because their
+    /// event could not be opened or half the descriptor limit was used.
+    pub perf_event_fallbacks: u64,
     /// Profiles built (one per interval that had samples).
     pub profiles_built: u64,
     /// Bytes of the preallocated sample buffer.
