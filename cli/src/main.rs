@@ -63,6 +63,8 @@ enum Command {
     Lint(cmd::lint::LintArgs),
     /// List every endpoint and task found in the sources, with its feature.
     Routes(cmd::routes::RoutesArgs),
+    /// Run the whole flow on this machine: example fleet, profiles, shares, cost, report.
+    Demo(cmd::demo::DemoArgs),
 }
 
 fn main() -> ExitCode {
@@ -93,6 +95,7 @@ fn main() -> ExitCode {
         Command::Init(args) => cmd::init::run(&args),
         Command::Lint(args) => cmd::lint::run(&config, &args),
         Command::Routes(args) => cmd::routes::run(&config, &args),
+        Command::Demo(args) => cmd::demo::run(&args),
     };
     status.into()
 }

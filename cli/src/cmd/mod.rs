@@ -1,6 +1,7 @@
 //! One module per subcommand.
 
 pub mod build;
+pub mod demo;
 pub mod init;
 pub mod lint;
 pub mod report;
