@@ -69,6 +69,8 @@ enum Command {
     Cost(cmd::cost::CostArgs),
     /// Write one self-contained HTML report of what each feature costs, from cost rows.
     Report(cmd::html_report::ReportArgs),
+    /// Run the whole flow on this machine: example fleet, profiles, shares, cost, report.
+    Demo(cmd::demo::DemoArgs),
 }
 
 fn main() -> ExitCode {
@@ -102,6 +104,7 @@ fn main() -> ExitCode {
         Command::Shares(args) => cmd::shares::run(&config, &args),
         Command::Cost(args) => cmd::cost::run(&args),
         Command::Report(args) => cmd::html_report::run(&args),
+        Command::Demo(args) => cmd::demo::run(&args),
     };
     status.into()
 }

@@ -2,6 +2,7 @@
 
 pub mod build;
 pub mod cost;
+pub mod demo;
 pub mod html_report;
 pub mod init;
 pub mod lint;

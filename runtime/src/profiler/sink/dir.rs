@@ -1,8 +1,10 @@
 //! The local directory sink: one gzip pprof file per interval.
 //!
-//! Files are named `<service>.<start ms>-<end ms>.<n>.pb.gz` (Unix milliseconds of the window,
-//! `n` a per-process counter against collisions) and written under a temporary name first, so
-//! a reader never sees a partial file. `go tool pprof -tags FILE` lists their labels.
+//! Files are named `<service>.<start ms>-<end ms>.<pid>.<n>.pb.gz` (Unix milliseconds of the
+//! window, the process id and a per-process counter, so that the replicas of a deployment, which
+//! cut their windows on the same aligned boundaries, can share one directory without
+//! overwriting each other) and written under a temporary name first, so a reader never sees a
+//! partial file. `go tool pprof -tags FILE` lists their labels.
 //!
 //! Each file stands alone: besides the route labels, every sample carries the series labels
 //! that Pyroscope would keep beside the profile (`service_name` and the static labels, such as
@@ -87,10 +89,11 @@ impl Sink for DirSink {
                 .map_or(0, |elapsed| elapsed.as_millis())
         };
         let name = format!(
-            "{}.{}-{}.{}.pb.gz",
+            "{}.{}-{}.{}.{}.pb.gz",
             self.service_name,
             millis(report.start),
             millis(report.end),
+            std::process::id(),
             SEQUENCE.fetch_add(1, Ordering::Relaxed)
         );
         // The profile was built in this process: failing to re-read it is a bug, not a retry.
