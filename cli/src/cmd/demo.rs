@@ -46,18 +46,30 @@ pub fn run(args: &DemoArgs) -> Status {
         args.seconds,
         options.dir.join("profiles").display()
     );
-    report(featgen_demo::run(&options, |deployment, profiles| {
-        let mut command = Command::new(&exe);
-        command
-            .arg("demo")
-            .arg("--serve-deployment")
-            .arg(deployment)
-            .arg("--profiles")
-            .arg(profiles);
-        command
+    let run = featgen_demo::run(
+        &options,
+        |deployment, profiles| {
+            let mut command = Command::new(&exe);
+            command
+                .arg("demo")
+                .arg("--serve-deployment")
+                .arg(deployment)
+                .arg("--profiles")
+                .arg(profiles);
+            command
+        },
+        || Command::new(&exe),
+    );
+    report(run.map(|run| {
+        println!("{}", run.report.display());
+        eprintln!(
+            "open {} in a browser: what each feature of the fleet costs",
+            run.report.display()
+        );
     }))
 }
 
+/// The exit status of a demo step, with its error on stderr.
 fn report<T>(result: Result<T, featgen_demo::DemoError>) -> Status {
     match result {
         Ok(_) => Status::Ok,
