@@ -4,8 +4,8 @@
 
 use std::path::Path;
 
-use featgen_registry::Registry;
 use featgen_lint::{Finding, KnownFeatures, LintConfig, MAX_FILE_BYTES, Report, Rule, lint};
+use featgen_registry::Registry;
 
 fn lint_tree(root: &Path) -> Report {
     let registry = Path::new("tests/fixtures/registry.yaml");

@@ -10,7 +10,9 @@ use std::sync::Arc;
 
 use foldhash::{HashMap, HashMapExt as _, HashSet, HashSetExt as _};
 
-use crate::diagnostic::{Code, Diagnostic, Diagnostics, Label, Suggester, did_you_mean, line_column};
+use crate::diagnostic::{
+    Code, Diagnostic, Diagnostics, Label, Suggester, did_you_mean, line_column,
+};
 use crate::ident;
 use crate::lock::{LOCK_FILE, Lock, Section, Wanted};
 use crate::model::{
