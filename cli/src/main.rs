@@ -1,6 +1,8 @@
 //! The `featgen` binary. Thin by design: argument parsing and exit codes live here, every
 //! behaviour lives in a library crate (`featgen-registry`, `featgen-codegen`, `featgen-lint`).
 
+#![forbid(unsafe_code)]
+
 mod cmd;
 mod config;
 

@@ -5,6 +5,8 @@
 //! through minijinja templates, [`output`] writes or checks them, and [`Builder`] does both from
 //! a build script.
 
+#![forbid(unsafe_code)]
+
 mod builder;
 mod escape;
 pub mod output;

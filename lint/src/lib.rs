@@ -14,6 +14,8 @@
 //! # Ok::<(), featgen_lint::LintError>(())
 //! ```
 
+#![forbid(unsafe_code)]
+
 mod baseline;
 mod check;
 mod config;

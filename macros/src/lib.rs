@@ -4,6 +4,8 @@
 //! expand to (`featgen::Route`, `featgen::current()`, `featgen::routes()`). The arguments are
 //! parsed in `attr.rs` and the code generated in `expand.rs`, as in tracing-attributes.
 
+#![forbid(unsafe_code)]
+
 mod attr;
 mod expand;
 

@@ -504,6 +504,21 @@ mod tests {
     }
 
     #[test]
+    fn json_shows_the_code_as_its_kebab_case_id() {
+        let diagnostics = Diagnostics(vec![
+            Diagnostic::error(Code::UnknownRenameSource, "m").at(Label::new("r.yaml", 3, 5, 2)),
+        ]);
+        assert_eq!(
+            diagnostics.to_json().to_string(),
+            r#"{"diagnostics":[{"code":"unknown-rename-source","column":5,"file":"r.yaml","help":null,"labels":[{"column":5,"file":"r.yaml","len":2,"line":3,"message":""}],"line":3,"message":"m","severity":"error"}],"errors":1,"warnings":0}"#
+        );
+        assert_eq!(
+            serde_json::to_value(Code::InvalidUtf8).unwrap(),
+            serde_json::json!("invalid-utf8")
+        );
+    }
+
+    #[test]
     fn suggests_close_names_only() {
         let names = ["msgs-team", "voice-team", "feature_group"];
         assert_eq!(did_you_mean("msg-team", names), Some("msgs-team"));

@@ -6,6 +6,8 @@
 //! rules every generated target shares. The code generator (`featgen-codegen`), the linter and
 //! the attribution crates build on this crate; it has no template machinery.
 
+#![forbid(unsafe_code)]
+
 pub mod diagnostic;
 pub mod ident;
 pub mod load;

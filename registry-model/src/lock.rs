@@ -81,8 +81,9 @@ impl Section {
         }
     }
 
-    /// Entries sorted by id.
-    fn by_id(&self) -> Vec<(&str, LockEntry)> {
+    /// Every entry, active and retired, sorted by id: how readers of old facts (profiles, cost
+    /// rows recorded under an id) find the name an id had.
+    pub fn by_id(&self) -> Vec<(&str, LockEntry)> {
         let mut entries: Vec<_> = self.entries.iter().map(|(n, e)| (n.as_str(), *e)).collect();
         entries.sort_by_key(|(_, e)| e.id);
         entries

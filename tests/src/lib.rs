@@ -4,6 +4,8 @@
 //! Engines are never optional: a test that needs one panics with a message naming the missing
 //! piece and the command that provides it, so a test run can never pass by silently skipping.
 
+#![forbid(unsafe_code)]
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 

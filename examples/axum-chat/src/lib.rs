@@ -5,6 +5,8 @@
 //! Each reply carries `served_by`, the route `featgen::current()` returned inside the handler, so
 //! the HTTP test can check that every handler ran under its own route.
 
+#![forbid(unsafe_code)]
+
 use axum::extract::{Path, State};
 use axum::routing::{get, patch, post};
 use axum::{Json, Router, debug_handler};

@@ -1,6 +1,8 @@
 //! Prints the registry compiled in by `build.rs`: the generated enums work exactly like the
 //! checked-in `featgen-features` crate, without generated files in version control.
 
+#![forbid(unsafe_code)]
+
 /// The enums generated into `OUT_DIR` by `build.rs`.
 // A binary uses only part of the generated API; the rest is not dead, just unused here.
 #[allow(dead_code)]

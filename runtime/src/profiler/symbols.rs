@@ -259,6 +259,12 @@ fn loaded_objects() -> (Vec<(PathBuf, usize)>, Vec<Segment>) {
         objects: Vec<(PathBuf, usize)>,
         segments: Vec<Segment>,
     }
+    /// The `dl_iterate_phdr` callback: records one loaded object and its executable segments.
+    ///
+    /// # Safety
+    ///
+    /// `info` must point to a valid `dl_phdr_info` and `data` to the live `Found` that was
+    /// passed to `dl_iterate_phdr`, as `dl_iterate_phdr` guarantees for its callback.
     unsafe extern "C" fn each(
         info: *mut libc::dl_phdr_info,
         _size: usize,
