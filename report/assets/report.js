@@ -6,6 +6,7 @@
   'use strict';
 
   var data = JSON.parse(document.getElementById('featgen-data').textContent);
+  performance.mark('featgen-parsed');
   var FEATURE = 1, GROUP = 2, TEAM = 3, TIER = 4;
   var GROUPING = { feature: FEATURE, group: GROUP, team: TEAM };
   var GROUPING_NAME = { feature: 'feature', group: 'feature group', team: 'team' };
