@@ -13,6 +13,10 @@
   var METRIC_NAME = { cost: 'Cost (' + data.currency + ')', share: 'CPU share', cpu: 'CPU seconds' };
   var BUCKETS = ['unattributed', 'unprofiled', 'unallocated'];
   var BUCKET_COLORS = { unattributed: '#98a2b3', unprofiled: '#d0d5dd', unallocated: '#667085' };
+  var OTHER_COLOR = '#e6d5b8';
+  function colorOf(name) {
+    return BUCKET_COLORS[name] || (name.indexOf('other ') === 0 ? OTHER_COLOR : undefined);
+  }
   var TOP = 12;
   var state = { deployment: 0, period: 0, metric: 'cost', grouping: 'feature', table: 'feature', changes: 'endpoint', sorts: {} };
 
@@ -180,7 +184,7 @@
         type: 'pie', name: 'pie', radius: ['35%', '70%'], center: ['35%', '50%'],
         label: { formatter: '{d}%' },
         data: entries.map(function (e) {
-          var color = BUCKET_COLORS[e[0]];
+          var color = colorOf(e[0]);
           return color ? { name: e[0], value: e[1], itemStyle: { color: color } } : { name: e[0], value: e[1] };
         })
       }]
@@ -279,7 +283,7 @@
       yAxis: { type: 'value', max: state.metric === 'share' ? 1 : null,
         axisLabel: { formatter: function (v) { return state.metric === 'share' ? Math.round(v * 100) + '%' : num(v, 2); } } },
       series: lines.map(function (line) {
-        var color = BUCKET_COLORS[line[0]];
+        var color = colorOf(line[0]);
         return {
           type: 'line', name: line[0], stack: 'total', areaStyle: {}, showSymbol: false,
           lineStyle: { width: 0.5 }, itemStyle: color ? { color: color } : undefined,
