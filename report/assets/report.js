@@ -207,12 +207,26 @@
       feature.value += value;
       group.value += value;
     });
+    // Segments under 0.1% of the whole are thinner than a pixel: each parent's are drawn as one
+    // "other" segment, which also keeps a fleet of thousands of endpoints quick to draw.
+    var whole = top.reduce(function (a, n) { return a + n.value; }, 0);
+    Object.keys(groups).forEach(function (name) { whole += groups[name].value; });
+    function fold(children, what) {
+      var kept = [], other = { name: '', value: 0, count: 0 };
+      children.forEach(function (child) {
+        if (child.value >= whole * 0.001) kept.push(child);
+        else { other.value += child.value; other.count += 1; }
+      });
+      if (other.count) kept.push({ name: 'other ' + what + ' (' + other.count + ')', value: other.value, itemStyle: { color: OTHER_COLOR } });
+      return kept;
+    }
     var tree = Object.keys(groups).sort().map(function (name) {
       var group = groups[name];
-      return {
-        name: name, value: group.value,
-        children: Object.keys(group.children).sort().map(function (f) { return group.children[f]; })
-      };
+      var features = Object.keys(group.children).sort().map(function (f) {
+        var feature = group.children[f];
+        return { name: feature.name, value: feature.value, children: fold(feature.children, 'endpoints') };
+      });
+      return { name: name, value: group.value, children: fold(features, 'features') };
     }).concat(top);
     charts.sunburst.setOption({
       animation: false,
