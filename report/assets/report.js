@@ -6,12 +6,17 @@
   'use strict';
 
   var data = JSON.parse(document.getElementById('featgen-data').textContent);
+  performance.mark('featgen-parsed');
   var FEATURE = 1, GROUP = 2, TEAM = 3, TIER = 4;
   var GROUPING = { feature: FEATURE, group: GROUP, team: TEAM };
   var GROUPING_NAME = { feature: 'feature', group: 'feature group', team: 'team' };
   var METRIC_NAME = { cost: 'Cost (' + data.currency + ')', share: 'CPU share', cpu: 'CPU seconds' };
   var BUCKETS = ['unattributed', 'unprofiled', 'unallocated'];
   var BUCKET_COLORS = { unattributed: '#98a2b3', unprofiled: '#d0d5dd', unallocated: '#667085' };
+  var OTHER_COLOR = '#e6d5b8';
+  function colorOf(name) {
+    return BUCKET_COLORS[name] || (name.indexOf('other ') === 0 ? OTHER_COLOR : undefined);
+  }
   var TOP = 12;
   var state = { deployment: 0, period: 0, metric: 'cost', grouping: 'feature', table: 'feature', changes: 'endpoint', sorts: {} };
 
@@ -179,7 +184,7 @@
         type: 'pie', name: 'pie', radius: ['35%', '70%'], center: ['35%', '50%'],
         label: { formatter: '{d}%' },
         data: entries.map(function (e) {
-          var color = BUCKET_COLORS[e[0]];
+          var color = colorOf(e[0]);
           return color ? { name: e[0], value: e[1], itemStyle: { color: color } } : { name: e[0], value: e[1] };
         })
       }]
@@ -202,12 +207,26 @@
       feature.value += value;
       group.value += value;
     });
+    // Segments under 0.1% of the whole are thinner than a pixel: each parent's are drawn as one
+    // "other" segment, which also keeps a fleet of thousands of endpoints quick to draw.
+    var whole = top.reduce(function (a, n) { return a + n.value; }, 0);
+    Object.keys(groups).forEach(function (name) { whole += groups[name].value; });
+    function fold(children, what) {
+      var kept = [], other = { name: '', value: 0, count: 0 };
+      children.forEach(function (child) {
+        if (child.value >= whole * 0.001) kept.push(child);
+        else { other.value += child.value; other.count += 1; }
+      });
+      if (other.count) kept.push({ name: 'other ' + what + ' (' + other.count + ')', value: other.value, itemStyle: { color: OTHER_COLOR } });
+      return kept;
+    }
     var tree = Object.keys(groups).sort().map(function (name) {
       var group = groups[name];
-      return {
-        name: name, value: group.value,
-        children: Object.keys(group.children).sort().map(function (f) { return group.children[f]; })
-      };
+      var features = Object.keys(group.children).sort().map(function (f) {
+        var feature = group.children[f];
+        return { name: feature.name, value: feature.value, children: fold(feature.children, 'endpoints') };
+      });
+      return { name: name, value: group.value, children: fold(features, 'features') };
     }).concat(top);
     charts.sunburst.setOption({
       animation: false,
@@ -278,7 +297,7 @@
       yAxis: { type: 'value', max: state.metric === 'share' ? 1 : null,
         axisLabel: { formatter: function (v) { return state.metric === 'share' ? Math.round(v * 100) + '%' : num(v, 2); } } },
       series: lines.map(function (line) {
-        var color = BUCKET_COLORS[line[0]];
+        var color = colorOf(line[0]);
         return {
           type: 'line', name: line[0], stack: 'total', areaStyle: {}, showSymbol: false,
           lineStyle: { width: 0.5 }, itemStyle: color ? { color: color } : undefined,

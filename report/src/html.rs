@@ -4,7 +4,8 @@
 //! Nothing from the input is ever markup: the data is JSON inside a
 //! `<script type="application/json">` (every `<` written `\u003c`, so no name can close the
 //! element), and the page puts names into the document as text only. A Content-Security-Policy
-//! forbids every fetch, so even a bug cannot make the page reach the network.
+//! forbids every fetch, so even a bug cannot make the page reach the network, and lets only the
+//! two known scripts run (by hash).
 
 use crate::model::Data;
 
@@ -20,7 +21,15 @@ const ECHARTS_LICENSES: [&str; 3] = [
 const SCRIPT: &str = include_str!("../assets/report.js");
 /// The page's style.
 const STYLE: &str = include_str!("../assets/report.css");
-/// The page's markup, with `{{STYLE}}`, `{{DATA}}`, `{{ECHARTS}}`, `{{SCRIPT}}`, `{{LICENSES}}`.
+/// The base64 sha256 of [`ECHARTS`] and [`SCRIPT`]: the Content-Security-Policy lets only these
+/// two scripts run, so not even an injected handler could. Editing `report.js` changes its hash:
+/// the browser test (`report/tests/browser/check.mjs`) recomputes both and names the new value.
+const SCRIPT_HASHES: [&str; 2] = [
+    "tmslrrTfhOMxmdwhaUAU0zbSIsvZ3rDlp8FL1qoND9A=",
+    "FORGQTBoyDsjc7Ad3Rx5VsixnHhKKbuSKMfLEHg/9Ns=",
+];
+/// The page's markup, with `{{STYLE}}`, `{{DATA}}`, `{{ECHARTS}}`, `{{SCRIPT}}`, `{{LICENSES}}`
+/// and `{{SCRIPT_HASHES}}`.
 const TEMPLATE: &str = include_str!("../assets/report.html");
 
 /// The whole document.
@@ -29,6 +38,9 @@ pub(crate) fn page(data: &Data) -> String {
         .expect("the page data is plain strings and numbers")
         .replace('<', "\\u003c");
     let licenses = ECHARTS_LICENSES.join("\n");
+    let hashes = SCRIPT_HASHES
+        .map(|hash| format!("'sha256-{hash}'"))
+        .join(" ");
     let mut out = String::with_capacity(ECHARTS.len() + json.len() + 64 * 1024);
     let mut rest = TEMPLATE;
     while let Some(at) = rest.find("{{") {
@@ -43,6 +55,7 @@ pub(crate) fn page(data: &Data) -> String {
             "ECHARTS" => ECHARTS,
             "SCRIPT" => SCRIPT,
             "LICENSES" => &licenses,
+            "SCRIPT_HASHES" => &hashes,
             other => panic!("unknown placeholder {other} in report.html"),
         });
         rest = &rest[end + 2..];

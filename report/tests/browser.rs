@@ -76,6 +76,9 @@ fn legend(rows: &[&CostRow], name: impl Fn(&CostRow) -> String) -> Vec<String> {
         .collect()
 }
 
+/// A feature name that would run script if it ever became markup.
+const HOSTILE: &str = r#"svc001-<img src=x onerror="window.__pwned=1">"#;
+
 #[test]
 fn the_report_in_chromium() {
     let fleet = Fleet {
@@ -87,7 +90,13 @@ fn the_report_in_chromium() {
         features_per_service: 3,
         regression_at: Some(24),
     };
-    let rows = fleet.cost_rows();
+    // A hostile feature name: it must show as text, never become markup.
+    let mut rows = fleet.cost_rows();
+    for row in &mut rows {
+        if row.feature.as_deref() == Some("svc001-feature2") {
+            row.feature = Some(HOSTILE.into());
+        }
+    }
     let dir = artifacts("report-browser");
     let costs = dir.join("costs.ndjson");
     let ndjson: String = rows
@@ -149,6 +158,7 @@ fn the_report_in_chromium() {
             "pieLegend": legend(&of_chosen, feature),
         },
         "changes": { "period": 2, "endpoint": "svc000/endpoint00" },
+        "hostile": HOSTILE,
     });
     assert!(
         expected["pieLegend"]

@@ -11,7 +11,7 @@ use crate::Status;
 /// Arguments of `featgen report`.
 #[derive(clap::Args, Debug)]
 pub struct ReportArgs {
-    /// Cost rows as `featgen cost` writes them (NDJSON or a JSON array).
+    /// Cost rows as `featgen cost` writes them (NDJSON, JSON, CSV or Parquet; gzip too).
     #[arg(long, value_name = "FILE", num_args = 1.., required = true)]
     costs: Vec<PathBuf>,
     /// Share rows as `featgen shares` writes them: CPU of deployment-steps the bill lacks.
