@@ -76,7 +76,9 @@ fn main() {
         let reader = match format {
             Format::Ndjson => "read_json('{}', format = 'newline_delimited')",
             Format::Json => "read_json('{}', format = 'array', maximum_object_size = 1000000000)",
-            Format::Csv => "read_csv('{}', header = true, all_varchar = true)",
+            Format::Csv => {
+                "read_csv('{}', header = true, all_varchar = true, allow_quoted_nulls = false)"
+            }
             Format::Parquet => "read_parquet('{}')",
         }
         .replace("{}", &path.display().to_string());

@@ -97,6 +97,13 @@ def load_sqlite(db: str, files: list[str], loads: list[tuple[str, str, str]]) ->
         rows = records(path, fmt)
         if not rows:
             continue
+        # Python's csv module cannot tell `""` from an empty field: an empty value is null
+        # except in a NOT NULL column (an unallocated cost row's empty deployment).
+        not_null = {r[1] for r in con.execute(f"PRAGMA table_info({table})") if r[3]}
+        for row in rows:
+            for column in not_null:
+                if row.get(column, "") is None and fmt == "csv":
+                    row[column] = ""
         columns = list(rows[0])
         placeholders = ", ".join(f":{c}" for c in columns)
         con.executemany(
@@ -119,7 +126,7 @@ def load_duckdb(db: str, files: list[str], loads: list[tuple[str, str, str]]) ->
     readers = {
         "ndjson": "read_json('{}', format = 'newline_delimited')",
         "json": "read_json('{}', format = 'array')",
-        "csv": "read_csv('{}', header = true, all_varchar = true)",
+        "csv": "read_csv('{}', header = true, all_varchar = true, allow_quoted_nulls = false)",
         "parquet": "read_parquet('{}')",
     }
     for table, path, fmt in loads:

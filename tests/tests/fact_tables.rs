@@ -101,6 +101,27 @@ fn cost_rows(messaging: i64) -> Vec<CostRow> {
             cost_per_request: per.map(|p| p.parse().unwrap()),
             cost_if_equal_per_request: per.map(|_| "-0.5".parse().unwrap()),
         })
+        .chain(std::iter::once(CostRow {
+            // A bill that names no deployment: an empty string, which must not load as null.
+            deployment: String::new(),
+            feature: None,
+            endpoint: None,
+            percentage_of_cpu: 1.0,
+            feature_id: UNATTRIBUTED_ID,
+            feature_group: None,
+            team: None,
+            tier: None,
+            cpu_ns: 0,
+            samples: 0,
+            requests: None,
+            cost: "0.01".parse().unwrap(),
+            bucket: Bucket::Unallocated,
+            cost_per_request: None,
+            cost_if_equal_per_request: None,
+            start_time: UtcTime(1_749_740_400),
+            end_time: UtcTime(1_749_744_000),
+            currency: "USD".into(),
+        }))
         .collect()
 }
 
