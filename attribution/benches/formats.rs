@@ -1,4 +1,4 @@
-//! Writes and reads one million share rows in every format, and times DuckDB reading the same
+//! Writes and reads 200,000 share rows in every format, and times DuckDB reading the same
 //! files in the same run (the peer a warehouse user would load them with).
 //!
 //! `cargo bench -p featgen-attribution --bench formats` (DuckDB from `.venv/bin/python` or
@@ -11,7 +11,7 @@ use std::time::Instant;
 use featgen_attribution::format::{self, Format};
 use featgen_attribution::{ShareRow, UNATTRIBUTED_ID, UtcTime};
 
-const ROWS: usize = 1_000_000;
+const ROWS: usize = 200_000;
 
 /// One month-like spread: 100 endpoints of 20 features per (hour, deployment).
 fn rows() -> Vec<ShareRow> {
@@ -50,12 +50,12 @@ fn main() {
     let python = std::env::var_os("FEATGEN_TEST_PYTHON")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.venv/bin/python"));
-    println!("{ROWS} share rows; best of 3 runs");
+    println!("{ROWS} share rows; best of 2 runs");
     println!("format   bytes        write ms  read ms  duckdb read ms");
     for format in Format::ALL {
         let path = dir.path().join(format!("shares.{format}"));
         let best = |run: &mut dyn FnMut()| {
-            (0..3)
+            (0..2)
                 .map(|_| {
                     let start = Instant::now();
                     run();
@@ -84,7 +84,7 @@ fn main() {
         .replace("{}", &path.display().to_string());
         // DuckDB materializes every column (not just a count) into a temporary table.
         let script = format!(
-            "import duckdb, time\ncon = duckdb.connect()\nbest = 1e9\nfor _ in range(3):\n    t = time.perf_counter()\n    con.execute(\"CREATE OR REPLACE TEMP TABLE t AS SELECT * FROM {reader}\")\n    best = min(best, time.perf_counter() - t)\nprint(f'{{best * 1e3:.0f}}')"
+            "import duckdb, time\ncon = duckdb.connect()\nbest = 1e9\nfor _ in range(2):\n    t = time.perf_counter()\n    con.execute(\"CREATE OR REPLACE TEMP TABLE t AS SELECT * FROM {reader}\")\n    best = min(best, time.perf_counter() - t)\nprint(f'{{best * 1e3:.0f}}')"
         );
         let duckdb = Command::new(&python)
             .args(["-c", &script])
