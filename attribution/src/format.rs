@@ -222,6 +222,9 @@ pub trait Row: Serialize + DeserializeOwned {
     /// The cell of `COLUMNS[column]`.
     fn value(&self, column: usize) -> Value<'_>;
 
+    /// The (step start, deployment) slice the row belongs to: what a warehouse write replaces.
+    fn slice(&self) -> (UtcTime, &str);
+
     /// A row from its cells, one per column in `COLUMNS` order, each of the column's kind
     /// (or null where the column is nullable).
     fn from_values(values: Vec<Value<'static>>) -> Result<Self, String>;
@@ -394,6 +397,10 @@ impl Row for ShareRow {
         share_value!(self, column)
     }
 
+    fn slice(&self) -> (UtcTime, &str) {
+        (self.start_time, &self.deployment)
+    }
+
     fn from_values(values: Vec<Value<'static>>) -> Result<ShareRow, String> {
         let mut cells = Cells(values.into_iter());
         Ok(share_fields!(ShareRow, cells, {}))
@@ -413,6 +420,10 @@ impl Row for CostRow {
             17 => opt_decimal(self.cost_if_equal_per_request),
             _ => share_value!(self, column),
         }
+    }
+
+    fn slice(&self) -> (UtcTime, &str) {
+        (self.start_time, &self.deployment)
     }
 
     fn from_values(values: Vec<Value<'static>>) -> Result<CostRow, String> {
@@ -1145,7 +1156,8 @@ mod tests {
                 deployment: "ünïcode, \"quoted\"\nline".into(),
                 feature: Some("feature,with,commas".into()),
                 endpoint: Some("GET /a\tb".into()),
-                percentage_of_cpu: 1.0,
+                // A value that serde_json parses 1 ulp off without `float_roundtrip`.
+                percentage_of_cpu: 0.1 + 11.0 / 7.0,
                 feature_id: 9_000_000_000,
                 feature_group: Some("g".into()),
                 team: None,

@@ -12,6 +12,8 @@ pub mod apportion;
 pub mod billing;
 pub mod cost;
 pub mod format;
+pub mod postgres;
+pub mod pyroscope;
 pub mod row;
 pub mod statsd;
 pub mod time;

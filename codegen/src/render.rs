@@ -48,22 +48,34 @@ const BUILTINS: &[Builtin] = &[
     },
     Builtin {
         name: "sql-postgres",
-        files: &[("sql_dimensions.sql.j2", "sql/postgres/dimensions.sql")],
+        files: &[
+            ("sql_dimensions.sql.j2", "sql/postgres/dimensions.sql"),
+            ("sql_facts.sql.j2", "sql/postgres/facts.sql"),
+        ],
         dialect: Some(("postgres", "PostgreSQL")),
     },
     Builtin {
         name: "sql-sqlite",
-        files: &[("sql_dimensions.sql.j2", "sql/sqlite/dimensions.sql")],
+        files: &[
+            ("sql_dimensions.sql.j2", "sql/sqlite/dimensions.sql"),
+            ("sql_facts.sql.j2", "sql/sqlite/facts.sql"),
+        ],
         dialect: Some(("sqlite", "SQLite")),
     },
     Builtin {
         name: "sql-duckdb",
-        files: &[("sql_dimensions.sql.j2", "sql/duckdb/dimensions.sql")],
+        files: &[
+            ("sql_dimensions.sql.j2", "sql/duckdb/dimensions.sql"),
+            ("sql_facts.sql.j2", "sql/duckdb/facts.sql"),
+        ],
         dialect: Some(("duckdb", "DuckDB")),
     },
     Builtin {
         name: "sql-bigquery",
-        files: &[("sql_bigquery.sql.j2", "sql/bigquery/dimensions.sql")],
+        files: &[
+            ("sql_bigquery.sql.j2", "sql/bigquery/dimensions.sql"),
+            ("sql_facts.sql.j2", "sql/bigquery/facts.sql"),
+        ],
         dialect: Some(("bigquery", "BigQuery")),
     },
     Builtin {
@@ -94,6 +106,10 @@ const TEMPLATES: &[(&str, &str)] = &[
     (
         "sql_bigquery.sql.j2",
         include_str!("../templates/sql_bigquery.sql.j2"),
+    ),
+    (
+        "sql_facts.sql.j2",
+        include_str!("../templates/sql_facts.sql.j2"),
     ),
     (
         "json_registry.json.j2",

@@ -1,0 +1,523 @@
+//! Rows into PostgreSQL: `fact_cpu_share` and `fact_feature_cost`, idempotently.
+//!
+//! [`write_rows`] runs one transaction that deletes exactly the (`start_time`, `deployment`)
+//! slices present in the rows and then copies the rows in (`COPY ... FROM STDIN`, the fastest
+//! load PostgreSQL has): re-running an hour replaces it, and nothing else in the table changes.
+//! If anything fails the transaction rolls back and the table is as it was.
+//!
+//! The connection string is libpq's, as a URL (`postgres://user@host/db?sslmode=require`) or
+//! `key=value` pairs (`host=/run/postgresql dbname=warehouse`). TCP connections use TLS (rustls,
+//! Mozilla's roots plus an optional CA file) when the server offers it, and require it with
+//! `sslmode=require`; Unix sockets never use TLS. Passwords never appear in errors.
+
+use std::collections::BTreeSet;
+use std::fmt::{self, Write as _};
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use postgres::config::Host;
+use postgres::{Client, Config};
+
+use crate::format::{Row, Value};
+use crate::time::UtcTime;
+
+/// How to connect, beyond the connection string.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PgOptions {
+    /// A PEM file of CA certificates to trust in addition to Mozilla's (an in-house CA).
+    pub ca_file: Option<PathBuf>,
+}
+
+/// What a write did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PgReport {
+    /// (step, deployment) slices replaced.
+    pub slices: usize,
+    /// Rows deleted from those slices.
+    pub deleted: u64,
+    /// Rows inserted.
+    pub inserted: u64,
+}
+
+/// Why rows could not be written.
+#[derive(Debug)]
+pub struct PgError {
+    /// The server and database, without credentials (`host /tmp/pg, database postgres`).
+    pub target: String,
+    /// What failed.
+    pub message: String,
+}
+
+impl fmt::Display for PgError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "PostgreSQL ({}): {}", self.target, self.message)
+    }
+}
+
+impl std::error::Error for PgError {}
+
+/// The hosts and database of `config`, for errors (never the password).
+fn describe(config: &Config) -> String {
+    let hosts: Vec<String> = config
+        .get_hosts()
+        .iter()
+        .map(|host| match host {
+            Host::Tcp(name) => name.clone(),
+            Host::Unix(path) => path.display().to_string(),
+        })
+        .collect();
+    let hosts = if hosts.is_empty() {
+        "localhost".to_owned()
+    } else {
+        hosts.join(",")
+    };
+    format!(
+        "host {hosts}, database {}",
+        config
+            .get_dbname()
+            .or(config.get_user())
+            .unwrap_or("(default)")
+    )
+}
+
+/// Rustls with Mozilla's roots and the certificates of `ca_file`.
+fn tls(ca_file: Option<&Path>) -> Result<tokio_postgres_rustls::MakeRustlsConnect, String> {
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject;
+    let mut roots = rustls::RootCertStore::empty();
+    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    if let Some(path) = ca_file {
+        let certificates: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(path)
+            .and_then(Iterator::collect)
+            .map_err(|err| format!("cannot read CA file {}: {err}", path.display()))?;
+        if certificates.is_empty() {
+            return Err(format!("CA file {} has no certificate", path.display()));
+        }
+        for certificate in certificates {
+            roots
+                .add(certificate)
+                .map_err(|err| format!("bad certificate in {}: {err}", path.display()))?;
+        }
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|err| err.to_string())?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(tokio_postgres_rustls::MakeRustlsConnect::new(config))
+}
+
+/// Connects to `conninfo` (a URL or `key=value` pairs).
+pub fn connect(conninfo: &str, options: &PgOptions) -> Result<Client, PgError> {
+    let config: Config = conninfo.parse().map_err(|err| PgError {
+        // The string itself may hold a password: never repeat it.
+        target: "connection string".into(),
+        message: format!("invalid connection string: {err}"),
+    })?;
+    let target = describe(&config);
+    let fail = |message: String| PgError {
+        target: target.clone(),
+        message,
+    };
+    let mut config = config;
+    if config.get_connect_timeout().is_none() {
+        config.connect_timeout(Duration::from_secs(30));
+    }
+    if config.get_application_name().is_none() {
+        config.application_name("featgen");
+    }
+    // A Unix socket is local: no TLS (the rustls connector would need a server name).
+    let local = !config.get_hosts().is_empty()
+        && config
+            .get_hosts()
+            .iter()
+            .all(|host| matches!(host, Host::Unix(_)));
+    let connected = if local {
+        config.connect(postgres::NoTls)
+    } else {
+        config.connect(tls(options.ca_file.as_deref()).map_err(fail)?)
+    };
+    connected.map_err(|err| fail(format!("cannot connect: {err}")))
+}
+
+/// Appends `value` in `COPY ... (FORMAT text)` form: `\N` for null, backslash escapes.
+fn push_copy_value(out: &mut String, value: &Value<'_>) {
+    match value {
+        Value::Null => out.push_str("\\N"),
+        Value::Time(time) => {
+            let _ = write!(out, "{time}");
+        }
+        Value::Text(text) => {
+            for c in text.chars() {
+                match c {
+                    '\\' => out.push_str("\\\\"),
+                    '\t' => out.push_str("\\t"),
+                    '\n' => out.push_str("\\n"),
+                    '\r' => out.push_str("\\r"),
+                    c => out.push(c),
+                }
+            }
+        }
+        Value::Float(value) => {
+            let _ = write!(out, "{value}");
+        }
+        Value::Int(value) => {
+            let _ = write!(out, "{value}");
+        }
+        Value::Decimal(value) => {
+            let _ = write!(out, "{value}");
+        }
+    }
+}
+
+/// Writes `rows` into `R::TABLE` (`fact_cpu_share` or `fact_feature_cost`) in one transaction
+/// that first deletes every row of the (step, deployment) slices present in `rows`.
+pub fn write_rows<R: Row>(client: &mut Client, rows: &[R]) -> Result<PgReport, PgError> {
+    let fail = |what: &str, err: postgres::Error| PgError {
+        target: R::TABLE.to_owned(),
+        message: format!("{what}: {}", error_text(&err)),
+    };
+    let slices: BTreeSet<(UtcTime, &str)> = rows.iter().map(Row::slice).collect();
+    let starts: Vec<SystemTime> = slices
+        .iter()
+        .map(|&(start, _)| {
+            let offset = Duration::from_secs(start.unix().unsigned_abs());
+            if start.unix() >= 0 {
+                SystemTime::UNIX_EPOCH + offset
+            } else {
+                SystemTime::UNIX_EPOCH - offset
+            }
+        })
+        .collect();
+    let deployments: Vec<&str> = slices.iter().map(|&(_, deployment)| deployment).collect();
+
+    let mut transaction = client
+        .transaction()
+        .map_err(|err| fail("cannot begin", err))?;
+    let deleted = transaction
+        .execute(
+            &format!(
+                "DELETE FROM {table} AS t USING unnest($1::timestamptz[], $2::text[]) AS s (start_time, deployment) \
+                 WHERE t.start_time = s.start_time AND t.deployment = s.deployment",
+                table = R::TABLE
+            ),
+            &[&starts, &deployments],
+        )
+        .map_err(|err| fail("cannot delete the slices being replaced", err))?;
+    let columns: Vec<&str> = R::COLUMNS.iter().map(|column| column.name).collect();
+    let copy = format!(
+        "COPY {} ({}) FROM STDIN (FORMAT text)",
+        R::TABLE,
+        columns.join(", ")
+    );
+    let writer = transaction
+        .copy_in(&copy)
+        .map_err(|err| fail("cannot start COPY", err))?;
+    let mut writer = BufWriter::with_capacity(1 << 16, writer);
+    let mut line = String::new();
+    for row in rows {
+        line.clear();
+        for index in 0..R::COLUMNS.len() {
+            if index > 0 {
+                line.push('\t');
+            }
+            push_copy_value(&mut line, &row.value(index));
+        }
+        line.push('\n');
+        writer.write_all(line.as_bytes()).map_err(|err| PgError {
+            target: R::TABLE.to_owned(),
+            message: format!("COPY failed: {err}"),
+        })?;
+    }
+    let writer = writer.into_inner().map_err(|err| PgError {
+        target: R::TABLE.to_owned(),
+        message: format!("COPY failed: {}", err.error()),
+    })?;
+    let inserted = writer.finish().map_err(|err| fail("COPY failed", err))?;
+    transaction
+        .commit()
+        .map_err(|err| fail("cannot commit", err))?;
+    Ok(PgReport {
+        slices: slices.len(),
+        deleted,
+        inserted,
+    })
+}
+
+/// The server's message with its detail, or the client error.
+fn error_text(err: &postgres::Error) -> String {
+    match err.as_db_error() {
+        Some(db) => {
+            let mut text = format!("{}: {}", db.severity(), db.message());
+            if let Some(detail) = db.detail() {
+                let _ = write!(text, " ({detail})");
+            }
+            if let Some(r#where) = db.where_() {
+                let _ = write!(text, " [{where}]", where = r#where);
+            }
+            text
+        }
+        None => err.to_string(),
+    }
+}
+
+/// Connects to `conninfo` and writes `rows` (see [`write_rows`]).
+pub fn write<R: Row>(conninfo: &str, options: &PgOptions, rows: &[R]) -> Result<PgReport, PgError> {
+    let mut client = connect(conninfo, options)?;
+    write_rows(&mut client, rows)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::row::{Bucket, CostRow, ShareRow, UNATTRIBUTED_ID};
+
+    /// A fresh database in the throwaway cluster of `$FEATGEN_TEST_PG` (started by
+    /// `scripts/test`), with the generated dimension and fact tables; dropped on drop.
+    struct TestDb {
+        base: String,
+        name: String,
+    }
+
+    impl TestDb {
+        fn new() -> TestDb {
+            use std::sync::atomic::{AtomicU32, Ordering};
+            static NEXT: AtomicU32 = AtomicU32::new(0);
+            let base = std::env::var("FEATGEN_TEST_PG").unwrap_or_else(|_| {
+                panic!(
+                    "FEATGEN_TEST_PG is not set: PostgreSQL tests need the throwaway cluster \
+                     that `scripts/test` starts"
+                )
+            });
+            let name = format!(
+                "featgen_sinks_{}_{}",
+                std::process::id(),
+                NEXT.fetch_add(1, Ordering::Relaxed)
+            );
+            let mut admin = connect(&base, &PgOptions::default()).unwrap();
+            admin
+                .batch_execute(&format!("CREATE DATABASE {name}"))
+                .unwrap();
+            let db = TestDb { base, name };
+            let sql = Path::new(env!("CARGO_MANIFEST_DIR")).join("../generated/sql/postgres");
+            let mut client = db.client();
+            for file in ["dimensions.sql", "facts.sql"] {
+                client
+                    .batch_execute(&std::fs::read_to_string(sql.join(file)).unwrap())
+                    .unwrap();
+            }
+            db
+        }
+
+        fn conninfo(&self) -> String {
+            format!("{} dbname={}", self.base, self.name)
+        }
+
+        fn client(&self) -> Client {
+            connect(&self.conninfo(), &PgOptions::default()).unwrap()
+        }
+    }
+
+    impl Drop for TestDb {
+        fn drop(&mut self) {
+            if let Ok(mut admin) = connect(&self.base, &PgOptions::default()) {
+                let _ = admin.batch_execute(&format!(
+                    "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                    self.name
+                ));
+            }
+        }
+    }
+
+    fn share(hour: i64, deployment: &str, endpoint: Option<&str>, cpu_ns: u64) -> ShareRow {
+        let start = UtcTime(1_749_740_400 + hour * 3_600);
+        ShareRow {
+            start_time: start,
+            end_time: UtcTime(start.unix() + 3_600),
+            deployment: deployment.into(),
+            feature: endpoint.map(|_| "messaging".into()),
+            endpoint: endpoint.map(Into::into),
+            percentage_of_cpu: 0.1 + cpu_ns as f64 / 7.0,
+            feature_id: if endpoint.is_some() {
+                1
+            } else {
+                UNATTRIBUTED_ID
+            },
+            feature_group: endpoint.map(|_| "chat".into()),
+            team: endpoint.map(|_| "tab\there, back\\slash\nnewline".into()),
+            tier: None,
+            cpu_ns,
+            samples: cpu_ns / 10,
+            requests: endpoint.map(|_| 3),
+        }
+    }
+
+    fn shares_in_db(client: &mut Client) -> Vec<ShareRow> {
+        client
+            .query(
+                "SELECT row_to_json(t)::text FROM fact_cpu_share t \
+                 ORDER BY start_time, deployment, feature_id, endpoint",
+                &[],
+            )
+            .unwrap()
+            .iter()
+            .map(|row| serde_json::from_str(row.get(0)).unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn rewriting_a_slice_replaces_it_and_nothing_else() {
+        let db = TestDb::new();
+        let first = vec![
+            share(0, "api", None, 30),
+            share(0, "api", Some("create_message"), 10),
+            share(0, "api", Some("list"), 20),
+            share(0, "web", Some("create_message"), 40),
+            share(1, "api", Some("create_message"), 50),
+        ];
+        let report = write(&db.conninfo(), &PgOptions::default(), &first).unwrap();
+        assert_eq!(
+            report,
+            PgReport {
+                slices: 3,
+                deleted: 0,
+                inserted: 5
+            }
+        );
+        let mut client = db.client();
+        assert_eq!(shares_in_db(&mut client), first);
+
+        // The hour 0 of `api` again, with one endpoint fewer: exactly that slice changes.
+        let again = vec![
+            share(0, "api", None, 31),
+            share(0, "api", Some("create_message"), 11),
+        ];
+        let report = write_rows(&mut client, &again).unwrap();
+        assert_eq!(
+            report,
+            PgReport {
+                slices: 1,
+                deleted: 3,
+                inserted: 2
+            }
+        );
+        let expected = vec![
+            again[0].clone(),
+            again[1].clone(),
+            first[3].clone(),
+            first[4].clone(),
+        ];
+        assert_eq!(shares_in_db(&mut client), expected);
+        // Idempotent: the same write twice leaves the same table.
+        write_rows(&mut client, &again).unwrap();
+        assert_eq!(shares_in_db(&mut client), expected);
+    }
+
+    #[test]
+    fn a_failed_write_changes_nothing() {
+        let db = TestDb::new();
+        let mut client = db.client();
+        let rows = vec![share(0, "api", Some("create_message"), 10)];
+        write_rows(&mut client, &rows).unwrap();
+        // A feature id that dim_feature does not have fails the foreign key, after the delete.
+        let mut bad = vec![share(0, "api", Some("list"), 5)];
+        bad[0].feature_id = 999_999;
+        let error = write_rows(&mut client, &bad).unwrap_err().to_string();
+        assert!(
+            error.starts_with("PostgreSQL (fact_cpu_share): COPY failed: ERROR: insert or update on table \"fact_cpu_share\" violates foreign key constraint"),
+            "{error}"
+        );
+        assert_eq!(shares_in_db(&mut client), rows);
+    }
+
+    #[test]
+    fn cost_rows_keep_exact_decimals() {
+        let db = TestDb::new();
+        let base = share(0, "api", Some("create_message"), 10);
+        let cost = |bucket, cost: &str, per: Option<&str>| CostRow {
+            start_time: base.start_time,
+            end_time: base.end_time,
+            deployment: base.deployment.clone(),
+            feature: base.feature.clone(),
+            endpoint: base.endpoint.clone(),
+            percentage_of_cpu: base.percentage_of_cpu,
+            feature_id: base.feature_id,
+            feature_group: base.feature_group.clone(),
+            team: base.team.clone(),
+            tier: base.tier.clone(),
+            cpu_ns: base.cpu_ns,
+            samples: base.samples,
+            requests: base.requests,
+            cost: cost.parse().unwrap(),
+            currency: "USD".into(),
+            bucket,
+            cost_per_request: per.map(|p| p.parse().unwrap()),
+            cost_if_equal_per_request: None,
+        };
+        let rows = vec![
+            cost(
+                Bucket::Feature,
+                "12.340000000000000001",
+                Some("4.113333333333333334"),
+            ),
+            cost(Bucket::Unattributed, "-1234567890.123456789012345678", None),
+        ];
+        let report = write(&db.conninfo(), &PgOptions::default(), &rows).unwrap();
+        assert_eq!(report.inserted, 2);
+        let mut client = db.client();
+        let stored: Vec<(String, String, Option<String>)> = client
+            .query(
+                "SELECT bucket, cost::text, cost_per_request::text FROM fact_feature_cost ORDER BY bucket",
+                &[],
+            )
+            .unwrap()
+            .iter()
+            .map(|row| (row.get(0), row.get(1), row.get(2)))
+            .collect();
+        assert_eq!(
+            stored,
+            [
+                (
+                    "feature".to_owned(),
+                    "12.340000000000000001".to_owned(),
+                    Some("4.113333333333333334".to_owned())
+                ),
+                (
+                    "unattributed".to_owned(),
+                    "-1234567890.123456789012345678".to_owned(),
+                    None
+                ),
+            ]
+        );
+    }
+
+    #[test]
+    fn errors_name_the_server_never_the_password() {
+        let error = write::<ShareRow>(
+            "host=/nonexistent/socket/dir user=me password=hunter2 dbname=warehouse",
+            &PgOptions::default(),
+            &[],
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            error.starts_with(
+                "PostgreSQL (host /nonexistent/socket/dir, database warehouse): cannot connect: "
+            ),
+            "{error}"
+        );
+        assert!(!error.contains("hunter2"));
+        let error = connect(
+            "postgres://me:hunter2@host:notaport/db",
+            &PgOptions::default(),
+        )
+        .err()
+        .unwrap()
+        .to_string();
+        assert!(error.contains("invalid connection string"), "{error}");
+        assert!(!error.contains("hunter2"));
+    }
+}
