@@ -523,23 +523,45 @@ fn write_csv<'a, R: Row + 'a>(
     writer: &mut impl Write,
     name: &str,
 ) -> Result<u64, FormatError> {
-    // The header is written by hand so that an empty result still has one.
-    let mut csv = csv::WriterBuilder::new()
-        .has_headers(false)
-        .from_writer(writer);
-    let error = |row: Option<u64>, err: csv::Error| {
-        FormatError::new(name, row.map(|row| format!("row {row}")), err)
-    };
-    csv.write_record(R::COLUMNS.iter().map(|column| column.name))
-        .map_err(|err| error(None, err))?;
+    let io_error = |err: io::Error| FormatError::new(name, None, format!("cannot write: {err}"));
+    let header: Vec<&str> = R::COLUMNS.iter().map(|column| column.name).collect();
+    writeln!(writer, "{}", header.join(",")).map_err(io_error)?;
+    let mut line = String::new();
     let mut count = 0;
     for row in rows {
+        line.clear();
+        for index in 0..R::COLUMNS.len() {
+            if index > 0 {
+                line.push(',');
+            }
+            push_csv_field(&mut line, &row.value(index));
+        }
+        line.push('\n');
+        writer.write_all(line.as_bytes()).map_err(io_error)?;
         count += 1;
-        csv.serialize(row).map_err(|err| error(Some(count), err))?;
     }
-    csv.flush()
-        .map_err(|err| FormatError::new(name, None, format!("cannot write: {err}")))?;
     Ok(count)
+}
+
+/// Appends one CSV field: null is an empty field, and an empty string is `""` so that
+/// loaders (DuckDB, PostgreSQL's `COPY ... CSV`) keep it apart from null; text with a comma,
+/// quote or line break is quoted with quotes doubled (RFC 4180).
+fn push_csv_field(line: &mut String, value: &Value<'_>) {
+    use std::fmt::Write as _;
+    let _ = match value {
+        Value::Null => Ok(()),
+        Value::Text(text) if text.is_empty() || text.contains([',', '"', '\n', '\r']) => {
+            line.push('"');
+            line.push_str(&text.replace('"', "\"\""));
+            line.push('"');
+            Ok(())
+        }
+        Value::Text(text) => line.write_str(text),
+        Value::Time(time) => write!(line, "{time}"),
+        Value::Float(value) => write!(line, "{value}"),
+        Value::Int(value) => write!(line, "{value}"),
+        Value::Decimal(value) => write!(line, "{value}"),
+    };
 }
 
 fn parquet_schema(table: &str, columns: &[Column]) -> String {
@@ -1191,7 +1213,7 @@ mod tests {
             cost_per_request: per.map(|p| p.parse().unwrap()),
             cost_if_equal_per_request: per.map(|_| "-0.000000000000000001".parse().unwrap()),
         };
-        vec![
+        let mut rows = vec![
             cost(&share[0], "12.340", Bucket::Feature, Some("0.0000036293")),
             cost(&share[1], "30.8399999999", Bucket::Unattributed, None),
             cost(
@@ -1200,7 +1222,12 @@ mod tests {
                 Bucket::Unprofiled,
                 Some("0"),
             ),
-        ]
+        ];
+        // A bill that names no deployment: an empty string, which is not null.
+        let mut unallocated = cost(&share[1], "0.01", Bucket::Unallocated, None);
+        unallocated.deployment = String::new();
+        rows.push(unallocated);
+        rows
     }
 
     fn round_trip<R: Row + PartialEq + fmt::Debug + 'static>(rows: &[R]) {
