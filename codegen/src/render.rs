@@ -58,6 +58,7 @@ const BUILTINS: &[Builtin] = &[
         files: &[
             ("sql_dimensions.sql.j2", "sql/postgres/dimensions.sql"),
             ("sql_facts.sql.j2", "sql/postgres/facts.sql"),
+            ("sql_attribution.sql.j2", "sql/postgres/attribution.sql"),
         ],
         dialect: Some(("postgres", "PostgreSQL")),
     },
@@ -74,6 +75,7 @@ const BUILTINS: &[Builtin] = &[
         files: &[
             ("sql_dimensions.sql.j2", "sql/duckdb/dimensions.sql"),
             ("sql_facts.sql.j2", "sql/duckdb/facts.sql"),
+            ("sql_attribution.sql.j2", "sql/duckdb/attribution.sql"),
         ],
         dialect: Some(("duckdb", "DuckDB")),
     },
@@ -125,6 +127,10 @@ const TEMPLATES: &[(&str, &str)] = &[
     (
         "sql_facts.sql.j2",
         include_str!("../templates/sql_facts.sql.j2"),
+    ),
+    (
+        "sql_attribution.sql.j2",
+        include_str!("../templates/sql_attribution.sql.j2"),
     ),
     (
         "json_registry.json.j2",

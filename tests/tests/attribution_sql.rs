@@ -1,4 +1,4 @@
-//! The warehouse allocation (`attribution/sql/<dialect>/attribution.sql`) in real DuckDB and
+//! The warehouse allocation (`generated/sql/<dialect>/attribution.sql`, rendered by `featgen build`) in real DuckDB and
 //! PostgreSQL gives exactly the rows and digits of `featgen cost` on the same shares and bill:
 //! a synthetic month-corner with every bucket, credits, two currencies and scales 0 to 11, and
 //! the article's billing rows.
@@ -223,7 +223,7 @@ fn duckdb(dir: &Path, bill: &Bill, shares: &[ShareRow]) -> Priced {
     let output = run_ok(
         python_command()
             .arg(workspace_root().join("tests/engines/attribution_sql.py"))
-            .arg(workspace_root().join("attribution/sql/duckdb/attribution.sql"))
+            .arg(workspace_root().join("generated/sql/duckdb/attribution.sql"))
             .arg(shares_csv)
             .arg(billing_csv),
     );
@@ -262,7 +262,7 @@ fn postgres(dir: &Path, bill: &Bill, shares: &[ShareRow]) -> Priced {
              cost_if_equal_per_request::text, cpu_ns, requests)), '[]') FROM feature_cost;",
         shares_csv.display(),
         billing_csv.display(),
-        workspace_root().join("attribution/sql/postgres/attribution.sql").display()
+        workspace_root().join("generated/sql/postgres/attribution.sql").display()
     );
     let script = dir.join("run.sql");
     std::fs::write(&script, setup).unwrap();

@@ -13,6 +13,7 @@ use featgen_attribution::billing::{
 };
 use featgen_attribution::cost::{Reconciliation, allocate, sort_shares};
 use featgen_attribution::format::{self, Format};
+use featgen_attribution::postgres;
 use featgen_attribution::time::HOUR;
 use featgen_attribution::{CostRow, ShareRow};
 
@@ -70,6 +71,14 @@ pub struct CostArgs {
     /// `attribution.sql` reads.
     #[arg(long, value_name = "FILE")]
     pub billing_hourly_out: Option<PathBuf>,
+    /// Also write the rows to PostgreSQL's `fact_feature_cost` (`postgres://...` or libpq
+    /// `key=value` pairs), replacing the (start_time, deployment) slices written in one
+    /// transaction; the rows then go to stdout only with `--out -`.
+    #[arg(long, value_name = "URL")]
+    pub to: Option<String>,
+    /// A PEM file of CA certificates to trust for `--to`, beside Mozilla's.
+    #[arg(long, value_name = "FILE", requires = "to")]
+    pub ca_file: Option<PathBuf>,
     /// Write the rows here (atomically) instead of stdout.
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
@@ -144,6 +153,19 @@ fn price(args: &CostArgs) -> Result<Reconciliation, String> {
         .format
         .or_else(|| args.out.as_deref().and_then(Format::from_path))
         .unwrap_or(Format::Ndjson);
-    format::write_rows(&rows, out_format, args.out.as_deref()).map_err(|err| err.to_string())?;
+    if let Some(conninfo) = &args.to {
+        let options = postgres::PgOptions {
+            ca_file: args.ca_file.clone(),
+        };
+        let report = postgres::write(conninfo, &options, &rows).map_err(|err| err.to_string())?;
+        eprintln!(
+            "fact_feature_cost: {} slices replaced ({} rows deleted, {} inserted)",
+            report.slices, report.deleted, report.inserted
+        );
+    }
+    if args.to.is_none() || args.out.is_some() {
+        format::write_rows(&rows, out_format, args.out.as_deref())
+            .map_err(|err| err.to_string())?;
+    }
     Ok(summary)
 }
