@@ -182,9 +182,9 @@ const SHORT_RUN_CPU: Duration = Duration::from_secs(6);
 /// A run of a few seconds cannot show the 1-point target (at 6,000 samples one standard error
 /// of a 3:1 share is 0.56 points), so the bound follows the sample size: with an unbiased
 /// sampler an error beyond 4 standard errors has a probability of 6e-5, so the test does not
-/// flake, while a bias of the size the tick-driven timers showed (2 to 5 points at 1,000
-/// samples per CPU-second on the timer-driven workload) fails it. The standard error is that of
-/// independent samples, an upper bound for the engines' one-sample-per-period placement.
+/// flake, while a bias of the size issue #16 measured for the tick-driven `timer_create` timers
+/// (up to 5 points over 60 s of CPU) fails it. The standard error is that of independent
+/// samples, an upper bound for the engines' one-sample-per-period placement.
 fn assert_accurate(name: &str, outcome: &accuracy::Outcome) {
     assert_eq!(
         outcome.stats.sampler,
