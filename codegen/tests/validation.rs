@@ -411,7 +411,7 @@ fn lock_ids_never_wrap_past_u32_max() {
         ("a.yaml", two_new.as_bytes()),
         ("featgen.lock", lock.as_slice()),
     ]);
-    let errors = result.err().expect("no id is left above u32::MAX");
+    let errors = result.expect_err("no id is left above u32::MAX");
     assert_eq!(errors.len(), 1, "{errors:#?}");
     assert_eq!(errors[0].code, "invalid-lock");
     assert!(
@@ -429,7 +429,7 @@ fn a_lock_that_is_not_utf8_is_an_invalid_lock() {
             b"version = 1\n[features]\nmessaging = 1 \xfe\n",
         ),
     ]);
-    let errors = result.err().expect("damaged lock");
+    let errors = result.expect_err("damaged lock");
     assert_eq!(errors.len(), 1, "{errors:#?}");
     assert_eq!(errors[0].code, "invalid-lock", "{errors:#?}");
     assert_eq!(
@@ -457,7 +457,7 @@ fn thousands_of_unknown_names_and_their_rendering_stay_fast() {
         );
     }
     let (_dir, result) = load(&[("a.yaml", yaml.as_bytes()), ("org.yaml", org.as_bytes())]);
-    let errors = result.err().expect("unknown teams");
+    let errors = result.expect_err("unknown teams");
     let unknown: Vec<&Diagnostic> = errors.iter().filter(|d| d.code == "unknown-team").collect();
     assert_eq!(unknown.len(), 2_000);
     let diagnostics = featgen_codegen::Diagnostics(errors.clone());
