@@ -316,3 +316,159 @@ fn this_repository_generated_files_are_current() {
         stderr(&check)
     );
 }
+
+/// Issue 15: an I/O error in the middle of a build (a file where the Python output directory
+/// goes) changed nothing: the lock, Rust and SQL stay as they were, and `featgen check` reports
+/// the old state consistently.
+#[test]
+fn a_build_that_fails_to_write_changes_nothing() {
+    let dir = initialized();
+    assert_eq!(code(&featgen(dir.path(), &["build"])), 0);
+    let registry = dir.path().join("registry/features.yaml");
+    let mut text = std::fs::read_to_string(&registry).unwrap();
+    text.push_str("- feature: brand-new\n  team: msgs-team\n  tier: S\n  feature_group: chat\n");
+    std::fs::write(&registry, text).unwrap();
+    let python = dir.path().join("generated/python");
+    std::fs::remove_dir_all(&python).unwrap();
+    std::fs::write(&python, "x\n").unwrap();
+    let before = snapshot(dir.path());
+
+    let build = featgen(dir.path(), &["build"]);
+    assert_eq!(code(&build), 2, "{}", stderr(&build));
+    assert!(
+        stderr(&build).contains("generated/python"),
+        "the error names the path: {}",
+        stderr(&build)
+    );
+    assert_eq!(
+        snapshot(dir.path()),
+        before,
+        "no file written, no temporary file left"
+    );
+    let lock = std::fs::read_to_string(dir.path().join("registry/featgen.lock")).unwrap();
+    assert!(!lock.contains("brand-new"), "{lock}");
+
+    let check = featgen(dir.path(), &["check"]);
+    assert_eq!(code(&check), 1, "{}", stderr(&check));
+    let err = stderr(&check);
+    assert!(err.contains("stale: registry/featgen.lock"), "{err}");
+    assert!(err.contains("stale: generated/rust/features.rs"), "{err}");
+    assert!(
+        err.contains("missing: generated/python/features/__init__.py"),
+        "{err}"
+    );
+
+    // Once the obstacle is gone, the same build succeeds and everything agrees.
+    std::fs::remove_file(&python).unwrap();
+    assert_eq!(code(&featgen(dir.path(), &["build"])), 0);
+    assert_eq!(code(&featgen(dir.path(), &["check"])), 0);
+}
+
+#[test]
+fn a_lock_that_is_not_utf8_is_invalid_lock_with_exit_1() {
+    let dir = initialized();
+    assert_eq!(code(&featgen(dir.path(), &["build"])), 0);
+    let lock = dir.path().join("registry/featgen.lock");
+    let mut bytes = std::fs::read(&lock).unwrap();
+    bytes.extend_from_slice(b"\xff\xfe\n");
+    std::fs::write(&lock, bytes).unwrap();
+    let build = featgen(dir.path(), &["build", "--format", "json"]);
+    assert_eq!(code(&build), 1, "{}", stderr(&build));
+    let report: serde_json::Value = serde_json::from_slice(&build.stdout).unwrap();
+    assert_eq!(report["diagnostics"][0]["code"], "invalid-lock", "{report}");
+}
+
+/// Issue 15: `--templates` followed symbolic links (a loop wrote 41 nested outputs, a link to
+/// `/` walked the filesystem, a `.j2` linked to `/etc/passwd` was rendered). Links are now
+/// skipped with a warning.
+#[test]
+fn template_symlinks_are_not_followed() {
+    let dir = initialized();
+    let templates = dir.path().join("templates");
+    std::fs::create_dir_all(templates.join("markdown")).unwrap();
+    std::fs::write(
+        templates.join("markdown/FEATURES.md.j2"),
+        "{% for f in features %}{{ f.name }}\n{% endfor %}",
+    )
+    .unwrap();
+    std::os::unix::fs::symlink("..", templates.join("markdown/up")).unwrap();
+    std::os::unix::fs::symlink("/", templates.join("markdown/root")).unwrap();
+    std::os::unix::fs::symlink("/etc/passwd", templates.join("markdown/passwd.j2")).unwrap();
+    let build = featgen(
+        dir.path(),
+        &["build", "--templates", "templates", "--target", "markdown"],
+    );
+    assert_eq!(code(&build), 0, "{}", stderr(&build));
+    let outputs = snapshot(&dir.path().join("generated/markdown"));
+    let names: Vec<&str> = outputs.iter().map(|(name, _)| name.as_str()).collect();
+    assert_eq!(names, ["FEATURES.md"]);
+    let err = stderr(&build);
+    for link in ["passwd.j2", "root", "up"] {
+        assert!(
+            err.contains(&format!(
+                "warning[template-symlink]: templates/markdown/{link}"
+            )),
+            "{err}"
+        );
+    }
+    assert!(
+        !err.contains("root:"),
+        "nothing of /etc/passwd is shown: {err}"
+    );
+}
+
+/// Issue 15: an unreadable directory aborted `featgen lint` with empty stdout in json and
+/// sarif; now it is a `parse-error` finding like an unreadable file, and the run goes on.
+/// Root reads any directory, so as root the lint runs as `nobody` (through `setpriv`).
+#[test]
+fn lint_reports_an_unreadable_directory_and_goes_on() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = initialized();
+    let root = dir.path();
+    let src = root.join("svc/src");
+    std::fs::create_dir_all(src.join("secret")).unwrap();
+    std::fs::write(
+        src.join("lib.rs"),
+        "#[featgen::route(feature = Nonesuch)]\npub async fn h() {}\n",
+    )
+    .unwrap();
+    std::fs::write(src.join("secret/mod.rs"), "pub fn x() {}\n").unwrap();
+    std::fs::set_permissions(root, std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::set_permissions(src.join("secret"), std::fs::Permissions::from_mode(0o000)).unwrap();
+    for format in ["json", "sarif"] {
+        let args = ["lint", "svc", "--registry", "registry", "--format", format];
+        let output = if is_root() {
+            Command::new("setpriv")
+                .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+                .arg(env!("CARGO_BIN_EXE_featgen"))
+                .args(args)
+                .current_dir(root)
+                .output()
+                .expect("run featgen through setpriv")
+        } else {
+            featgen(root, &args)
+        };
+        assert_eq!(code(&output), 2, "a parse error: {}", stderr(&output));
+        let report: serde_json::Value = serde_json::from_slice(&output.stdout)
+            .unwrap_or_else(|e| panic!("{format}: complete JSON on stdout: {e}"));
+        let text = report.to_string();
+        assert!(text.contains("parse-error"), "{format}: {text}");
+        assert!(
+            text.contains("cannot read the directory"),
+            "{format}: {text}"
+        );
+        assert!(text.contains("svc/src/secret"), "{format}: {text}");
+        assert!(
+            text.contains("unknown-feature"),
+            "{format}: the rest is linted: {text}"
+        );
+    }
+}
+
+/// Whether this process runs as root (whose reads no permission bit stops).
+fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| o.stdout.starts_with(b"0\n"))
+}

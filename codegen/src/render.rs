@@ -557,6 +557,9 @@ struct UserTemplates {
     overrides: Vec<UserFile>,
     /// Extra targets, by name.
     targets: BTreeMap<String, Vec<UserFile>>,
+    /// Symbolic links found, not followed: a link could loop, walk the whole filesystem or
+    /// render a file from outside the directory (`/etc/passwd`) into the output.
+    links: Vec<PathBuf>,
 }
 
 /// Reads the user template directory: overrides of embedded templates (top-level `*.j2` named
@@ -570,11 +573,19 @@ fn user_templates(dir: &Path) -> Result<UserTemplates, Diagnostics> {
     };
     let mut overrides = Vec::new();
     let mut extra: BTreeMap<String, Vec<UserFile>> = BTreeMap::new();
+    let mut links = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(current) = stack.pop() {
         for item in std::fs::read_dir(&current).map_err(|e| io(e, &current))? {
-            let path = item.map_err(|e| io(e, &current))?.path();
-            if path.is_dir() {
+            let item = item.map_err(|e| io(e, &current))?;
+            let path = item.path();
+            // The entry's own type: a link is not followed.
+            let file_type = item.file_type().map_err(|e| io(e, &path))?;
+            if file_type.is_symlink() {
+                links.push(path);
+                continue;
+            }
+            if file_type.is_dir() {
                 stack.push(path);
                 continue;
             }
@@ -616,10 +627,39 @@ fn user_templates(dir: &Path) -> Result<UserTemplates, Diagnostics> {
     for files in extra.values_mut() {
         files.sort_by(|a, b| a.output.cmp(&b.output));
     }
+    links.sort();
     Ok(UserTemplates {
         overrides,
         targets: extra,
+        links,
     })
+}
+
+/// Warnings about the user template directory: the symbolic links in it, which are not
+/// followed.
+///
+/// # Errors
+/// The directory cannot be read.
+pub fn template_warnings(options: &RenderOptions) -> Result<Vec<Diagnostic>, Diagnostics> {
+    let Some(dir) = &options.template_dir else {
+        return Ok(Vec::new());
+    };
+    let warnings = user_templates(dir)?
+        .links
+        .into_iter()
+        .map(|link| {
+            // No label: a snippet would show the first line of what the link points to.
+            Diagnostic::warning(
+                Code::TemplateSymlink,
+                format!(
+                    "{} is a symbolic link; templates do not follow links",
+                    link.display()
+                ),
+            )
+            .help("copy the template into the template directory instead of linking it")
+        })
+        .collect();
+    Ok(warnings)
 }
 
 /// Every target name available with these options: built-in ones, then user-defined ones.
@@ -670,6 +710,7 @@ pub fn render(
     let UserTemplates {
         overrides,
         targets: extra,
+        ..
     } = match &options.template_dir {
         Some(dir) => user_templates(dir)?,
         None => Default::default(),

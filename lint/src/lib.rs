@@ -22,6 +22,8 @@ mod config;
 mod facts;
 mod features;
 mod finding;
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing;
 mod output;
 mod python;
 mod routes;

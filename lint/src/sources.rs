@@ -55,7 +55,7 @@ pub(crate) struct RustParser {
 }
 
 impl RustParser {
-    fn new(config: &LintConfig) -> Self {
+    pub(crate) fn new(config: &LintConfig) -> Self {
         let tasks: Vec<TaskPattern> = config
             .task_calls
             .iter()

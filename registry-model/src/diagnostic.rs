@@ -76,6 +76,8 @@ pub enum Code {
     Config,
     /// A user template that does not parse or render.
     Template,
+    /// A symbolic link in the template directory, which is not followed.
+    TemplateSymlink,
 }
 
 impl Code {
@@ -104,6 +106,7 @@ impl Code {
             Code::EmptyRegistry => "empty-registry",
             Code::Config => "config",
             Code::Template => "template",
+            Code::TemplateSymlink => "template-symlink",
         }
     }
 }

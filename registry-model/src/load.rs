@@ -625,7 +625,7 @@ impl Loader {
         if !self.diagnostics.is_empty() {
             return Err(Diagnostics(self.diagnostics));
         }
-        Ok(self.build(features, lock))
+        self.build(features, lock)
     }
 
     /// Checks teams, feature groups and tiers: declared ones, or those the features name.
@@ -787,7 +787,7 @@ impl Loader {
 
     /// Assembles the registry: ids from the lock (assigned in YAML order for new names),
     /// entries sorted by name and tiers by rank.
-    fn build(self, raw: Vec<RawFeature>, mut lock: Lock) -> (Registry, Lock) {
+    fn build(self, raw: Vec<RawFeature>, mut lock: Lock) -> Result<(Registry, Lock), Diagnostics> {
         let wanted: Vec<Wanted<'_>> = raw
             .iter()
             .map(|f| Wanted {
@@ -795,14 +795,16 @@ impl Loader {
                 renamed_from: f.renamed_from.as_ref().map(|s| s.text.as_str()),
             })
             .collect();
-        lock.features.assign(&wanted);
+        lock.features
+            .assign(&wanted)
+            .map_err(|highest| id_space_exhausted("features", highest))?;
         let teams = entries(self.teams.as_deref(), DeclKind::Team, &raw);
         let groups = entries(self.groups.as_deref(), DeclKind::Group, &raw);
         let tiers = entries(self.tiers.as_deref(), DeclKind::Tier, &raw);
-        for (section, entries) in [
-            (&mut lock.teams, &teams),
-            (&mut lock.feature_groups, &groups),
-            (&mut lock.tiers, &tiers),
+        for (name, section, entries) in [
+            ("teams", &mut lock.teams, &teams),
+            ("feature_groups", &mut lock.feature_groups, &groups),
+            ("tiers", &mut lock.tiers, &tiers),
         ] {
             let wanted: Vec<Wanted<'_>> = entries
                 .iter()
@@ -811,7 +813,9 @@ impl Loader {
                     renamed_from: None,
                 })
                 .collect();
-            section.assign(&wanted);
+            section
+                .assign(&wanted)
+                .map_err(|highest| id_space_exhausted(name, highest))?;
         }
         let text = |s: Option<&Str>| s.map(|s| s.text.clone());
         let id = |section: &Section, name: &str| section.get(name).map_or(0, |e| e.id);
@@ -878,8 +882,21 @@ impl Loader {
             groups,
             tiers,
         };
-        (registry, lock)
+        Ok((registry, lock))
     }
+}
+
+/// New names of `section` need ids above `u32::MAX`: ids are never reused or wrapped.
+fn id_space_exhausted(section: &str, highest: u32) -> Diagnostics {
+    let message = format!(
+        "{LOCK_FILE} has no `{section}` id left for the new names: {highest} is taken and ids \
+         are 32-bit"
+    );
+    let help = "featgen build never assigns ids this high: restore featgen.lock from version \
+                control";
+    Diagnostics(vec![
+        Diagnostic::error(Code::InvalidLock, message).help(help),
+    ])
 }
 
 /// The declared entries of a kind, or (undeclared) the default tiers or the names the features

@@ -16,6 +16,10 @@ use crate::diagnostic::{Code, Diagnostic, Label, line_column};
 /// File name of the lock, beside the registry.
 pub const LOCK_FILE: &str = "featgen.lock";
 
+/// The fix for a damaged lock.
+const REGENERATE_HELP: &str = "featgen.lock is written by `featgen build`; restore it from \
+                               version control rather than editing ids by hand";
+
 /// One name's id.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct LockEntry {
@@ -48,7 +52,11 @@ impl Section {
 
     /// Assigns ids to exactly the `wanted` names (in the given order for new ones) and retires
     /// every other name.
-    pub fn assign(&mut self, wanted: &[Wanted<'_>]) {
+    ///
+    /// # Errors
+    /// When a new name would need an id above `u32::MAX` (ids are never reused, so none is
+    /// left): the highest id taken.
+    pub fn assign(&mut self, wanted: &[Wanted<'_>]) -> Result<(), u32> {
         let current: HashSet<&str> = wanted.iter().map(|w| w.name).collect();
         for w in wanted {
             if self.entries.contains_key(w.name) {
@@ -62,14 +70,15 @@ impl Section {
                 self.entries.insert(w.name.to_owned(), entry);
             }
         }
-        let mut next = self.entries.values().map(|e| e.id).max().unwrap_or(0) + 1;
+        let highest = self.entries.values().map(|e| e.id).max().unwrap_or(0);
+        let mut next = u64::from(highest) + 1;
         for w in wanted {
             // Look up before allocating the key: nearly every name is already in the lock.
             if !self.entries.contains_key(w.name) {
                 self.entries.insert(
                     w.name.to_owned(),
                     LockEntry {
-                        id: next,
+                        id: u32::try_from(next).map_err(|_| highest)?,
                         retired: false,
                     },
                 );
@@ -79,6 +88,7 @@ impl Section {
         for (name, entry) in &mut self.entries {
             entry.retired = !current.contains(name.as_str());
         }
+        Ok(())
     }
 
     /// Every entry, active and retired, sorted by id: how readers of old facts (profiles, cost
@@ -127,8 +137,19 @@ impl Lock {
 
     /// Reads `path`; a missing file is an empty lock.
     pub fn read(path: &Path) -> Result<Lock, Box<Diagnostic>> {
-        match std::fs::read_to_string(path) {
-            Ok(text) => Lock::parse(&text, path),
+        match std::fs::read(path) {
+            Ok(bytes) => match std::str::from_utf8(&bytes) {
+                Ok(text) => Lock::parse(text, path),
+                // Damage like any other: `invalid-lock`, at the first bad byte.
+                Err(err) => {
+                    let (line, column) = line_column(&bytes, err.valid_up_to());
+                    Err(Box::new(
+                        Diagnostic::error(Code::InvalidLock, format!("{LOCK_FILE} is not UTF-8"))
+                            .at(Label::new(path, line, column, 1))
+                            .help(REGENERATE_HELP),
+                    ))
+                }
+            },
             Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(Lock::default()),
             Err(err) => Err(Box::new(Diagnostic::error(
                 Code::Io,
@@ -141,12 +162,11 @@ impl Lock {
     pub fn parse(text: &str, path: &Path) -> Result<Lock, Box<Diagnostic>> {
         let invalid = |offset: usize, message: String| {
             let (line, column) = line_column(text.as_bytes(), offset);
-            Box::new(Diagnostic::error(Code::InvalidLock, message)
-                .at(Label::new(path, line, column, 1))
-                .help(format!(
-                    "{LOCK_FILE} is written by `featgen build`; restore it from version control \
-                     rather than editing ids by hand"
-                )))
+            Box::new(
+                Diagnostic::error(Code::InvalidLock, message)
+                    .at(Label::new(path, line, column, 1))
+                    .help(REGENERATE_HELP),
+            )
         };
         // The borrowed, spanned tree: no owned copy of 10,000 entries, and every error below
         // points at the key or value it is about.
@@ -264,9 +284,9 @@ mod tests {
     #[test]
     fn ids_survive_reordering_removal_and_readding() {
         let mut s = Section::default();
-        s.assign(&wanted(&["a", "b", "c"]));
-        s.assign(&wanted(&["c", "a"]));
-        s.assign(&wanted(&["d", "c", "a"]));
+        s.assign(&wanted(&["a", "b", "c"])).unwrap();
+        s.assign(&wanted(&["c", "a"])).unwrap();
+        s.assign(&wanted(&["d", "c", "a"])).unwrap();
         assert_eq!(
             ids(&s),
             [
@@ -276,7 +296,7 @@ mod tests {
                 ("d".into(), 4, false)
             ]
         );
-        s.assign(&wanted(&["a", "b", "c", "d"]));
+        s.assign(&wanted(&["a", "b", "c", "d"])).unwrap();
         assert_eq!(
             s.get("b"),
             Some(LockEntry {
@@ -289,16 +309,16 @@ mod tests {
     #[test]
     fn removed_max_id_is_never_reused() {
         let mut s = Section::default();
-        s.assign(&wanted(&["a", "b"]));
-        s.assign(&wanted(&["a"]));
-        s.assign(&wanted(&["a", "z"]));
+        s.assign(&wanted(&["a", "b"])).unwrap();
+        s.assign(&wanted(&["a"])).unwrap();
+        s.assign(&wanted(&["a", "z"])).unwrap();
         assert_eq!(s.get("z").unwrap().id, 3);
     }
 
     #[test]
     fn rename_moves_the_id() {
         let mut s = Section::default();
-        s.assign(&wanted(&["old", "x"]));
+        s.assign(&wanted(&["old", "x"])).unwrap();
         s.assign(&[
             Wanted {
                 name: "new",
@@ -308,17 +328,52 @@ mod tests {
                 name: "x",
                 renamed_from: None,
             },
-        ]);
+        ])
+        .unwrap();
         assert_eq!(ids(&s), [("new".into(), 1, false), ("x".into(), 2, false)]);
+    }
+
+    #[test]
+    fn ids_never_wrap_past_u32_max() {
+        let mut s = Section::default();
+        s.entries.insert(
+            "last".to_owned(),
+            LockEntry {
+                id: u32::MAX - 1,
+                retired: false,
+            },
+        );
+        s.assign(&wanted(&["last", "one"])).unwrap();
+        assert_eq!(s.get("one").unwrap().id, u32::MAX);
+        assert_eq!(s.assign(&wanted(&["last", "one", "two"])), Err(u32::MAX));
+        // Renaming needs no new id, even at the top.
+        let renamed = Wanted {
+            name: "uno",
+            renamed_from: Some("one"),
+        };
+        s.assign(&[wanted(&["last"])[0], renamed]).unwrap();
+        assert_eq!(s.get("uno").unwrap().id, u32::MAX);
+    }
+
+    #[test]
+    fn a_lock_that_is_not_utf8_is_invalid_not_an_io_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(LOCK_FILE);
+        std::fs::write(&path, b"version = 1\n[features]\nm\xffx = 1\n").unwrap();
+        let err = Lock::read(&path).unwrap_err();
+        assert_eq!(err.code, Code::InvalidLock, "{err:?}");
+        let at = err.primary.as_ref().map(|label| (label.line, label.column));
+        assert_eq!(at, Some((3, 2)), "points at the bad byte: {err:?}");
     }
 
     #[test]
     fn render_parse_round_trip() {
         let mut lock = Lock::default();
         lock.features
-            .assign(&wanted(&["messaging", "text-in-voice"]));
-        lock.features.assign(&wanted(&["text-in-voice"]));
-        lock.tiers.assign(&wanted(&["S", "A"]));
+            .assign(&wanted(&["messaging", "text-in-voice"]))
+            .unwrap();
+        lock.features.assign(&wanted(&["text-in-voice"])).unwrap();
+        lock.tiers.assign(&wanted(&["S", "A"])).unwrap();
         let text = lock.render();
         assert_eq!(Lock::parse(&text, Path::new("featgen.lock")).unwrap(), lock);
         assert!(

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use featgen_codegen::output::{self, FileStatus};
 use featgen_codegen::render::{self, GeneratedFile, RenderOptions};
-use featgen_registry::{Diagnostics, Loaded, Registry};
+use featgen_registry::{Diagnostics, Loaded, Registry, SourceCache};
 
 use crate::Status;
 use crate::cmd::report;
@@ -116,6 +116,15 @@ pub fn run(config: &Config, args: &BuildArgs, mode: Mode) -> Status {
             return Status::Error;
         }
     };
+    if let Ok(warnings) = render::template_warnings(&settings.options)
+        && !warnings.is_empty()
+    {
+        // On stderr in both formats: stdout stays one JSON document.
+        eprint!(
+            "{}",
+            Diagnostics(warnings).render_human(&mut SourceCache::new())
+        );
+    }
     let lock = [GeneratedFile {
         path: lock_path,
         contents: lock.render(),
@@ -132,10 +141,9 @@ pub fn run(config: &Config, args: &BuildArgs, mode: Mode) -> Status {
 }
 
 fn write(settings: &Settings, lock: &[GeneratedFile], files: &[GeneratedFile]) -> Status {
-    let written = output::write(Path::new(""), lock).and_then(|mut all| {
-        all.extend(output::write(&settings.out, files)?);
-        Ok(all)
-    });
+    // All or nothing, the lock replaced last: a failed build leaves the old state, which
+    // `featgen check` then reports consistently.
+    let written = output::write_all(&[(&settings.out, files), (Path::new(""), lock)]);
     let written = match written {
         Ok(written) => written,
         Err(err) => {

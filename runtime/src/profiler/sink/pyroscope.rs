@@ -160,13 +160,21 @@ fn classify(
     if (200..300).contains(&status) {
         return Ok(());
     }
-    let body = response
-        .body_mut()
-        .with_config()
-        .limit(ERROR_BODY_LIMIT)
-        .read_to_string()
-        .unwrap_or_default();
-    let message = format!("HTTP {status}: {}", body.trim());
+    // The first ERROR_BODY_LIMIT bytes, whatever the body's length (a limited read_to_string
+    // fails on a longer body and left "HTTP 500: ").
+    let mut body = Vec::new();
+    let _ = std::io::Read::read_to_end(
+        &mut std::io::Read::take(response.body_mut().as_reader(), ERROR_BODY_LIMIT + 1),
+        &mut body,
+    );
+    let cut = body.len() as u64 > ERROR_BODY_LIMIT;
+    body.truncate(ERROR_BODY_LIMIT as usize);
+    let body = String::from_utf8_lossy(&body);
+    let message = format!(
+        "HTTP {status}: {}{}",
+        body.trim(),
+        if cut { "…" } else { "" }
+    );
     if status == 408 || status == 429 || status >= 500 {
         Err(SendError::Retry(message))
     } else {
@@ -250,6 +258,28 @@ mod tests {
         assert_eq!(a.len(), 36);
         assert_eq!(&a[14..15], "4");
         assert!(matches!(&a[19..20], "8" | "9" | "a" | "b"));
+    }
+
+    fn answer(status: u16, body: &str) -> Result<(), SendError> {
+        let response = ureq::http::Response::builder()
+            .status(status)
+            .body(ureq::Body::builder().data(body.to_owned()))
+            .unwrap();
+        classify(Ok(response))
+    }
+
+    #[test]
+    fn error_bodies_are_kept_and_long_ones_truncated() {
+        let Err(SendError::Retry(short)) = answer(500, "database down\n") else {
+            panic!("a 500 is retried");
+        };
+        assert_eq!(short, "HTTP 500: database down");
+        let long = "x".repeat(5000);
+        let Err(SendError::Reject(message)) = answer(400, &long) else {
+            panic!("a 400 is rejected");
+        };
+        let expected = format!("HTTP 400: {}…", "x".repeat(ERROR_BODY_LIMIT as usize));
+        assert_eq!(message, expected);
     }
 
     #[test]

@@ -1,0 +1,4 @@
+//! A re-export chain through files without any framework vocabulary.
+mod inner;
+
+pub use inner::hidden;
