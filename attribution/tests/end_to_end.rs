@@ -36,6 +36,9 @@ static CREATE_MESSAGE: Route = route("create_message", "messaging", 1);
 static LEGACY_SEND: Route = route("legacy_send", "chat-messages", 1);
 static SEARCH: Route = route("search_messages", "message-search", 27);
 
+/// (start_time, deployment, feature, endpoint) of a row.
+type RowKey = (i64, String, Option<String>, Option<String>);
+
 /// Spins for `wall` of wall-clock time.
 fn spin(wall: Duration) {
     let start = Instant::now();
@@ -141,10 +144,8 @@ fn shares_of_real_profiles_match_an_independent_decode() {
             .args(&files),
     );
     let expected: Vec<serde_json::Value> = serde_json::from_str(&output).unwrap();
-    let mut theirs: std::collections::BTreeMap<
-        (i64, String, Option<String>, Option<String>),
-        (u64, f64),
-    > = std::collections::BTreeMap::new();
+    let mut theirs: std::collections::BTreeMap<RowKey, (u64, f64)> =
+        std::collections::BTreeMap::new();
     for row in &expected {
         let feature = row["feature"].as_str().map(|name| match name {
             "chat-messages" => "messaging".to_owned(),

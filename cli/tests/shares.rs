@@ -75,7 +75,7 @@ fn writes_ndjson_rows_and_warns_about_unknown_features() {
     args.extend(HOUR);
     let output = featgen(dir.path(), &args);
     assert!(output.status.success(), "{}", stderr(&output));
-    let rows: Vec<ShareRow> = String::from_utf8(output.stdout)
+    let rows: Vec<ShareRow> = String::from_utf8(output.stdout.clone())
         .unwrap()
         .lines()
         .map(|line| serde_json::from_str(line).unwrap())
