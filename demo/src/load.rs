@@ -120,10 +120,10 @@ fn read_response(reader: &mut BufReader<TcpStream>) -> io::Result<()> {
         if header.is_empty() {
             break;
         }
-        if let Some((name, value)) = header.split_once(':') {
-            if name.eq_ignore_ascii_case("content-length") {
-                length = value.trim().parse().map_err(io::Error::other)?;
-            }
+        if let Some((name, value)) = header.split_once(':')
+            && name.eq_ignore_ascii_case("content-length")
+        {
+            length = value.trim().parse().map_err(io::Error::other)?;
         }
     }
     io::copy(&mut reader.by_ref().take(length), &mut io::sink())?;
