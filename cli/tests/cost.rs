@@ -214,3 +214,55 @@ fn every_row_format_carries_the_same_cents() {
         std::fs::read(dir.path().join("cost.ndjson")).unwrap()
     );
 }
+
+#[test]
+fn share_files_out_of_order_are_sorted_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let later = shares_file(dir.path());
+    let earlier = dir.path().join("earlier.ndjson");
+    std::fs::write(
+        &earlier,
+        SHARES
+            .replace("15:00:00", "14:00:00")
+            .replace("16:00:00", "15:00:00"),
+    )
+    .unwrap();
+    let together = dir.path().join("together.ndjson");
+    std::fs::write(
+        &together,
+        format!("{}{SHARES}", std::fs::read_to_string(&earlier).unwrap()),
+    )
+    .unwrap();
+    let bill = billing("article.csv");
+    let run = |shares: &[&str], out: &str| {
+        let out = dir.path().join(out);
+        let mut args = vec![
+            "cost",
+            "--billing",
+            bill.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "--shares",
+        ];
+        args.extend_from_slice(shares);
+        let output = featgen(&args);
+        assert_eq!(
+            output.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        std::fs::read(out).unwrap()
+    };
+    // Streamed (one file in order) and sorted (the later file first) give the same bytes.
+    let streamed = run(&[together.to_str().unwrap()], "streamed.ndjson");
+    let sorted = run(&[&later, earlier.to_str().unwrap()], "sorted.ndjson");
+    assert_eq!(streamed, sorted);
+    assert_eq!(
+        String::from_utf8(sorted)
+            .unwrap()
+            .matches("create_message")
+            .count(),
+        2
+    );
+}

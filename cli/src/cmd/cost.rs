@@ -6,12 +6,13 @@
 //! `--format json`). Exit status: 0 when the rows balance, 2 on bad input (located, with the
 //! fix), too many skipped billing rows, or a reconciliation that does not balance.
 
+use std::cell::RefCell;
 use std::path::PathBuf;
 
 use featgen_attribution::billing::{
     BillReader, BillingFormat, BillingOptions, CostColumn, DeploymentKey,
 };
-use featgen_attribution::cost::{Reconciliation, allocate, sort_shares};
+use featgen_attribution::cost::{CostError, Reconciliation, allocate, sort_shares};
 use featgen_attribution::format::{self, Format};
 use featgen_attribution::postgres;
 use featgen_attribution::time::HOUR;
@@ -116,16 +117,13 @@ pub fn run(args: &CostArgs) -> Status {
 }
 
 fn price(args: &CostArgs) -> Result<Reconciliation, String> {
-    let mut shares: Vec<ShareRow> = Vec::new();
-    for path in &args.shares {
-        for row in format::read_rows(path, None).map_err(|err| err.to_string())? {
-            shares.push(row.map_err(|err| err.to_string())?);
-        }
-    }
-    sort_shares(&mut shares);
-    let step = shares
-        .first()
+    let read_error = RefCell::new(None);
+    let step = share_stream(&args.shares, &read_error)
+        .next()
         .map_or(HOUR, |row| row.end_time.unix() - row.start_time.unix());
+    if let Some(err) = read_error.take() {
+        return Err(err);
+    }
     let mut bill = BillReader::new(BillingOptions {
         format: args.billing_format,
         currency: args.currency.clone(),
@@ -142,12 +140,32 @@ fn price(args: &CostArgs) -> Result<Reconciliation, String> {
     if let Some(path) = &args.billing_hourly_out {
         bill.write_hourly_csv(path).map_err(|err| err.to_string())?;
     }
-    // The format module writes from a slice, so the priced rows are held until written.
+    // The format module writes from a slice, so the priced rows are held until written. The
+    // share rows stream when the files come in (start_time, deployment) order, as `featgen
+    // shares` writes them; otherwise they are read again, whole, and sorted.
     let mut rows: Vec<CostRow> = Vec::new();
-    let summary = allocate(&bill, shares, |row| {
+    let streamed = allocate(&bill, share_stream(&args.shares, &read_error), |row| {
         rows.push(row);
         Ok(())
-    })
+    });
+    if let Some(err) = read_error.take() {
+        return Err(err);
+    }
+    let summary = match streamed {
+        Err(CostError::Unsorted { .. }) => {
+            rows.clear();
+            let mut shares: Vec<ShareRow> = share_stream(&args.shares, &read_error).collect();
+            if let Some(err) = read_error.take() {
+                return Err(err);
+            }
+            sort_shares(&mut shares);
+            allocate(&bill, shares, |row| {
+                rows.push(row);
+                Ok(())
+            })
+        }
+        other => other,
+    }
     .map_err(|err| err.to_string())?;
     let out_format = args
         .format
@@ -168,4 +186,29 @@ fn price(args: &CostArgs) -> Result<Reconciliation, String> {
             .map_err(|err| err.to_string())?;
     }
     Ok(summary)
+}
+
+/// The share rows of `paths`, file after file; the first read error ends them and is kept in
+/// `error`.
+fn share_stream<'a>(
+    paths: &'a [PathBuf],
+    error: &'a RefCell<Option<String>>,
+) -> impl Iterator<Item = ShareRow> + 'a {
+    let keep = move |err: String| {
+        error.borrow_mut().get_or_insert(err);
+    };
+    paths
+        .iter()
+        .take_while(move |_| error.borrow().is_none())
+        .flat_map(
+            move |path| match format::read_rows::<ShareRow>(path, None) {
+                Ok(rows) => Some(rows),
+                Err(err) => {
+                    keep(err.to_string());
+                    None
+                }
+            },
+        )
+        .flatten()
+        .map_while(move |row| row.map_err(|err| keep(err.to_string())).ok())
 }
