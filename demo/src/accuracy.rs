@@ -223,3 +223,42 @@ pub fn compare(measured: &[Measured], sampled_ns: impl Fn(&str) -> u64) -> Vec<S
         })
         .collect()
 }
+
+/// featgen's CPU per endpoint label, read from the profiles in `profiles` the way
+/// `featgen shares` reads them (every sample of every file, whatever its step).
+pub fn sampled_cpu_by_endpoint(
+    profiles: &Path,
+) -> Result<std::collections::BTreeMap<String, u64>, DemoError> {
+    use featgen_attribution::period::{Period, Step};
+    use featgen_attribution::profiles::{ReadOptions, read_dir};
+    use featgen_attribution::time::DAY;
+
+    let now = featgen_attribution::UtcTime::from_unix(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |since| since.as_secs() as i64),
+    );
+    // Two whole days around now hold every profile of a run that started minutes ago.
+    let from = now.floor(DAY);
+    let period = Period::new(
+        featgen_attribution::UtcTime::from_unix(from.unix() - DAY),
+        featgen_attribution::UtcTime::from_unix(from.unix() + DAY),
+        Step::Day,
+    )
+    .map_err(DemoError::Fleet)?;
+    let options = ReadOptions {
+        labels: Default::default(),
+        period,
+        skip_damaged: false,
+        threads: 0,
+    };
+    let read = read_dir(profiles, &options)
+        .map_err(|err| DemoError::Fleet(format!("reading the profiles: {err}")))?;
+    let mut by_endpoint = std::collections::BTreeMap::new();
+    for labeled in read.cpu {
+        if let Some(endpoint) = labeled.endpoint {
+            *by_endpoint.entry(endpoint).or_default() += labeled.cpu_ns;
+        }
+    }
+    Ok(by_endpoint)
+}

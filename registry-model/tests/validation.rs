@@ -414,7 +414,7 @@ fn lock_ids_never_wrap_past_u32_max() {
     ]);
     let errors = result.expect_err("no id is left above u32::MAX");
     assert_eq!(errors.len(), 1, "{errors:#?}");
-    assert_eq!(errors[0].code, "invalid-lock");
+    assert_eq!(errors[0].code, featgen_registry::Code::InvalidLock);
     assert!(
         errors[0].message.contains("no `features` id left"),
         "{errors:#?}"
@@ -432,7 +432,7 @@ fn a_lock_that_is_not_utf8_is_an_invalid_lock() {
     ]);
     let errors = result.expect_err("damaged lock");
     assert_eq!(errors.len(), 1, "{errors:#?}");
-    assert_eq!(errors[0].code, "invalid-lock", "{errors:#?}");
+    assert_eq!(errors[0].code, featgen_registry::Code::InvalidLock, "{errors:#?}");
     assert_eq!(
         file_name(&errors[0].primary.as_ref().unwrap().file),
         "featgen.lock"
@@ -459,10 +459,10 @@ fn thousands_of_unknown_names_and_their_rendering_stay_fast() {
     }
     let (_dir, result) = load(&[("a.yaml", yaml.as_bytes()), ("org.yaml", org.as_bytes())]);
     let errors = result.expect_err("unknown teams");
-    let unknown: Vec<&Diagnostic> = errors.iter().filter(|d| d.code == "unknown-team").collect();
+    let unknown: Vec<&Diagnostic> = errors.iter().filter(|d| d.code == featgen_registry::Code::UnknownTeam).collect();
     assert_eq!(unknown.len(), 2_000);
-    let diagnostics = featgen_codegen::Diagnostics(errors.clone());
-    let human = diagnostics.render_human(&mut featgen_codegen::SourceCache::new());
+    let diagnostics = featgen_registry::Diagnostics(errors.clone());
+    let human = diagnostics.render_human(&mut featgen_registry::SourceCache::new());
     assert_eq!(human.matches("error[unknown-team]").count(), 2_000);
     assert!(human.contains("team: unknown-1999"), "snippets are shown");
 }
