@@ -91,7 +91,9 @@ async fn create_item(_: Probe) -> HttpResponse {
     nested();
     // Work spawned for the request carries its route only when wrapped.
     let (carried, lost) = (
-        actix_web::rt::spawn(featgen::in_current_route(async { record("spawned, wrapped") })),
+        actix_web::rt::spawn(featgen::in_current_route(async {
+            record("spawned, wrapped")
+        })),
         actix_web::rt::spawn(async { record("spawned, not wrapped") }),
     );
     carried.await.unwrap();
@@ -146,7 +148,9 @@ async fn send(middleware: RouteMiddleware, request: test::TestRequest) -> (u16, 
 }
 
 fn parts<'a>(log: &'a [(&'static str, String)]) -> Vec<(&'static str, &'a str)> {
-    log.iter().map(|(part, seen)| (*part, seen.as_str())).collect()
+    log.iter()
+        .map(|(part, seen)| (*part, seen.as_str()))
+        .collect()
 }
 
 #[actix_web::test]
@@ -182,7 +186,9 @@ async fn unmarked_and_unknown_requests_run_under_their_unmatched_or_mapped_route
         [("extractor", "GET /health"), ("handler", "GET /health")]
     );
     assert_eq!(
-        featgen::actix::unmatched("GET", Some("/health")).feature.name,
+        featgen::actix::unmatched("GET", Some("/health"))
+            .feature
+            .name,
         ""
     );
 
@@ -197,7 +203,10 @@ async fn unmarked_and_unknown_requests_run_under_their_unmatched_or_mapped_route
     assert_eq!(status, 404);
     assert_eq!(
         parts(&take_log()),
-        [("extractor", "GET (fallback)"), ("handler", "GET (fallback)")]
+        [
+            ("extractor", "GET (fallback)"),
+            ("handler", "GET (fallback)")
+        ]
     );
 }
 
@@ -216,7 +225,11 @@ async fn the_route_is_restored_after_every_poll() {
             }
         })
     };
-    send(RouteMiddleware::new(), test::TestRequest::post().uri("/items/7")).await;
+    send(
+        RouteMiddleware::new(),
+        test::TestRequest::post().uri("/items/7"),
+    )
+    .await;
     watcher.await.unwrap();
     take_log();
     assert!(seen_between.borrow().iter().all(Option::is_none));

@@ -204,13 +204,18 @@ fn send(app: Router, method: Method, path: &str) -> (Vec<(&'static str, String)>
         });
     let restored = restored.lock().unwrap();
     assert!(!restored.is_empty());
-    assert!(restored.iter().all(|&r| r), "the outer route after every poll");
+    assert!(
+        restored.iter().all(|&r| r),
+        "the outer route after every poll"
+    );
     assert!(featgen::current().is_none());
     (log.take(), status, body)
 }
 
 fn parts<'a>(log: &'a [(&'static str, String)]) -> Vec<(&'static str, &'a str)> {
-    log.iter().map(|(part, seen)| (*part, seen.as_str())).collect()
+    log.iter()
+        .map(|(part, seen)| (*part, seen.as_str()))
+        .collect()
 }
 
 #[test]
@@ -244,13 +249,19 @@ fn the_handlers_own_route_wins_inside_a_differently_mapped_request() {
     let (log, status, _) = send(app(layer), Method::POST, "/items/7");
     assert_eq!(status, 200);
     let log = parts(&log);
-    assert_eq!(log[..4], [
-        ("extractor", "gateway"),
-        ("handler", "items.create"),
-        ("nested", "nested"),
-        ("handler after await", "items.create"),
-    ]);
-    assert!(log[4..].iter().all(|(_, seen)| *seen == "gateway"), "{log:?}");
+    assert_eq!(
+        log[..4],
+        [
+            ("extractor", "gateway"),
+            ("handler", "items.create"),
+            ("nested", "nested"),
+            ("handler after await", "items.create"),
+        ]
+    );
+    assert!(
+        log[4..].iter().all(|(_, seen)| *seen == "gateway"),
+        "{log:?}"
+    );
 }
 
 #[test]
@@ -270,7 +281,10 @@ fn unmarked_handlers_run_under_their_unmatched_route_or_their_mapping() {
 
     let layer = RouteLayer::new().route("GET", "/health", &HEALTH);
     let (log, ..) = send(app(layer), Method::GET, "/health");
-    assert_eq!(parts(&log), [("extractor", "health"), ("handler", "health")]);
+    assert_eq!(
+        parts(&log),
+        [("extractor", "health"), ("handler", "health")]
+    );
 }
 
 #[test]
@@ -291,7 +305,6 @@ fn head_runs_under_the_get_route_and_unknown_paths_under_the_fallback_route() {
             ("handler", "GET (fallback) (no feature)"),
         ]
     );
-
 }
 
 #[test]
@@ -302,5 +315,8 @@ fn without_the_layer_only_the_handler_body_has_a_route() {
     // `send` polls under HEALTH: that is what runs outside the handler without the layer.
     assert_eq!(log[0], ("extractor", "health"));
     assert_eq!(log[1], ("handler", "items.create"));
-    assert!(log[4..].iter().all(|(_, seen)| *seen == "health"), "{log:?}");
+    assert!(
+        log[4..].iter().all(|(_, seen)| *seen == "health"),
+        "{log:?}"
+    );
 }
