@@ -284,3 +284,31 @@ fn shares_of_whole_requests_match_per_thread_cpu_clocks_within_3_points() {
         "the requests' CPU should carry their feature: {attributed:.3}"
     );
 }
+
+/// Samples taken under an unmatched route carry its `endpoint` label and none of the feature
+/// labels: a row of their own, apart from the unattributed samples (no labels at all).
+#[test]
+fn unmatched_routes_label_samples_with_their_endpoint_only() {
+    let _serial = exclusive();
+    let dir = tempfile::tempdir().unwrap();
+    let profiler = profiler_until_stop(dir.path());
+    std::thread::spawn(|| {
+        let _route = featgen::enter(featgen::axum::unmatched("GET", Some("/health")));
+        burn_cpu(std::time::Duration::from_millis(300));
+    })
+    .join()
+    .unwrap();
+    profiler.stop();
+    let profiles = read_profiles(dir.path());
+    let mut unmatched_ns = 0;
+    for profile in &profiles {
+        for sample in &profile.sample {
+            let labels: Vec<_> = profile.labels(sample).collect();
+            if labels.contains(&("endpoint", "GET /health")) {
+                assert_eq!(labels, [("endpoint", "GET /health")]);
+                unmatched_ns += sample.value[0];
+            }
+        }
+    }
+    assert!(unmatched_ns > 0, "samples under the unmatched route");
+}
