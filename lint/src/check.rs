@@ -249,6 +249,18 @@ impl Checker<'_> {
         let mut entry = RouteEntry::new(marker.kind, &marker.handler, &marker.at, marker.language);
         entry.method.clone_from(&marker.method);
         entry.path.clone_from(&marker.path);
+        // As the runtime names it: `endpoint = ".."`, else the function's own name.
+        let function = marker
+            .handler
+            .rsplit([':', '.'])
+            .next()
+            .unwrap_or(&marker.handler);
+        entry.endpoint = Some(
+            marker
+                .endpoint
+                .clone()
+                .unwrap_or_else(|| function.to_owned()),
+        );
         match &marker.feature {
             FeatureArg::Missing => self.finding(
                 Rule::MissingFeature,

@@ -40,6 +40,8 @@ pub(crate) struct Marker {
     pub method: Option<String>,
     /// HTTP path written in the marker, if any.
     pub path: Option<String>,
+    /// What `endpoint = ".."` says, if anything (the label then defaults to the function name).
+    pub endpoint: Option<String>,
 }
 
 /// The `feature` argument of a marker.

@@ -176,6 +176,7 @@ impl PythonFile<'_> {
                 handler: handler.to_owned(),
                 method: None,
                 path: None,
+                endpoint: None,
             };
             if let Some(arguments) = arguments {
                 self.read_arguments(arguments, &mut marker);
@@ -207,6 +208,7 @@ impl PythonFile<'_> {
                     };
                     match self.text(name) {
                         "feature" => marker.feature = self.feature(value),
+                        "endpoint" => marker.endpoint = self.string(value),
                         "methods" => {
                             let mut inner = value.walk();
                             let methods: Vec<String> = value

@@ -19,6 +19,9 @@ pub struct RouteEntry {
     pub path: Option<String>,
     /// The function (crate-relative path in Rust, name in Python).
     pub handler: String,
+    /// The `endpoint` label profiles carry for it: the marker's `endpoint = ".."`, else the
+    /// function's name; `None` when it has no marker.
+    pub endpoint: Option<String>,
     /// YAML name of the feature; `None` when unassigned or not in the registry.
     pub feature: Option<String>,
     /// Feature group of the feature.
@@ -42,6 +45,7 @@ impl RouteEntry {
             method: None,
             path: None,
             handler: handler.to_owned(),
+            endpoint: None,
             feature: None,
             group: None,
             team: None,
@@ -70,6 +74,7 @@ impl RouteEntry {
             or_dash(&self.method),
             or_dash(&self.path),
             self.handler.clone(),
+            or_dash(&self.endpoint),
             or_dash(&self.feature),
             or_dash(&self.group),
             or_dash(&self.team),
@@ -82,9 +87,9 @@ impl RouteEntry {
 }
 
 /// Column headers of the table and CSV formats.
-const HEADERS: [&str; 11] = [
-    "kind", "method", "path", "handler", "feature", "group", "team", "tier", "file", "line",
-    "language",
+const HEADERS: [&str; 12] = [
+    "kind", "method", "path", "handler", "endpoint", "feature", "group", "team", "tier", "file",
+    "line", "language",
 ];
 
 /// Output format of `featgen routes`.

@@ -139,6 +139,17 @@ fn repository_examples_lint_clean() {
         "the example's routes are found: {:?}",
         report.routes
     );
+    // The endpoint label, as profiles carry it: `endpoint = ".."`, else the function's name.
+    let endpoint_of = |handler: &str| {
+        report
+            .routes
+            .iter()
+            .find(|r| r.handler.ends_with(handler))
+            .and_then(|r| r.endpoint.as_deref())
+    };
+    assert_eq!(endpoint_of("send_message"), Some("messages.send"));
+    assert_eq!(endpoint_of("start_typing"), Some("start_typing"));
+    assert_eq!(endpoint_of("expire_typing"), Some("typing.expire"));
 }
 
 /// Writes `files` (path, text) under a new temporary directory.

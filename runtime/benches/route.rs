@@ -1,16 +1,23 @@
 //! Cost of the current route on the hot path, in one run: per sync call and per async poll of a
 //! marked function against the plain one, `tracing::Instrument` (registry subscriber) and a
-//! `tokio::task_local!` scope.
+//! `tokio::task_local!` scope; and per request through an axum router with and without
+//! `featgen::axum::RouteLayer`.
 //!
 //! `cargo bench -p featgen --bench route`; the figures are in the README ("Benchmark").
 
+use axum::Router;
+use axum::body::Body;
+use axum::http::Request;
+use axum::routing::post;
 use criterion::{Criterion, criterion_group, criterion_main};
 use featgen::{route, task};
 use featgen_features::Feature;
+use http_body::Body as _;
 use std::future::Future;
 use std::hint::black_box;
 use std::pin::Pin;
 use std::task::{Context, Poll, Waker};
+use tower::ServiceExt;
 use tracing::Instrument;
 
 tokio::task_local! {
@@ -87,5 +94,42 @@ fn route_overhead(c: &mut Criterion) {
     );
 }
 
-criterion_group!(benches, route_overhead);
+#[route(POST, "/channels/{channel_id}/messages", feature = Messaging)]
+async fn send_message() -> &'static str {
+    "sent"
+}
+
+/// One request through `app` with `tower::ServiceExt::oneshot`, polled to completion, and its
+/// response body read frame by frame (the handler never waits, so nothing is ever pending).
+fn request_through(app: &Router) -> usize {
+    let request = Request::post("/channels/7/messages")
+        .body(Body::empty())
+        .unwrap();
+    let mut cx = Context::from_waker(Waker::noop());
+    let mut response = std::pin::pin!(app.clone().oneshot(request));
+    let Poll::Ready(Ok(response)) = response.as_mut().poll(&mut cx) else {
+        unreachable!("the handler is ready at once")
+    };
+    let mut body = std::pin::pin!(response.into_body());
+    let mut bytes = 0;
+    while let Poll::Ready(Some(Ok(frame))) = body.as_mut().poll_frame(&mut cx) {
+        bytes += frame.data_ref().map_or(0, |data| data.len());
+    }
+    bytes
+}
+
+fn request_overhead(c: &mut Criterion) {
+    let plain = Router::new().route("/channels/{channel_id}/messages", post(send_message));
+    let layered = plain.clone().layer(featgen::axum::RouteLayer::new());
+    assert_eq!(request_through(&plain), 4);
+    assert_eq!(request_through(&layered), 4);
+    c.bench_function("axum request/#[route] handler", |b| {
+        b.iter(|| request_through(black_box(&plain)))
+    });
+    c.bench_function("axum request/#[route] handler + RouteLayer", |b| {
+        b.iter(|| request_through(black_box(&layered)))
+    });
+}
+
+criterion_group!(benches, route_overhead, request_overhead);
 criterion_main!(benches);

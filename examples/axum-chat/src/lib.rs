@@ -208,8 +208,16 @@ pub async fn expire_typing(chat: Shared, max_age: Duration) -> Sweep {
     }
 }
 
-/// The HTTP API. The paths repeat those of the `#[route]` attributes, which the test checks.
+/// The HTTP API, every request run whole under its route by `featgen::axum::RouteLayer`: the
+/// JSON extraction, the handler, the serialization and the writing of the response body.
 pub fn app(chat: Shared) -> Router {
+    routes(chat).layer(featgen::axum::RouteLayer::new())
+}
+
+/// The HTTP API without the layer: only the handlers' own bodies run under their routes (what
+/// `#[route]` alone covers). The paths repeat those of the `#[route]` attributes, which the test
+/// checks.
+pub fn routes(chat: Shared) -> Router {
     Router::new()
         .route(
             "/channels/{channel_id}/messages",

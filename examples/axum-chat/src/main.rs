@@ -2,8 +2,12 @@
 //! every second, and profiles itself: labeled CPU profiles go to `featgen-profiles/` every 10 s,
 //! or wherever the `FEATGEN_PROFILER_*` environment variables say (Pyroscope, another directory,
 //! another interval). Ctrl-C stops the server and flushes the last profile.
+//!
+//! Every request runs whole under its route (`featgen::axum::RouteLayer`); `CHAT_ROUTE_LAYER=off`
+//! leaves the layer out, so that only handler bodies are attributed (what the load benchmark
+//! compares against).
 
-use axum_chat::{Chat, app, expire_typing};
+use axum_chat::{Chat, app, expire_typing, routes};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -43,7 +47,12 @@ async fn serve() -> std::io::Result<()> {
             expire_typing(sweeper.clone(), Duration::from_secs(10)).await;
         }
     });
-    axum::serve(listener, app(chat))
+    let service = if std::env::var("CHAT_ROUTE_LAYER").as_deref() == Ok("off") {
+        routes(chat)
+    } else {
+        app(chat)
+    };
+    axum::serve(listener, service)
         .with_graceful_shutdown(async {
             // If the handler cannot be installed, serve until killed.
             if tokio::signal::ctrl_c().await.is_err() {

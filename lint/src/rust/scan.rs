@@ -542,8 +542,12 @@ impl Scanner<'_> {
         let mut method = None;
         let mut path = None;
         let mut feature = FeatureArg::Missing;
+        let mut endpoint = None;
         for arg in args {
             match arg {
+                Expr::Assign(assign) if assigned_name(arg).as_deref() == Some("endpoint") => {
+                    endpoint = string_literal(&assign.right);
+                }
                 Expr::Assign(assign) if assigned_name(arg).as_deref() == Some("feature") => {
                     let at = self.at(assign.right.span());
                     feature = match &*assign.right {
@@ -580,6 +584,7 @@ impl Scanner<'_> {
             handler: handler.to_owned(),
             method,
             path,
+            endpoint,
         }
     }
 
