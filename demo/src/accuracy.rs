@@ -129,30 +129,32 @@ pub fn run(duration: Duration, hz: u32, profiles: &Path) -> Result<Vec<Measured>
         let mut n: u64 = 0;
         while Instant::now() < deadline {
             tick.tick().await;
-            let endpoint = (n % 3) as usize;
-            // Vary each request by ±50% so polls do not fall into step with anything periodic.
-            let jitter =
-                0.5 + (n.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 11) as f64 / (1u64 << 53) as f64;
-            let (cpu, wait) = SHAPES[endpoint];
-            let cpu = Duration::from_micros(cpu).mul_f64(jitter);
-            let wait = Duration::from_micros(wait).mul_f64(jitter);
-            let [requests, cpu_ns, latency_ns] = counters[endpoint].clone();
-            let request: Pin<Box<dyn Future<Output = ()> + Send>> = match endpoint {
-                0 => Box::pin(send(cpu, wait)),
-                1 => Box::pin(list(cpu, wait)),
-                _ => Box::pin(me(cpu, wait)),
-            };
-            tasks.spawn(async move {
-                let started = Instant::now();
-                CpuPerPoll {
-                    inner: Box::pin(request),
-                    cpu: cpu_ns,
-                }
-                .await;
-                latency_ns.fetch_add(started.elapsed().as_nanos() as u64, Ordering::Relaxed);
-                requests.fetch_add(1, Ordering::Relaxed);
-            });
-            n += 1;
+            // One request of each endpoint per tick: equal request counts, 10x different CPU.
+            for endpoint in 0..3 {
+                // Vary each request by ±50% so polls do not fall into step with anything periodic.
+                let jitter = 0.5
+                    + (n.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 11) as f64 / (1u64 << 53) as f64;
+                let (cpu, wait) = SHAPES[endpoint];
+                let cpu = Duration::from_micros(cpu).mul_f64(jitter);
+                let wait = Duration::from_micros(wait).mul_f64(jitter);
+                let [requests, cpu_ns, latency_ns] = counters[endpoint].clone();
+                let request: Pin<Box<dyn Future<Output = ()> + Send>> = match endpoint {
+                    0 => Box::pin(send(cpu, wait)),
+                    1 => Box::pin(list(cpu, wait)),
+                    _ => Box::pin(me(cpu, wait)),
+                };
+                tasks.spawn(async move {
+                    let started = Instant::now();
+                    CpuPerPoll {
+                        inner: Box::pin(request),
+                        cpu: cpu_ns,
+                    }
+                    .await;
+                    latency_ns.fetch_add(started.elapsed().as_nanos() as u64, Ordering::Relaxed);
+                    requests.fetch_add(1, Ordering::Relaxed);
+                });
+                n += 1;
+            }
             while tasks.try_join_next().is_some() {}
         }
         while tasks.join_next().await.is_some() {}
