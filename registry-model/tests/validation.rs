@@ -432,7 +432,11 @@ fn a_lock_that_is_not_utf8_is_an_invalid_lock() {
     ]);
     let errors = result.expect_err("damaged lock");
     assert_eq!(errors.len(), 1, "{errors:#?}");
-    assert_eq!(errors[0].code, featgen_registry::Code::InvalidLock, "{errors:#?}");
+    assert_eq!(
+        errors[0].code,
+        featgen_registry::Code::InvalidLock,
+        "{errors:#?}"
+    );
     assert_eq!(
         file_name(&errors[0].primary.as_ref().unwrap().file),
         "featgen.lock"
@@ -459,7 +463,10 @@ fn thousands_of_unknown_names_and_their_rendering_stay_fast() {
     }
     let (_dir, result) = load(&[("a.yaml", yaml.as_bytes()), ("org.yaml", org.as_bytes())]);
     let errors = result.expect_err("unknown teams");
-    let unknown: Vec<&Diagnostic> = errors.iter().filter(|d| d.code == featgen_registry::Code::UnknownTeam).collect();
+    let unknown: Vec<&Diagnostic> = errors
+        .iter()
+        .filter(|d| d.code == featgen_registry::Code::UnknownTeam)
+        .collect();
     assert_eq!(unknown.len(), 2_000);
     let diagnostics = featgen_registry::Diagnostics(errors.clone());
     let human = diagnostics.render_human(&mut featgen_registry::SourceCache::new());
