@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::sync::OnceLock;
 
 use featgen_codegen::render::{self, RenderOptions};
-use featgen_codegen::{Registry, SourceCache};
+use featgen_registry::{Loaded, SourceCache};
 use libfuzzer_sys::fuzz_target;
 
 /// One directory per process, reused by every input.
@@ -34,9 +34,9 @@ fuzz_target!(|data: &[u8]| {
             let _ = std::fs::remove_file(lock);
         }
     }
-    match Registry::load_with_lock(registry, lock) {
+    match Loaded::load_with_lock(registry, lock) {
         Ok(loaded) => {
-            render::render(&loaded, &[], &RenderOptions::default()).expect("a valid registry renders");
+            render::render(&loaded.registry, &[], &RenderOptions::default()).expect("a valid registry renders");
         }
         Err(diagnostics) => {
             let _ = diagnostics.render_human(&mut SourceCache::new());
