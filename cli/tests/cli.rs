@@ -326,7 +326,10 @@ fn a_build_that_fails_to_write_changes_nothing() {
     assert_eq!(code(&featgen(dir.path(), &["build"])), 0);
     let registry = dir.path().join("registry/features.yaml");
     let mut text = std::fs::read_to_string(&registry).unwrap();
-    text.push_str("- feature: brand-new\n  team: msgs-team\n  tier: S\n  feature_group: chat\n");
+    // The starter lists its features under `features:`, indented by two.
+    text.push_str(
+        "  - feature: brand-new\n    team: msgs-team\n    tier: S\n    feature_group: chat\n",
+    );
     std::fs::write(&registry, text).unwrap();
     let python = dir.path().join("generated/python");
     std::fs::remove_dir_all(&python).unwrap();
