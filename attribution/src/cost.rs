@@ -404,24 +404,9 @@ impl Run<'_> {
         for ((row, cost), naive) in rows.iter().zip(costs).zip(naive) {
             let cost_per_request = row.requests.filter(|&n| n > 0).map(|n| per_unit(cost, n));
             self.write(CostRow {
-                start_time: row.start_time,
-                end_time: row.end_time,
-                deployment: row.deployment.clone(),
-                feature: row.feature.clone(),
-                endpoint: row.endpoint.clone(),
-                percentage_of_cpu: row.percentage_of_cpu,
-                feature_id: row.feature_id,
-                feature_group: row.feature_group.clone(),
-                team: row.team.clone(),
-                tier: row.tier.clone(),
-                cpu_ns: row.cpu_ns,
-                samples: row.samples,
-                requests: row.requests,
-                cost,
-                currency: key.currency.clone(),
-                bucket: bucket_of(row),
                 cost_per_request,
                 cost_if_equal_per_request: naive,
+                ..CostRow::priced(row, cost, key.currency.clone(), bucket_of(row))
             })?;
         }
         Ok(())

@@ -1194,24 +1194,9 @@ mod tests {
     fn cost_rows() -> Vec<CostRow> {
         let share = share_rows();
         let cost = |row: &ShareRow, cost: &str, bucket: Bucket, per: Option<&str>| CostRow {
-            start_time: row.start_time,
-            end_time: row.end_time,
-            deployment: row.deployment.clone(),
-            feature: row.feature.clone(),
-            endpoint: row.endpoint.clone(),
-            percentage_of_cpu: row.percentage_of_cpu,
-            feature_id: row.feature_id,
-            feature_group: row.feature_group.clone(),
-            team: row.team.clone(),
-            tier: row.tier.clone(),
-            cpu_ns: row.cpu_ns,
-            samples: row.samples,
-            requests: row.requests,
-            cost: cost.parse().unwrap(),
-            currency: "USD".into(),
-            bucket,
             cost_per_request: per.map(|p| p.parse().unwrap()),
             cost_if_equal_per_request: per.map(|_| "-0.000000000000000001".parse().unwrap()),
+            ..CostRow::priced(row, cost.parse().unwrap(), "USD".into(), bucket)
         };
         let mut rows = vec![
             cost(&share[0], "12.340", Bucket::Feature, Some("0.0000036293")),

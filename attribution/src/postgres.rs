@@ -438,24 +438,8 @@ mod tests {
         let db = TestDb::new();
         let base = share(0, "api", Some("create_message"), 10);
         let cost = |bucket, cost: &str, per: Option<&str>| CostRow {
-            start_time: base.start_time,
-            end_time: base.end_time,
-            deployment: base.deployment.clone(),
-            feature: base.feature.clone(),
-            endpoint: base.endpoint.clone(),
-            percentage_of_cpu: base.percentage_of_cpu,
-            feature_id: base.feature_id,
-            feature_group: base.feature_group.clone(),
-            team: base.team.clone(),
-            tier: base.tier.clone(),
-            cpu_ns: base.cpu_ns,
-            samples: base.samples,
-            requests: base.requests,
-            cost: cost.parse().unwrap(),
-            currency: "USD".into(),
-            bucket,
             cost_per_request: per.map(|p| p.parse().unwrap()),
-            cost_if_equal_per_request: None,
+            ..CostRow::priced(&base, cost.parse().unwrap(), "USD".into(), bucket)
         };
         let rows = vec![
             cost(
