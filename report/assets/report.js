@@ -286,6 +286,13 @@
       })]);
     }
     BUCKETS.forEach(function (b) { if (sums[b] && weight(b) > 0) lines.push([b, sums[b]]); });
+    // Each value holds for its whole hour or day: a step from its start to the next one, and a
+    // closing point at the end of the last, so that even a one-hour window draws its area.
+    var steps = function (values) {
+      var points = values.map(function (v, i) { return [times[i] * 1000, v]; });
+      if (values.length) points.push([(times[times.length - 1] + data.resolution) * 1000, values[values.length - 1]]);
+      return points;
+    };
     document.getElementById('area-title').textContent = METRIC_NAME[state.metric] + ' per ' +
       (data.resolution === 3600 ? 'hour' : 'day') + ' by ' + GROUPING_NAME[state.grouping] + ', ' + data.deployments[state.deployment];
     charts.area.setOption({
@@ -299,9 +306,9 @@
       series: lines.map(function (line) {
         var color = colorOf(line[0]);
         return {
-          type: 'line', name: line[0], stack: 'total', areaStyle: {}, showSymbol: false,
+          type: 'line', name: line[0], stack: 'total', areaStyle: {}, showSymbol: false, step: 'end',
           lineStyle: { width: 0.5 }, itemStyle: color ? { color: color } : undefined,
-          data: line[1].map(function (v, i) { return [times[i] * 1000, v]; })
+          data: steps(line[1])
         };
       })
     }, { notMerge: true });

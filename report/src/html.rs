@@ -26,7 +26,7 @@ const STYLE: &str = include_str!("../assets/report.css");
 /// the browser test (`report/tests/browser/check.mjs`) recomputes both and names the new value.
 const SCRIPT_HASHES: [&str; 2] = [
     "tmslrrTfhOMxmdwhaUAU0zbSIsvZ3rDlp8FL1qoND9A=",
-    "FORGQTBoyDsjc7Ad3Rx5VsixnHhKKbuSKMfLEHg/9Ns=",
+    "A+FltjPnRdebIog2p/OZVw1h7AUyWMdtDgzit5Kv7SQ=",
 ];
 /// The page's markup, with `{{STYLE}}`, `{{DATA}}`, `{{ECHARTS}}`, `{{SCRIPT}}`, `{{LICENSES}}`
 /// and `{{SCRIPT_HASHES}}`.

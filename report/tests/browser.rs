@@ -3,53 +3,19 @@
 //! Chromium is missing (`scripts/test` installs them). Screenshots land in
 //! `target/tmp/report-browser/`.
 
+mod chromium;
 mod synthetic;
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::Path;
 
+use chromium::{artifacts, run_check};
 use featgen_attribution::{Bucket, CostRow};
 use featgen_report::read::RowFiles;
 use featgen_report::{Options, render};
 use rust_decimal::{Decimal, RoundingStrategy};
 use serde_json::json;
 use synthetic::Fleet;
-
-fn browser_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser")
-}
-
-fn artifacts(name: &str) -> PathBuf {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-/// Runs check.mjs; panics with its output unless every check passed.
-fn run_check(args: &[&Path], extra: &[&str]) -> String {
-    let modules = browser_dir().join("node_modules/playwright-core");
-    assert!(
-        modules.is_dir(),
-        "{} is missing: run `npm ci` in report/tests/browser (scripts/test does)",
-        modules.display()
-    );
-    let output = Command::new("node")
-        .arg(browser_dir().join("check.mjs"))
-        .args(args)
-        .args(extra)
-        .current_dir(browser_dir())
-        .output()
-        .expect("node must be installed (apt-get install nodejs) to test the report in Chromium");
-    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        output.status.success(),
-        "the browser check failed ({}):\n{stdout}\n{stderr}",
-        output.status
-    );
-    stdout
-}
 
 /// To the cent, as the page shows it (without thousands separators).
 fn cents(value: Decimal) -> String {
@@ -178,35 +144,23 @@ fn the_report_in_chromium() {
     eprintln!("{out}screenshots in {}", dir.display());
 }
 
-/// A month of 300 deployments (100 services in 3 regions), 2,400 endpoints (7,200
-/// deployment-endpoint pairs), hourly rows: 5.4 million cost rows. Prints the report's size and
-/// Chromium's render time; run with
-/// `cargo nextest run -p featgen-report --release --run-ignored only month`.
+/// A window of one hour has one point per series: the area chart must still fill its plot (each
+/// value holds for its hour), as after a short `featgen demo`.
 #[test]
-#[ignore = "a measurement (a minute or more), not a check; figures in the README"]
-fn month_of_300_deployments() {
+fn a_one_hour_report_draws_its_area() {
     let fleet = Fleet {
-        start: 1_748_736_000, // 2025-06-01 00:00:00 UTC
-        hours: 30 * 24,
-        services: 100,
-        deployments: 300,
-        endpoints_per_service: 24,
-        features_per_service: 6,
-        regression_at: Some(25 * 24),
+        start: 1_749_686_400,
+        hours: 1,
+        services: 2,
+        deployments: 2,
+        endpoints_per_service: 4,
+        features_per_service: 2,
+        regression_at: None,
     };
-    let started = std::time::Instant::now();
     let html = render(&fleet, &Options::default()).unwrap();
-    let build = started.elapsed();
-    let dir = artifacts("report-month");
-    let report = dir.join("month.html");
+    let dir = artifacts("report-one-hour");
+    let report = dir.join("one-hour.html");
     std::fs::write(&report, &html).unwrap();
-    let out = run_check(&[&report, &report, &dir], &["--measure"]);
-    eprintln!(
-        "month report: {} bytes ({:.1} MB), built in {:.1} s (two passes over 5.4 M generated rows); Chromium: {}",
-        html.len(),
-        html.len() as f64 / 1e6,
-        build.as_secs_f64(),
-        out.lines().next().unwrap_or_default()
-    );
-    assert!(html.len() < 10_000_000, "{} bytes", html.len());
+    let out = run_check(&[&report, &report, &dir], &["--area-drawn"]);
+    assert!(out.contains("ok: the area chart fills"), "{out}");
 }

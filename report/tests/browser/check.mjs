@@ -5,7 +5,8 @@
 // EXPECTED.json (written by report/tests/browser.rs) holds what the rows say: totals to the cent,
 // legend entries, the deployment to switch to. Prints one line per check; exits 1 on the first
 // failure, 2 when Chromium or playwright-core is missing. Run with --measure to only time the
-// rendering (report/tests/browser.rs, the ignored month test).
+// rendering (report/benches/month.rs), with --area-drawn to only check that the area chart fills
+// its plot (a one-hour report has a single point per series).
 import { createHash } from 'node:crypto';
 import { readFileSync, mkdirSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
@@ -14,6 +15,7 @@ import { join } from 'node:path';
 const CHROMIUM = process.env.FEATGEN_CHROMIUM || '/usr/bin/chromium';
 const [reportPath, expectedPath, artifacts] = process.argv.slice(2).filter((a) => !a.startsWith('--'));
 const measureOnly = process.argv.includes('--measure');
+const areaOnly = process.argv.includes('--area-drawn');
 
 let chromium;
 try {
@@ -92,6 +94,25 @@ try {
     await page.screenshot({ path: join(artifacts, 'month.png') });
     // From navigation start: the data parsed, the page drawn; and the harness's wall clock.
     console.log(JSON.stringify({ parsedMs: Math.round(marks[0]), renderedMs: Math.round(marks[1]), wallMs: wall }));
+    check(errors.length === 0 && requests.length === 0, `no error, no request (${errors.concat(requests).join('; ')})`);
+    process.exit(process.exitCode || 0);
+  }
+  if (areaOnly) {
+    // The share of the plot area (inside the chart's grid) that the stacked areas painted.
+    const filled = await page.evaluate(async () => {
+      await new Promise((resolve) => requestAnimationFrame(() => resolve()));
+      const chart = window.featgenReport.charts.area;
+      const canvas = document.querySelector('#area canvas');
+      const scale = canvas.width / canvas.clientWidth;
+      const grid = chart.getModel().getComponent('grid').coordinateSystem.getRect();
+      const [x, y, w, h] = [grid.x, grid.y, grid.width, grid.height].map((v) => Math.floor(v * scale));
+      const pixels = canvas.getContext('2d').getImageData(x + 2, y + 2, w - 4, h - 4).data;
+      let count = 0;
+      for (let i = 3; i < pixels.length; i += 4) if (pixels[i] > 0) count += 1;
+      return count / ((w - 4) * (h - 4));
+    });
+    await page.screenshot({ path: join(artifacts, 'area.png') });
+    check(filled > 0.3, `the area chart fills ${Math.round(filled * 100)}% of its plot`);
     check(errors.length === 0 && requests.length === 0, `no error, no request (${errors.concat(requests).join('; ')})`);
     process.exit(process.exitCode || 0);
   }
