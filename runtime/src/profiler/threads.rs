@@ -1,5 +1,5 @@
 //! Which threads are sampled: registration, the `/proc/self/task` scan, and a run's start and
-//! stop, which arm and disarm every thread's sampler ([`super::timers`]).
+//! stop, which arm and disarm every thread's sampler ([`super::registry`]).
 //!
 //! - *registered* threads (those that ran a route, or called [`register_current_thread`]) get
 //!   their sampler at registration and have full frame-pointer stacks, bounded by their stack
@@ -37,8 +37,9 @@ struct ThreadEntry {
     sampler: Option<OwnSampler>,
 }
 
-/// Samplers and known threads; only touched in normal (non-signal) context.
-struct Timers {
+/// The threads known to the profiler with their samplers, and the process-wide timer; only
+/// touched in normal (non-signal) context.
+struct Registry {
     /// The sampling period while running, `None` when stopped.
     period_ns: Option<u64>,
     /// The engine of the running profiler.
@@ -50,7 +51,7 @@ struct Timers {
     process: Option<Timer>,
 }
 
-static TIMERS: Mutex<Timers> = Mutex::new(Timers {
+static REGISTRY: Mutex<Registry> = Mutex::new(Registry {
     period_ns: None,
     engine: Engine::TimerCreate,
     threads: Vec::new(),
@@ -58,9 +59,9 @@ static TIMERS: Mutex<Timers> = Mutex::new(Timers {
     process: None,
 });
 
-/// Locks [`TIMERS`]; a panic while holding it leaves consistent data, so poisoning is ignored.
-fn timers() -> MutexGuard<'static, Timers> {
-    TIMERS
+/// Locks [`REGISTRY`]; a panic while holding it leaves consistent data, so poisoning is ignored.
+fn registry() -> MutexGuard<'static, Registry> {
+    REGISTRY
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
@@ -75,7 +76,7 @@ impl Drop for ExitGuard {
         // SAFETY: gettid has no preconditions.
         let tid = unsafe { libc::gettid() };
         // Dropping the entry closes the thread's perf event or deletes its timer.
-        timers().threads.retain(|thread| thread.tid != tid);
+        registry().threads.retain(|thread| thread.tid != tid);
     }
 }
 
@@ -94,28 +95,28 @@ fn live_threads() -> Vec<libc::pid_t> {
 /// 100 ms while sampling.
 pub(crate) fn scan_threads() {
     let live = live_threads();
-    let mut timers = timers();
+    let mut registry = registry();
     // Threads born since the start: all their CPU time is within the run.
-    arm_unknown(&mut timers, &live, false);
+    arm_unknown(&mut registry, &live, false);
 }
 
 /// The body of [`scan_threads`] on the listed `live` threads. `at_start`: they predate the
 /// run, so their accounting starts at their CPU time now.
-fn arm_unknown(timers: &mut Timers, live: &[libc::pid_t], at_start: bool) {
-    let Some(period_ns) = timers.period_ns else {
+fn arm_unknown(registry: &mut Registry, live: &[libc::pid_t], at_start: bool) {
+    let Some(period_ns) = registry.period_ns else {
         return;
     };
-    timers.scanned.retain(|thread| live.contains(&thread.tid));
+    registry.scanned.retain(|thread| live.contains(&thread.tid));
     for &tid in live {
         let known = |list: &[ThreadEntry]| list.iter().any(|thread| thread.tid == tid);
-        if !known(&timers.threads) && !known(&timers.scanned) {
+        if !known(&registry.threads) && !known(&registry.scanned) {
             let base = if at_start {
                 thread_cpu_ns(cpu_clock_of(tid)).unwrap_or(0)
             } else {
                 0
             };
-            let sampler = arm(timers.engine, tid, base, period_ns);
-            timers.scanned.push(ThreadEntry { tid, sampler });
+            let sampler = arm(registry.engine, tid, base, period_ns);
+            registry.scanned.push(ThreadEntry { tid, sampler });
         }
     }
 }
@@ -156,20 +157,20 @@ pub fn register_current_thread() {
     EXIT.with(|_| {});
     // SAFETY: gettid has no preconditions.
     let tid = unsafe { libc::gettid() };
-    let mut timers = timers();
-    let entry = match timers.scanned.iter().position(|thread| thread.tid == tid) {
+    let mut registry = registry();
+    let entry = match registry.scanned.iter().position(|thread| thread.tid == tid) {
         // Found by a scan (it predates the run, or was born since): its sampler carries on.
-        Some(index) => timers.scanned.swap_remove(index),
+        Some(index) => registry.scanned.swap_remove(index),
         None => {
             // While running, a thread no scan has seen yet was born after the start: its
             // accounting starts at 0 (what the process-wide timer took is left out).
-            let sampler = timers
+            let sampler = registry
                 .period_ns
-                .and_then(|period| arm(timers.engine, tid, 0, period));
+                .and_then(|period| arm(registry.engine, tid, 0, period));
             ThreadEntry { tid, sampler }
         }
     };
-    timers.threads.push(entry);
+    registry.threads.push(entry);
     compiler_fence(Ordering::SeqCst);
     REGISTERED.with(|registered| registered.set(true));
 }
@@ -195,12 +196,12 @@ impl Sampler {
         sampler::enable(&ring, period_ns);
         let live = live_threads();
         {
-            let mut timers = timers();
-            timers.engine = engine;
-            for index in 0..timers.threads.len() {
-                let tid = timers.threads[index].tid;
+            let mut registry = registry();
+            registry.engine = engine;
+            for index in 0..registry.threads.len() {
+                let tid = registry.threads[index].tid;
                 let base = thread_cpu_ns(cpu_clock_of(tid)).unwrap_or(0);
-                timers.threads[index].sampler = arm(engine, tid, base, period_ns);
+                registry.threads[index].sampler = arm(engine, tid, base, period_ns);
             }
             // Per-thread samplers first, so no registered thread ever runs without one while
             // the process-wide timer exists.
@@ -212,22 +213,22 @@ impl Sampler {
             );
             match process {
                 Ok(process) => {
-                    timers.process = Some(process);
-                    timers.period_ns = Some(period_ns);
+                    registry.process = Some(process);
+                    registry.period_ns = Some(period_ns);
                 }
                 Err(err) => {
-                    timers
+                    registry
                         .threads
                         .iter_mut()
                         .for_each(|thread| thread.sampler = None);
-                    drop(timers);
+                    drop(registry);
                     sampler::disable();
                     return Err(err);
                 }
             }
             // Under the same lock as the above, so that a thread registering concurrently
             // either is found here (and accounts from now) or was born after the listing.
-            arm_unknown(&mut timers, &live, true);
+            arm_unknown(&mut registry, &live, true);
         }
         crate::context::set_first_route_hook(register_current_thread);
         register_current_thread();
@@ -248,11 +249,11 @@ impl Sampler {
     /// holds every sample that will ever be taken by this run.
     pub(crate) fn stop(self) -> Arc<Ring> {
         let samplers: Vec<OwnSampler> = {
-            let mut timers = timers();
-            timers.process = None;
-            timers.period_ns = None;
-            let scanned = std::mem::take(&mut timers.scanned);
-            let registered = timers
+            let mut registry = registry();
+            registry.process = None;
+            registry.period_ns = None;
+            let scanned = std::mem::take(&mut registry.scanned);
+            let registered = registry
                 .threads
                 .iter_mut()
                 .map(|thread| thread.sampler.take());
