@@ -600,6 +600,8 @@ mod tests {
     #[test]
     #[cfg(feature = "pyroscope")]
     fn environment_sets_everything_and_debug_redacts_secrets() {
+        // The service's crypto provider, which an `https://` destination needs.
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let builder = ProfilerBuilder::default()
             .from_vars(vars(&[
                 ("FEATGEN_PROFILER_HZ", "250"),
