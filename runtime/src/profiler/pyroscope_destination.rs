@@ -155,8 +155,8 @@ impl Pyroscope {
     /// a private CA: this destination then accepts only servers these certificates vouch for.
     /// (ureq 3 takes a single root set, so the two cannot be combined: to trust public CAs as
     /// well, concatenate their certificates into `pem`.) An invalid PEM makes
-    /// [`ProfilerBuilder::start`] fail with [`Error::Config`]; the certificate never appears in
-    /// `Debug` output or errors.
+    /// [`super::ProfilerBuilder::start`] fail with [`Error::Config`]; the certificate never
+    /// appears in `Debug` output or errors.
     pub fn root_certificate_pem(mut self, pem: impl Into<Vec<u8>>) -> Pyroscope {
         self.root_certificates = Some(RootCertificates {
             pem: pem.into(),

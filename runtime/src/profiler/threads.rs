@@ -1,5 +1,5 @@
 //! Which threads are sampled: registration, the `/proc/self/task` scan, and a run's start and
-//! stop, which arm and disarm every thread's sampler ([`super::registry`]).
+//! stop, which arm and disarm every thread's sampler ([`super::timers`]).
 //!
 //! - *registered* threads (those that ran a route, or called [`register_current_thread`]) get
 //!   their sampler at registration and have full frame-pointer stacks, bounded by their stack
