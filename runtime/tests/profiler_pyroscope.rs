@@ -1,6 +1,6 @@
 //! The Pyroscope sinks against a local HTTP server: the exact push and `/ingest` requests, and
 //! behavior when the collector is down, slow, rate-limiting or failing.
-#![cfg(all(feature = "profiler", target_os = "linux"))]
+#![cfg(all(feature = "pyroscope", target_os = "linux"))]
 
 #[path = "fixtures/profiler/support.rs"]
 mod support;
@@ -230,7 +230,11 @@ fn a_down_collector_drops_oldest_counts_and_recovers_when_back() {
     let server = Server::serve(TcpListener::bind(("127.0.0.1", port)).unwrap(), |_| {
         Reply::OK
     });
-    std::thread::sleep(Duration::from_millis(400));
+    wait_for_stats(
+        &profiler,
+        "the queued profiles to reach the collector",
+        |stats| sink(stats).profiles_sent >= 3,
+    );
     let stats = profiler.stop();
     assert_conserved(&stats);
     assert!(sink(&stats).profiles_sent >= 3, "{stats:#?}");
@@ -262,7 +266,10 @@ fn rate_limits_and_server_errors_are_retried_client_errors_are_not() {
     });
     let profiler = failing_setup(server.url()).start().unwrap();
     workload(Duration::from_millis(600), Duration::ZERO);
-    std::thread::sleep(Duration::from_millis(300));
+    // The first profile meets 429, 503, 500 and is then rejected with 400; the others pass.
+    wait_for_stats(&profiler, "four failed sends and an empty queue", |stats| {
+        sink(stats).send_failures >= 4 && sink(stats).profiles_pending == 0
+    });
     let stats = profiler.stop();
     assert_conserved(&stats);
     let sink = sink(&stats);
@@ -295,11 +302,16 @@ fn a_slow_collector_times_out_without_blocking_and_recovers() {
     let profiler = failing_setup(server.url()).start().unwrap();
     // The service keeps running and profiling while uploads time out.
     workload(Duration::from_millis(700), Duration::ZERO);
-    let during = profiler.stats();
-    assert!(sink(&during).send_failures >= 1, "{during:#?}");
-    assert!(sink(&during).profiles_pending <= 4);
+    let during = wait_for_stats(&profiler, "a send to time out", |stats| {
+        sink(stats).send_failures >= 1
+    });
+    assert!(sink(&during).profiles_pending <= 4, "{during:#?}");
     slow.store(false, Ordering::SeqCst);
-    std::thread::sleep(Duration::from_millis(500));
+    wait_for_stats(
+        &profiler,
+        "a profile to reach the recovered collector",
+        |stats| sink(stats).profiles_sent >= 1,
+    );
     let stats = profiler.stop();
     assert_conserved(&stats);
     assert!(sink(&stats).profiles_sent >= 1, "{stats:#?}");

@@ -1,7 +1,7 @@
 //! The Pyroscope sink over HTTPS against a local rustls server whose certificate is signed by a
 //! CA made at test time: trusted through `Pyroscope::root_certificate_pem` (or its environment
 //! variable) the push arrives; without it the handshake fails, is counted and blocks nothing.
-#![cfg(all(feature = "profiler", target_os = "linux"))]
+#![cfg(all(feature = "pyroscope", target_os = "linux"))]
 
 #[path = "fixtures/profiler/support.rs"]
 mod support;
@@ -20,8 +20,16 @@ struct TlsServer {
     server: Server,
 }
 
+/// What a service does before starting the profiler: installs its rustls crypto provider as the
+/// process default, which the Pyroscope sink then uses (ring here: rcgen and the test server
+/// use it already). Another test of this binary may have installed it first.
+fn install_crypto_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
 impl TlsServer {
     fn start() -> TlsServer {
+        install_crypto_provider();
         let mut ca_params = CertificateParams::new(Vec::new()).unwrap();
         ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
         let ca = CertifiedIssuer::self_signed(ca_params, KeyPair::generate().unwrap()).unwrap();
@@ -31,7 +39,7 @@ impl TlsServer {
                 .unwrap()
                 .signed_by(&server_key, &ca)
                 .unwrap();
-        // The ring provider: the one ureq already builds, so no second crypto library.
+        // The ring provider, the one the client side uses too, so no second crypto library.
         let config = rustls::ServerConfig::builder_with_provider(Arc::new(
             rustls::crypto::ring::default_provider(),
         ))
@@ -138,8 +146,9 @@ fn an_untrusted_server_fails_the_handshake_counted_without_blocking() {
         .unwrap();
     // The service keeps running and profiling while every upload fails.
     workload(Duration::from_millis(600), Duration::ZERO);
-    let during = profiler.stats();
-    assert!(during.sinks[0].send_failures >= 1, "{during:#?}");
+    let during = wait_for_stats(&profiler, "a failed handshake", |stats| {
+        stats.sinks[0].send_failures >= 1
+    });
     assert!(during.sinks[0].profiles_pending <= 4, "{during:#?}");
     let stopping = Instant::now();
     let stats = profiler.stop();
@@ -170,6 +179,7 @@ fn an_invalid_certificate_fails_start_without_panicking() {
         // Well-formed PEM around bytes that are no certificate.
         b"-----BEGIN CERTIFICATE-----\nAAECAwQFBgcICQ==\n-----END CERTIFICATE-----\n",
     ];
+    install_crypto_provider();
     for pem in invalid {
         let result = short_intervals()
             .pyroscope(Pyroscope::new("https://127.0.0.1:1").root_certificate_pem(pem))

@@ -1,7 +1,21 @@
-//! Profiler configuration: the builder, the Pyroscope destination, environment variables.
+//! Profiler configuration: the builder, its environment variables and errors, and
+//! [`ProfilerBuilder::start`], which turns a configuration into a running profiler. The
+//! Pyroscope destination's own settings are in [`super::pyroscope_destination`].
 
+#[cfg(feature = "pyroscope")]
+use super::pyroscope_destination::{Protocol, Pyroscope};
+use super::report::ReportSettings;
+use super::sink::dir::DirSink;
+#[cfg(feature = "pyroscope")]
+use super::sink::pyroscope::PyroscopeSink;
+use super::sink::{QueueSettings, SinkWorker};
+use super::threads::Sampler;
+use super::timers::{self, Engine};
+use super::{Live, ProfilerGuard, Running, live, report_loop};
 use std::fmt;
 use std::path::PathBuf;
+use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, Mutex, mpsc};
 use std::time::Duration;
 
 /// Environment variables read by [`ProfilerBuilder::from_env`], with what each sets.
@@ -124,187 +138,6 @@ impl From<std::io::Error> for Error {
     }
 }
 
-/// A string that `Debug` never prints (passwords, header values).
-#[derive(Clone)]
-pub(crate) struct Secret(String);
-
-impl Secret {
-    /// The value, for the one place that sends it.
-    pub(crate) fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("<redacted>")
-    }
-}
-
-/// CA certificates a Pyroscope destination trusts: the PEM as given and, once validated, the
-/// certificates. `Debug` prints only how many bytes and certificates there are.
-#[derive(Clone)]
-pub(crate) struct RootCertificates {
-    pem: Vec<u8>,
-    /// Filled by [`RootCertificates::parse`]; what the sink hands to ureq.
-    pub(crate) certificates: Vec<ureq::tls::Certificate<'static>>,
-}
-
-impl RootCertificates {
-    /// Parses the PEM: at least one certificate, every section well-formed and every
-    /// certificate one that rustls accepts as a trust anchor (ureq would skip the others
-    /// silently, and the destination would then fail every handshake).
-    fn parse(mut self) -> Result<RootCertificates, Error> {
-        let bad = |what: String| Error::Config(format!("Pyroscope root certificate: {what}"));
-        let mut certificates = Vec::new();
-        for item in ureq::tls::parse_pem(&self.pem) {
-            // Not the parser's message: it may quote a line of the PEM.
-            let item = item.map_err(|_| {
-                bad("malformed PEM (bad BEGIN line, missing END line or bad base64)".into())
-            })?;
-            match item {
-                ureq::tls::PemItem::Certificate(certificate) => certificates.push(certificate),
-                // A CA file holds no key: one here means the wrong file, and a key should not
-                // be kept in memory for the life of the profiler.
-                _ => return Err(bad("the PEM holds a private key".into())),
-            }
-        }
-        if certificates.is_empty() {
-            return Err(bad("no `BEGIN CERTIFICATE` section in the PEM".into()));
-        }
-        let mut store = rustls::RootCertStore::empty();
-        for (index, certificate) in certificates.iter().enumerate() {
-            store
-                .add(rustls::pki_types::CertificateDer::from(certificate.der()))
-                .map_err(|err| bad(format!("certificate {} is not usable: {err}", index + 1)))?;
-        }
-        self.certificates = certificates;
-        Ok(self)
-    }
-}
-
-impl fmt::Debug for RootCertificates {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "<{} bytes of PEM, {} certificates>",
-            self.pem.len(),
-            self.certificates.len()
-        )
-    }
-}
-
-/// The wire protocol of a Pyroscope destination.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Protocol {
-    /// `POST /push.v1.PusherService/Push` (Connect, protobuf): current servers.
-    Push,
-    /// `POST /ingest?name=...&format=folded`: older servers.
-    Ingest,
-}
-
-/// A Grafana Pyroscope destination. `Debug` redacts the password and header values.
-#[derive(Clone, Debug)]
-pub struct Pyroscope {
-    pub(crate) url: String,
-    pub(crate) protocol: Protocol,
-    pub(crate) basic_auth: Option<(String, Secret)>,
-    pub(crate) tenant_id: Option<String>,
-    pub(crate) headers: Vec<(String, Secret)>,
-    pub(crate) timeout: Duration,
-    pub(crate) root_certificates: Option<RootCertificates>,
-}
-
-impl Pyroscope {
-    /// A destination at `url` (`http://` or `https://`, TLS via rustls), using the push API.
-    /// Credentials in the URL (`https://user:password@host`) are moved to Basic auth.
-    pub fn new(url: impl Into<String>) -> Pyroscope {
-        Pyroscope {
-            url: url.into(),
-            protocol: Protocol::Push,
-            basic_auth: None,
-            tenant_id: None,
-            headers: Vec::new(),
-            timeout: Duration::from_secs(10),
-            root_certificates: None,
-        }
-    }
-
-    /// Selects the wire protocol.
-    pub fn protocol(mut self, protocol: Protocol) -> Pyroscope {
-        self.protocol = protocol;
-        self
-    }
-
-    /// Sends HTTP Basic credentials.
-    pub fn basic_auth(mut self, user: impl Into<String>, password: impl Into<String>) -> Pyroscope {
-        self.basic_auth = Some((user.into(), Secret(password.into())));
-        self
-    }
-
-    /// Sends `X-Scope-OrgID: tenant`.
-    pub fn tenant_id(mut self, tenant: impl Into<String>) -> Pyroscope {
-        self.tenant_id = Some(tenant.into());
-        self
-    }
-
-    /// Sends an extra header (e.g. `Authorization: Bearer ...`).
-    pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Pyroscope {
-        self.headers.push((name.into(), Secret(value.into())));
-        self
-    }
-
-    /// Timeout of each HTTP request (default 10 s).
-    pub fn timeout(mut self, timeout: Duration) -> Pyroscope {
-        self.timeout = timeout;
-        self
-    }
-
-    /// Trusts the CA certificate(s) in `pem` (PEM text, e.g. the contents of `ca.crt`)
-    /// **instead of** the built-in Mozilla (webpki) roots, for an in-house collector signed by
-    /// a private CA: this destination then accepts only servers these certificates vouch for.
-    /// (ureq 3 takes a single root set, so the two cannot be combined: to trust public CAs as
-    /// well, concatenate their certificates into `pem`.) An invalid PEM makes
-    /// [`ProfilerBuilder::start`] fail with [`Error::Config`]; the certificate never appears in
-    /// `Debug` output or errors.
-    pub fn root_certificate_pem(mut self, pem: impl Into<Vec<u8>>) -> Pyroscope {
-        self.root_certificates = Some(RootCertificates {
-            pem: pem.into(),
-            certificates: Vec::new(),
-        });
-        self
-    }
-
-    /// Checks the URL and root certificates, moves URL credentials to Basic auth and drops a
-    /// trailing `/`.
-    fn validate(mut self) -> Result<Pyroscope, Error> {
-        self.root_certificates = self
-            .root_certificates
-            .map(RootCertificates::parse)
-            .transpose()?;
-        let Some((scheme, rest)) = self.url.split_once("://") else {
-            return Err(Error::Config(
-                "the Pyroscope URL needs an http:// or https:// scheme".into(),
-            ));
-        };
-        if scheme != "http" && scheme != "https" {
-            return Err(Error::Config(format!(
-                "unsupported Pyroscope URL scheme `{scheme}`"
-            )));
-        }
-        let authority_end = rest.find('/').unwrap_or(rest.len());
-        if let Some(at) = rest[..authority_end].rfind('@') {
-            let (user, password) = rest[..at].split_once(':').unwrap_or((&rest[..at], ""));
-            self.basic_auth = Some((user.to_owned(), Secret(password.to_owned())));
-            self.url = format!("{scheme}://{}", &rest[at + 1..]);
-        }
-        while self.url.ends_with('/') {
-            self.url.pop();
-        }
-        Ok(self)
-    }
-}
-
 /// What raises the samples (see the README's "How it samples").
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum SamplingEngine {
@@ -327,6 +160,7 @@ pub struct ProfilerBuilder {
     pub(crate) service_name: Option<String>,
     pub(crate) labels: Vec<(String, String)>,
     pub(crate) dir: Option<PathBuf>,
+    #[cfg(feature = "pyroscope")]
     pub(crate) pyroscope: Vec<Pyroscope>,
     pub(crate) buffer_capacity: usize,
     pub(crate) queue_capacity: usize,
@@ -344,6 +178,7 @@ impl Default for ProfilerBuilder {
             service_name: None,
             labels: Vec::new(),
             dir: None,
+            #[cfg(feature = "pyroscope")]
             pyroscope: Vec::new(),
             buffer_capacity: 2048,
             queue_capacity: 30,
@@ -388,7 +223,9 @@ impl ProfilerBuilder {
         self
     }
 
-    /// Sends profiles to a Pyroscope server (may be called for several servers).
+    /// Sends profiles to a Pyroscope server (may be called for several servers). With the
+    /// `pyroscope` feature; HTTPS needs a rustls crypto provider (see [`Pyroscope`]).
+    #[cfg(feature = "pyroscope")]
     pub fn pyroscope(mut self, destination: Pyroscope) -> Self {
         self.pyroscope.push(destination);
         self
@@ -443,7 +280,7 @@ impl ProfilerBuilder {
         mut self,
         vars: impl IntoIterator<Item = (String, String)>,
     ) -> Result<Self, Error> {
-        let mut pyroscope: Option<Pyroscope> = None;
+        let mut pyroscope_url = None;
         let mut pyroscope_settings = Vec::new();
         for (name, value) in vars {
             let Some(key) = name.strip_prefix("FEATGEN_PROFILER_") else {
@@ -472,7 +309,7 @@ impl ProfilerBuilder {
                     .labels
                     .extend(pairs(&value).map_err(|what| bad(&what))?),
                 "DIR" => self.dir = Some(value.into()),
-                "PYROSCOPE_URL" => pyroscope = Some(Pyroscope::new(value)),
+                "PYROSCOPE_URL" => pyroscope_url = Some(value),
                 "PYROSCOPE_PROTOCOL"
                 | "PYROSCOPE_USER"
                 | "PYROSCOPE_PASSWORD"
@@ -495,49 +332,54 @@ impl ProfilerBuilder {
                 _ => return Err(bad("unknown variable (see featgen::profiler::ENV_VARS)")),
             }
         }
-        if let Some(mut destination) = pyroscope {
-            let (mut user, mut password) = (String::new(), None);
-            for (key, value) in pyroscope_settings {
-                let bad = |what: &str| Error::Config(format!("FEATGEN_PROFILER_{key}: {what}"));
-                match key.as_str() {
-                    "PYROSCOPE_PROTOCOL" => {
-                        destination.protocol = match value.as_str() {
-                            "push" => Protocol::Push,
-                            "ingest" => Protocol::Ingest,
-                            _ => return Err(bad("expected `push` or `ingest`")),
-                        }
-                    }
-                    "PYROSCOPE_USER" => user = value,
-                    "PYROSCOPE_PASSWORD" => password = Some(value),
-                    "PYROSCOPE_TENANT" => destination.tenant_id = Some(value),
-                    "PYROSCOPE_CA_FILE" => {
-                        let pem = std::fs::read(&value)
-                            .map_err(|err| bad(&format!("cannot read `{value}`: {err}")))?;
-                        destination = destination.root_certificate_pem(pem);
-                    }
-                    "PYROSCOPE_HEADERS" => {
-                        for (name, value) in pairs(&value).map_err(|what| bad(&what))? {
-                            destination = destination.header(name, value);
-                        }
-                    }
-                    _ => {
-                        let secs = value.trim().parse::<f64>().ok();
-                        destination.timeout = secs
-                            .and_then(|secs| Duration::try_from_secs_f64(secs).ok())
-                            .ok_or_else(|| bad("expected seconds"))?;
-                    }
+        match pyroscope_url {
+            Some(url) => self.add_pyroscope_from_vars(url, pyroscope_settings)?,
+            None => {
+                if let Some((key, _)) = pyroscope_settings.first() {
+                    return Err(Error::Config(format!(
+                        "FEATGEN_PROFILER_{key} is set but FEATGEN_PROFILER_PYROSCOPE_URL is not"
+                    )));
                 }
             }
-            if !user.is_empty() || password.is_some() {
-                destination = destination.basic_auth(user, password.unwrap_or_default());
-            }
-            self.pyroscope.push(destination);
-        } else if let Some((key, _)) = pyroscope_settings.first() {
-            return Err(Error::Config(format!(
-                "FEATGEN_PROFILER_{key} is set but FEATGEN_PROFILER_PYROSCOPE_URL is not"
-            )));
         }
         Ok(self)
+    }
+
+    /// Adds the destination of the `FEATGEN_PROFILER_PYROSCOPE_*` variables.
+    #[cfg(feature = "pyroscope")]
+    fn add_pyroscope_from_vars(
+        &mut self,
+        url: String,
+        settings: Vec<(String, String)>,
+    ) -> Result<(), Error> {
+        self.pyroscope.push(Pyroscope::from_vars(url, settings)?);
+        Ok(())
+    }
+
+    /// Without the `pyroscope` feature there is no Pyroscope sink: say so rather than ignore it.
+    #[cfg(not(feature = "pyroscope"))]
+    fn add_pyroscope_from_vars(
+        &mut self,
+        _url: String,
+        _settings: Vec<(String, String)>,
+    ) -> Result<(), Error> {
+        Err(Error::Config(
+            "FEATGEN_PROFILER_PYROSCOPE_URL is set but this program's featgen was built without \
+             its `pyroscope` feature (the Pyroscope sink)"
+                .into(),
+        ))
+    }
+
+    /// Whether a Pyroscope destination is configured.
+    #[cfg(feature = "pyroscope")]
+    fn has_pyroscope(&self) -> bool {
+        !self.pyroscope.is_empty()
+    }
+
+    /// Without the `pyroscope` feature, none can be.
+    #[cfg(not(feature = "pyroscope"))]
+    fn has_pyroscope(&self) -> bool {
+        false
     }
 
     /// Checks the settings and fills in defaults; what `start` runs with.
@@ -576,12 +418,15 @@ impl ProfilerBuilder {
                 )));
             }
         }
-        self.pyroscope = self
-            .pyroscope
-            .into_iter()
-            .map(Pyroscope::validate)
-            .collect::<Result<_, _>>()?;
-        if self.dir.is_none() && self.pyroscope.is_empty() {
+        #[cfg(feature = "pyroscope")]
+        {
+            self.pyroscope = self
+                .pyroscope
+                .into_iter()
+                .map(Pyroscope::validate)
+                .collect::<Result<_, _>>()?;
+        }
+        if self.dir.is_none() && !self.has_pyroscope() {
             self.dir = Some(PathBuf::from("featgen-profiles"));
         }
         if self.backoff.0.is_zero() || self.backoff.1 < self.backoff.0 {
@@ -591,10 +436,136 @@ impl ProfilerBuilder {
         }
         Ok(self)
     }
+
+    /// Starts sampling and the reporter; the guard stops and flushes when dropped.
+    ///
+    /// Fails with [`Error::AlreadyRunning`] when a profiler runs already, with
+    /// [`Error::Config`] for invalid settings, and with [`Error::Io`] when timers, the signal
+    /// handler or threads cannot be set up (another `SIGPROF` handler is installed, for one).
+    pub fn start(self) -> Result<ProfilerGuard, Error> {
+        let config = self.validate()?;
+        let mut slot = live();
+        if slot.is_some() {
+            return Err(Error::AlreadyRunning);
+        }
+        let service_name = config.service_name.clone().unwrap_or_default();
+        let queue = QueueSettings {
+            capacity: config.queue_capacity,
+            max_age: config.max_profile_age,
+            backoff_min: config.backoff.0,
+            backoff_max: config.backoff.1,
+        };
+        let mut sinks = Vec::new();
+        if let Some(dir) = &config.dir {
+            let sink = DirSink::new(dir.clone(), service_name.clone(), &config.labels);
+            sinks.push(SinkWorker::spawn("dir", Box::new(sink), queue.clone())?);
+        }
+        let (pyroscope_sinks, folded) = config.start_pyroscope_sinks(&service_name, &queue)?;
+        sinks.extend(pyroscope_sinks);
+        let period_ns = 1_000_000_000 / u64::from(config.hz);
+        let (sampler, fallback_reason) =
+            Sampler::start(period_ns, config.buffer_capacity, config.engine)?;
+        log_engine(sampler.engine(), config.hz, fallback_reason);
+        let settings = ReportSettings {
+            period_ns,
+            folded,
+            sampler: sampler.engine().name(),
+        };
+        let live = Arc::new(Live {
+            samples_reported: AtomicU64::new(0),
+            samples_unattributed: AtomicU64::new(0),
+            profiles_built: AtomicU64::new(0),
+            buffer_bytes: sampler.ring().bytes() as u64,
+            engine: sampler.engine(),
+            sinks: Mutex::new(sinks),
+        });
+        let (stop, stopped) = mpsc::channel();
+        let reporter = std::thread::Builder::new()
+            .name("featgen-profiler".into())
+            .spawn({
+                let (live, ring, interval) =
+                    (live.clone(), sampler.ring().clone(), config.interval);
+                move || report_loop(&live, &ring, &settings, interval, &stopped)
+            });
+        let reporter = match reporter {
+            Ok(reporter) => reporter,
+            Err(err) => {
+                sampler.stop();
+                return Err(err.into());
+            }
+        };
+        *slot = Some(live.clone());
+        Ok(ProfilerGuard {
+            live,
+            running: Some(Running {
+                sampler,
+                reporter,
+                stop,
+            }),
+            shutdown_timeout: config.shutdown_timeout,
+        })
+    }
+}
+
+impl ProfilerBuilder {
+    /// Starts a sink per Pyroscope destination; also says whether any needs folded stacks
+    /// (`/ingest`).
+    #[cfg(feature = "pyroscope")]
+    fn start_pyroscope_sinks(
+        &self,
+        service_name: &str,
+        queue: &QueueSettings,
+    ) -> std::io::Result<(Vec<SinkWorker>, bool)> {
+        let mut sinks = Vec::new();
+        for destination in &self.pyroscope {
+            let name = match destination.protocol {
+                Protocol::Push => "pyroscope-push",
+                Protocol::Ingest => "pyroscope-ingest",
+            };
+            let sink = PyroscopeSink::new(
+                destination.clone(),
+                service_name.to_owned(),
+                self.labels.clone(),
+                self.hz,
+            );
+            sinks.push(SinkWorker::spawn(name, Box::new(sink), queue.clone())?);
+        }
+        let folded = self
+            .pyroscope
+            .iter()
+            .any(|p| p.protocol == Protocol::Ingest);
+        Ok((sinks, folded))
+    }
+
+    /// Without the `pyroscope` feature there are none.
+    #[cfg(not(feature = "pyroscope"))]
+    fn start_pyroscope_sinks(
+        &self,
+        _service_name: &str,
+        _queue: &QueueSettings,
+    ) -> std::io::Result<(Vec<SinkWorker>, bool)> {
+        Ok((Vec::new(), false))
+    }
+}
+
+/// The startup log line: which engine samples, and why not perf events when they were wanted.
+fn log_engine(engine: Engine, hz: u32, fallback_reason: Option<std::io::Error>) {
+    match fallback_reason {
+        None => log::info!(
+            "featgen profiler: sampling at {hz} Hz of CPU time per thread with {}",
+            engine.name()
+        ),
+        Some(reason) => log::warn!(
+            "featgen profiler: perf events not permitted ({reason}{}); sampling at {hz} Hz with \
+             timer_create, whose samples follow the scheduler tick (less accurate for tasks that \
+             wait on timers)",
+            timers::paranoid_hint()
+        ),
+    }
 }
 
 /// Parses `name=value,name=value`.
-fn pairs(text: &str) -> Result<Vec<(String, String)>, String> {
+pub(super) fn pairs(text: &str) -> Result<Vec<(String, String)>, String> {
     text.split(',')
         .filter(|pair| !pair.trim().is_empty())
         .map(|pair| {
@@ -627,7 +598,10 @@ mod tests {
     }
 
     #[test]
+    #[cfg(feature = "pyroscope")]
     fn environment_sets_everything_and_debug_redacts_secrets() {
+        // The service's crypto provider, which an `https://` destination needs.
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let builder = ProfilerBuilder::default()
             .from_vars(vars(&[
                 ("FEATGEN_PROFILER_HZ", "250"),
@@ -711,5 +685,17 @@ mod tests {
             assert_eq!(builder.engine, engine);
         }
         assert_eq!(ProfilerBuilder::default().engine, SamplingEngine::Auto);
+    }
+
+    #[test]
+    #[cfg(not(feature = "pyroscope"))]
+    fn a_pyroscope_url_without_the_feature_is_an_error() {
+        let err = ProfilerBuilder::default()
+            .from_vars(vars(&[(
+                "FEATGEN_PROFILER_PYROSCOPE_URL",
+                "http://pyro.example",
+            )]))
+            .unwrap_err();
+        assert!(err.to_string().contains("`pyroscope` feature"), "{err}");
     }
 }

@@ -1,10 +1,14 @@
 //! The sampling CPU profiler: CPU samples labeled with the feature and endpoint that was running.
 //!
 //! ```no_run
-//! let profiler = featgen::profiler::Profiler::builder()
+//! let builder = featgen::profiler::Profiler::builder()
 //!     .service_name("api")
-//!     .label("deployment", "prod-eu")
-//!     .pyroscope(featgen::profiler::Pyroscope::new("https://profiles.example.com").tenant_id("t1"))
+//!     .label("deployment", "prod-eu");
+//! # #[cfg(feature = "pyroscope")]
+//! // With the `pyroscope` feature (HTTPS: the service's rustls crypto provider, see the README).
+//! let builder = builder
+//!     .pyroscope(featgen::profiler::Pyroscope::new("https://profiles.example.com").tenant_id("t1"));
+//! let profiler = builder
 //!     .from_env()? // FEATGEN_PROFILER_* variables override the code
 //!     .start()?;
 //! // ... run the service; dropping the guard stops sampling and flushes.
@@ -42,29 +46,35 @@
 mod config;
 mod perf_event;
 pub mod proto;
+#[cfg(feature = "pyroscope")]
+mod pyroscope_destination;
 mod report;
 mod ring;
 mod sampler;
 mod sink;
 mod stats;
 mod symbols;
+mod threads;
+mod timers;
 mod unwind;
 
-pub use config::{ENV_VARS, Error, ProfilerBuilder, Protocol, Pyroscope, SamplingEngine};
-pub use sampler::register_current_thread;
+pub use config::{ENV_VARS, Error, ProfilerBuilder, SamplingEngine};
+#[cfg(feature = "pyroscope")]
+pub use pyroscope_destination::{Protocol, Pyroscope};
 pub use stats::{Drops, SinkStats, Stats};
+pub use threads::register_current_thread;
 
 use report::{Aggregate, ReportSettings};
 use ring::Ring;
-use sampler::{COUNTERS, Engine, Sampler};
-use sink::dir::DirSink;
-use sink::pyroscope::PyroscopeSink;
-use sink::{QueueSettings, SinkWorker};
+use sampler::COUNTERS;
+use sink::SinkWorker;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use threads::Sampler;
+use timers::Engine;
 
 /// How often the reporter empties the sample buffer.
 const DRAIN_EVERY: Duration = Duration::from_millis(100);
@@ -157,107 +167,6 @@ pub fn stats() -> Option<Stats> {
     Some(live.stats(sinks))
 }
 
-impl ProfilerBuilder {
-    /// Starts sampling and the reporter; the guard stops and flushes when dropped.
-    ///
-    /// Fails with [`Error::AlreadyRunning`] when a profiler runs already, with
-    /// [`Error::Config`] for invalid settings, and with [`Error::Io`] when timers, the signal
-    /// handler or threads cannot be set up (another `SIGPROF` handler is installed, for one).
-    pub fn start(self) -> Result<ProfilerGuard, Error> {
-        let config = self.validate()?;
-        let mut slot = live();
-        if slot.is_some() {
-            return Err(Error::AlreadyRunning);
-        }
-        let service_name = config.service_name.clone().unwrap_or_default();
-        let queue = QueueSettings {
-            capacity: config.queue_capacity,
-            max_age: config.max_profile_age,
-            backoff_min: config.backoff.0,
-            backoff_max: config.backoff.1,
-        };
-        let mut sinks = Vec::new();
-        if let Some(dir) = &config.dir {
-            let sink = DirSink::new(dir.clone(), service_name.clone(), &config.labels);
-            sinks.push(SinkWorker::spawn("dir", Box::new(sink), queue.clone())?);
-        }
-        for destination in &config.pyroscope {
-            let name = match destination.protocol {
-                Protocol::Push => "pyroscope-push",
-                Protocol::Ingest => "pyroscope-ingest",
-            };
-            let sink = PyroscopeSink::new(
-                destination.clone(),
-                service_name.clone(),
-                config.labels.clone(),
-                config.hz,
-            );
-            sinks.push(SinkWorker::spawn(name, Box::new(sink), queue.clone())?);
-        }
-        let period_ns = 1_000_000_000 / u64::from(config.hz);
-        let (sampler, fallback_reason) =
-            Sampler::start(period_ns, config.buffer_capacity, config.engine)?;
-        log_engine(sampler.engine(), config.hz, fallback_reason);
-        let settings = ReportSettings {
-            period_ns,
-            folded: config
-                .pyroscope
-                .iter()
-                .any(|p| p.protocol == Protocol::Ingest),
-            sampler: sampler.engine().name(),
-        };
-        let live = Arc::new(Live {
-            samples_reported: AtomicU64::new(0),
-            samples_unattributed: AtomicU64::new(0),
-            profiles_built: AtomicU64::new(0),
-            buffer_bytes: sampler.ring().bytes() as u64,
-            engine: sampler.engine(),
-            sinks: Mutex::new(sinks),
-        });
-        let (stop, stopped) = mpsc::channel();
-        let reporter = std::thread::Builder::new()
-            .name("featgen-profiler".into())
-            .spawn({
-                let (live, ring, interval) =
-                    (live.clone(), sampler.ring().clone(), config.interval);
-                move || report_loop(&live, &ring, &settings, interval, &stopped)
-            });
-        let reporter = match reporter {
-            Ok(reporter) => reporter,
-            Err(err) => {
-                sampler.stop();
-                return Err(err.into());
-            }
-        };
-        *slot = Some(live.clone());
-        Ok(ProfilerGuard {
-            live,
-            running: Some(Running {
-                sampler,
-                reporter,
-                stop,
-            }),
-            shutdown_timeout: config.shutdown_timeout,
-        })
-    }
-}
-
-/// The startup log line: which engine samples, and why not perf events when they were wanted.
-fn log_engine(engine: Engine, hz: u32, fallback_reason: Option<std::io::Error>) {
-    match fallback_reason {
-        None => log::info!(
-            "featgen profiler: sampling at {hz} Hz of CPU time per thread with {}",
-            engine.name()
-        ),
-        Some(reason) => log::warn!(
-            "featgen profiler: perf events not permitted ({reason}{}); sampling at {hz} Hz with \
-             timer_create, whose samples follow the scheduler tick (less accurate for tasks that \
-             wait on timers)",
-            sampler::paranoid_hint()
-        ),
-    }
-}
-
 /// What [`ProfilerGuard::stop`] has to end.
 struct Running {
     sampler: Sampler,
@@ -337,7 +246,7 @@ fn report_loop(
         let stopping = !matches!(stop.recv_timeout(wait), Err(RecvTimeoutError::Timeout));
         ring.drain(|sample| aggregate.add(sample));
         if !stopping {
-            sampler::scan_threads();
+            threads::scan_threads();
         }
         let now = SystemTime::now();
         if stopping || now >= next_flush {

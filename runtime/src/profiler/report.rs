@@ -213,6 +213,10 @@ pub(crate) struct Report {
     /// The gzip-compressed pprof profile.
     pub pprof_gz: Vec<u8>,
     /// Folded stacks per label set, when built.
+    #[cfg_attr(
+        not(feature = "pyroscope"),
+        expect(dead_code, reason = "read by the Pyroscope `/ingest` sink only")
+    )]
     pub folded: Vec<FoldedSeries>,
 }
 
@@ -222,6 +226,10 @@ pub(crate) struct FoldedSeries {
     /// The per-sample labels, empty when unattributed.
     pub labels: Vec<(&'static str, Cow<'static, str>)>,
     /// `root;...;leaf count` lines.
+    #[cfg_attr(
+        not(feature = "pyroscope"),
+        expect(dead_code, reason = "read by the Pyroscope `/ingest` sink only")
+    )]
     pub body: String,
 }
 

@@ -1,55 +1,39 @@
-//! Sampling: the `SIGPROF` handler, the per-thread samplers that raise it, and thread
-//! registration.
+//! The `SIGPROF` handler: the code that runs inside the signal, and the state it reads.
 //!
-//! Every thread is sampled by its own sampler of its CPU time, so it is sampled in proportion
-//! to its own CPU time (one process-wide timer skews badly under parallel load,
-//! golang/go#35057). The engine decides which (see [`Engine`]):
+//! A signal comes from a thread's own sampler (see [`super::timers`]) or from the process-wide
+//! CPU timer (see [`super::threads`]). The handler weighs it in sampling periods of the
+//! thread's CPU time ([`own_weight`], [`process_timer_weight`]), places the thread's next
+//! sample at a random point of its next period, walks the frame pointers and writes the sample
+//! with the current route into the preallocated [`Ring`].
 //!
-//! - `perf_event`: a task-clock perf event per thread ([`super::perf_event`]), whose overflow
-//!   comes from a high-resolution timer at any point of the thread's execution;
-//! - `timer_create`: a `timer_create(CLOCK_THREAD_CPUTIME_ID, SIGEV_THREAD_ID)` timer per
-//!   thread, which the kernel checks only at its tick, so samples land on ticks; with a
-//!   workload that wakes on timers in step with the tick, that is a bias. It is the fallback
-//!   where perf events are not permitted, and the per-thread fallback past the descriptor
-//!   budget.
-//!
-//! Either way, each sample places the next one at a random point of the next period of the
-//! thread's CPU time and is weighed by the periods it completes ([`own_weight`]): unbiased for
-//! any rhythm of the workload, and all CPU time accounted for.
-//!
-//! - *registered* threads (those that ran a route, or called [`register_current_thread`]) get
-//!   their sampler at registration and have full frame-pointer stacks, bounded by their stack
-//!   range;
-//! - other threads are found by scanning `/proc/self/task` every 100 ms and get a sampler too;
-//!   their stack bounds are unknown, so their samples hold the interrupted function only.
-//!   A thread's perf event is closed when it exits (at its exit for registered threads, at the
-//!   next scan for others).
-//!
-//! A process-wide `CLOCK_PROCESS_CPUTIME_ID` timer covers threads between their start and the
-//! next scan. Linux delivers its signal to some thread of the process, often an idle one, so a
-//! thread that receives it accounts only its own CPU time since its last such sample (read from
-//! its CPU clock), and a thread with its own sampler ignores it: nothing is counted twice. The
-//! first sample of every sampler is random within one period so that short-lived threads are
-//! not biased against.
+//! Each sample is weighed by the periods it completes: unbiased for any rhythm of the
+//! workload, and all CPU time accounted for. Linux delivers the process-wide timer's signal to
+//! some thread of the process, often an idle one, so a thread that receives it accounts only
+//! its own CPU time since its last such sample (read from its CPU clock), and a thread with its
+//! own sampler ignores it: nothing is counted twice.
 //!
 //! The handler is async-signal-safe: it reads a few thread-locals without destructors, the
 //! thread's CPU clock and atomics, makes one system call to place the next sample, walks the
 //! frame pointers, writes into the preallocated [`Ring`] and bumps atomic counters. It never
 //! allocates, locks or calls the system unwinder, and it restores `errno`.
+//!
+//! Beside it, and nowhere else, the few functions that change what the handler reads from
+//! normal context, so that the protocol its `unsafe` relies on is in one file: installing it,
+//! enabling it for a run ([`enable`]) and disabling it ([`disable`], which waits until no
+//! handler runs before the buffer may be freed), the encoding of a thread timer's `sigval`
+//! ([`own_timer_value`]), the seed of [`random`], and marking a thread registered.
 
-use super::config::SamplingEngine;
-use super::perf_event::{self, PerfEvent, PollSigInfo};
+use super::perf_event::{self, PollSigInfo};
 use super::ring::Ring;
 use super::unwind::{self, Registers};
 use std::cell::Cell;
 use std::io;
-use std::ops::Range;
 use std::ptr;
-use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, AtomicUsize, Ordering, compiler_fence};
-use std::sync::{Arc, Mutex, MutexGuard, Once};
+use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, Once};
 
 /// Kind of timer, in the low bits of its `sigval`: the process-wide fallback timer.
-const PROCESS_TIMER: usize = 1;
+pub(super) const PROCESS_TIMER: usize = 1;
 /// A thread's own timer; above the kind its `sigval` holds the low [`RUN_BITS`] of the run it
 /// belongs to, and above those the thread's CPU time (ns) from which it accounts (the
 /// accounting base, see [`own_weight`]), capped at [`MAX_TIMER_BASE`].
@@ -102,16 +86,14 @@ pub(crate) static COUNTERS: Counters = Counters {
 thread_local! {
     /// Whether this thread registered (and so has its own sampler while the profiler runs).
     /// Const-initialized without destructor: readable in the handler.
-    static REGISTERED: Cell<bool> = const { Cell::new(false) };
+    pub(super) static REGISTERED: Cell<bool> = const { Cell::new(false) };
     /// This thread's stack, `0..0` until registered; bounds the frame-pointer walk.
-    static STACK: Cell<(usize, usize)> = const { Cell::new((0, 0)) };
+    pub(super) static STACK: Cell<(usize, usize)> = const { Cell::new((0, 0)) };
     /// Accounting of this thread's own sampler: the run, the CPU time (ns) it counts from, and
     /// the periods of CPU time after that already credited to samples.
     static OWN: Cell<(u64, u64, u64)> = const { Cell::new((0, 0, 0)) };
     /// For the process-wide timer: the run, and this thread's CPU time (ns) accounted so far.
     static ACCOUNTED: Cell<(u64, u64)> = const { Cell::new((0, 0)) };
-    /// Unregisters the thread when it exits (a destructor, so never touched by the handler).
-    static EXIT: ExitGuard = const { ExitGuard };
 }
 
 /// The `siginfo_t` layout of a POSIX timer signal (`_sifields._timer`), which the libc crate
@@ -314,7 +296,7 @@ fn process_timer_weight(run: u64) -> Option<u32> {
 }
 
 /// The value of a CPU clock in ns. Async-signal-safe (`clock_gettime` is).
-fn thread_cpu_ns(clock: libc::clockid_t) -> Option<u64> {
+pub(super) fn thread_cpu_ns(clock: libc::clockid_t) -> Option<u64> {
     let mut now = libc::timespec {
         tv_sec: 0,
         tv_nsec: 0,
@@ -326,74 +308,21 @@ fn thread_cpu_ns(clock: libc::clockid_t) -> Option<u64> {
     Some(now.tv_sec as u64 * 1_000_000_000 + now.tv_nsec as u64)
 }
 
-/// The CPU-time clock of thread `tid` of this process (what glibc's `pthread_getcpuclockid`
-/// returns; `CLOCK_THREAD_CPUTIME_ID` would be the clock of the *calling* thread, wrong for
-/// timers created on another thread's behalf).
-fn cpu_clock_of(tid: libc::pid_t) -> libc::clockid_t {
-    // MAKE_THREAD_CPUCLOCK(tid, CPUCLOCK_SCHED): per-thread flag 4 | scheduler clock 2.
-    (!tid << 3) | 6
-}
-
-/// A POSIX timer, deleted when dropped.
-struct Timer(libc::timer_t);
-
-// SAFETY: a timer id is a process-wide handle usable from any thread.
-unsafe impl Send for Timer {}
-
-impl Timer {
-    /// Creates a timer on `clock` that raises `SIGPROF` with `value` (for `thread`, or for the
-    /// process when `None`) every `period_ns` of CPU time, first after a random part of a period.
-    fn start(
-        clock: libc::clockid_t,
-        thread: Option<libc::pid_t>,
-        value: usize,
-        period_ns: u64,
-    ) -> io::Result<Timer> {
-        // SAFETY: sigevent is plain data; all-zero is a valid starting value.
-        let mut event: libc::sigevent = unsafe { std::mem::zeroed() };
-        event.sigev_signo = libc::SIGPROF;
-        event.sigev_value = libc::sigval {
-            sival_ptr: value as *mut libc::c_void,
-        };
-        match thread {
-            Some(tid) => {
-                event.sigev_notify = libc::SIGEV_THREAD_ID;
-                event.sigev_notify_thread_id = tid;
-            }
-            None => event.sigev_notify = libc::SIGEV_SIGNAL,
-        }
-        let mut id: libc::timer_t = ptr::null_mut();
-        // SAFETY: valid pointers to an initialized sigevent and to the output id.
-        if unsafe { libc::timer_create(clock, &mut event, &mut id) } != 0 {
-            return Err(io::Error::last_os_error());
-        }
-        let timer = Timer(id);
-        let first = 1 + random() % period_ns;
-        let spec = libc::itimerspec {
-            it_interval: timespec(period_ns),
-            it_value: timespec(first),
-        };
-        // SAFETY: `id` is a live timer and `spec` a valid itimerspec.
-        if unsafe { libc::timer_settime(timer.0, 0, &spec, ptr::null_mut()) } != 0 {
-            return Err(io::Error::last_os_error());
-        }
-        Ok(timer)
-    }
-}
-
-impl Drop for Timer {
-    fn drop(&mut self) {
-        // SAFETY: the id is live and owned by this value; deleting also disarms it.
-        unsafe { libc::timer_delete(self.0) };
-    }
-}
-
 /// A `timespec` of `ns` nanoseconds.
-fn timespec(ns: u64) -> libc::timespec {
+pub(super) fn timespec(ns: u64) -> libc::timespec {
     libc::timespec {
         tv_sec: (ns / 1_000_000_000) as libc::time_t,
         tv_nsec: (ns % 1_000_000_000) as libc::c_long,
     }
+}
+
+/// The `sigval` of a thread's own timer of the current run, accounting from its CPU time
+/// `base` (see [`OWN_TIMER`]); what [`take_sample`] decodes.
+pub(super) fn own_timer_value(base: u64) -> usize {
+    let run = RUN.load(Ordering::Relaxed) % (1 << RUN_BITS);
+    OWN_TIMER
+        | (run as usize) << KIND_BITS
+        | (base.min(MAX_TIMER_BASE) as usize) << (KIND_BITS + RUN_BITS)
 }
 
 /// State of [`random`]; seeded from the OS by [`seed_random`].
@@ -413,7 +342,7 @@ fn seed_random() {
 
 /// A fast non-cryptographic random number (splitmix64), for sample placement. Lock-free and
 /// async-signal-safe.
-fn random() -> u64 {
+pub(super) fn random() -> u64 {
     let mut z = RANDOM
         .fetch_add(0x9E37_79B9_7F4A_7C15, Ordering::Relaxed)
         .wrapping_add(0x9E37_79B9_7F4A_7C15);
@@ -422,248 +351,9 @@ fn random() -> u64 {
     z ^ (z >> 31)
 }
 
-/// The engine that raises a thread's samples.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Engine {
-    /// A perf event on the thread's task clock: sample points independent of the tick.
-    PerfEvent,
-    /// A `timer_create` timer on the thread's CPU clock, checked at the scheduler tick.
-    TimerCreate,
-}
-
-impl Engine {
-    /// The name in `stats()`, the log and the profiles' `sampler=` comment.
-    pub(crate) fn name(self) -> &'static str {
-        match self {
-            Engine::PerfEvent => "perf_event",
-            Engine::TimerCreate => "timer_create",
-        }
-    }
-}
-
-/// The engine for `requested`, probing perf events with `probe` unless timers are requested.
-/// With `Auto`, a failing probe selects `timer_create` and its error is returned beside it (the
-/// reason for the log); with `PerfEvent` it fails the start.
-fn choose_engine(
-    requested: SamplingEngine,
-    probe: impl FnOnce() -> io::Result<()>,
-) -> io::Result<(Engine, Option<io::Error>)> {
-    match requested {
-        SamplingEngine::TimerCreate => Ok((Engine::TimerCreate, None)),
-        SamplingEngine::PerfEvent => probe().map(|()| (Engine::PerfEvent, None)).map_err(|err| {
-            io::Error::new(
-                err.kind(),
-                format!("perf events are not permitted ({err}){}", paranoid_hint()),
-            )
-        }),
-        SamplingEngine::Auto => Ok(match probe() {
-            Ok(()) => (Engine::PerfEvent, None),
-            Err(err) => (Engine::TimerCreate, Some(err)),
-        }),
-    }
-}
-
-/// `; kernel.perf_event_paranoid = N` when readable, for error and log messages.
-pub(crate) fn paranoid_hint() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/perf_event_paranoid")
-        .map(|level| format!("; kernel.perf_event_paranoid = {}", level.trim()))
-        .unwrap_or_default()
-}
-
-/// Whether this thread may open a task-clock perf event (one that never fires).
-fn probe_perf_event() -> io::Result<()> {
-    // SAFETY: gettid has no preconditions.
-    let tid = unsafe { libc::gettid() };
-    PerfEvent::open(tid, 1 << 62, u64::MAX).map(drop)
-}
-
-/// A thread's own sampler; dropping it stops it.
-enum OwnSampler {
-    // The fields are only held for their `Drop`.
-    Timer(#[allow(dead_code, reason = "held for its Drop")] Timer),
-    PerfEvent(#[allow(dead_code, reason = "held for its Drop")] PerfEvent),
-}
-
-/// A thread known to the profiler.
-struct ThreadEntry {
-    tid: libc::pid_t,
-    /// Its own sampler while the profiler runs.
-    sampler: Option<OwnSampler>,
-}
-
-/// Samplers and known threads; only touched in normal (non-signal) context.
-struct Timers {
-    /// The sampling period while running, `None` when stopped.
-    period_ns: Option<u64>,
-    /// The engine of the running profiler.
-    engine: Engine,
-    /// Registered threads.
-    threads: Vec<ThreadEntry>,
-    /// Threads found by [`scan_threads`], with their samplers; emptied at stop.
-    scanned: Vec<ThreadEntry>,
-    process: Option<Timer>,
-}
-
-static TIMERS: Mutex<Timers> = Mutex::new(Timers {
-    period_ns: None,
-    engine: Engine::TimerCreate,
-    threads: Vec::new(),
-    scanned: Vec::new(),
-    process: None,
-});
-
-/// Locks [`TIMERS`]; a panic while holding it leaves consistent data, so poisoning is ignored.
-fn timers() -> MutexGuard<'static, Timers> {
-    TIMERS
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
-/// Whether creating a thread's sampler failed because the thread is gone (not an error).
-fn exited(err: &io::Error) -> bool {
-    err.raw_os_error() == Some(libc::ESRCH)
-}
-
-/// Gives thread `tid` its own sampler of `engine`, accounting from its CPU time `base`: a perf
-/// event, or a timer where the event cannot be opened (counted), or none where neither can be
-/// created (counted unless the thread exited): the process-wide timer then still covers it.
-fn arm(engine: Engine, tid: libc::pid_t, base: u64, period_ns: u64) -> Option<OwnSampler> {
-    if engine == Engine::PerfEvent {
-        match PerfEvent::open(tid, 1 + random() % period_ns, base) {
-            Ok(event) => return Some(OwnSampler::PerfEvent(event)),
-            Err(err) if exited(&err) => return None,
-            Err(_) => {
-                COUNTERS.perf_fallbacks.fetch_add(1, Ordering::Relaxed);
-            }
-        }
-    }
-    let run = RUN.load(Ordering::Relaxed) % (1 << RUN_BITS);
-    let value = OWN_TIMER
-        | (run as usize) << KIND_BITS
-        | (base.min(MAX_TIMER_BASE) as usize) << (KIND_BITS + RUN_BITS);
-    match Timer::start(cpu_clock_of(tid), Some(tid), value, period_ns) {
-        Ok(timer) => Some(OwnSampler::Timer(timer)),
-        Err(err) => {
-            if !exited(&err) {
-                COUNTERS.timer_errors.fetch_add(1, Ordering::Relaxed);
-            }
-            None
-        }
-    }
-}
-
-/// Unregisters its thread at thread exit.
-struct ExitGuard;
-
-impl Drop for ExitGuard {
-    fn drop(&mut self) {
-        REGISTERED.with(|registered| registered.set(false));
-        compiler_fence(Ordering::SeqCst);
-        // SAFETY: gettid has no preconditions.
-        let tid = unsafe { libc::gettid() };
-        // Dropping the entry closes the thread's perf event or deletes its timer.
-        timers().threads.retain(|thread| thread.tid != tid);
-    }
-}
-
-/// The threads of this process.
-fn live_threads() -> Vec<libc::pid_t> {
-    let Ok(entries) = std::fs::read_dir("/proc/self/task") else {
-        return Vec::new();
-    };
-    entries
-        .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse().ok())
-        .collect()
-}
-
-/// Gives every thread of the process that has no sampler yet one of its own, and stops the
-/// samplers of threads that exited (closing their descriptors). Run by the reporter every
-/// 100 ms while sampling.
-pub(crate) fn scan_threads() {
-    let live = live_threads();
-    let mut timers = timers();
-    // Threads born since the start: all their CPU time is within the run.
-    arm_unknown(&mut timers, &live, false);
-}
-
-/// The body of [`scan_threads`] on the listed `live` threads. `at_start`: they predate the
-/// run, so their accounting starts at their CPU time now.
-fn arm_unknown(timers: &mut Timers, live: &[libc::pid_t], at_start: bool) {
-    let Some(period_ns) = timers.period_ns else {
-        return;
-    };
-    timers.scanned.retain(|thread| live.contains(&thread.tid));
-    for &tid in live {
-        let known = |list: &[ThreadEntry]| list.iter().any(|thread| thread.tid == tid);
-        if !known(&timers.threads) && !known(&timers.scanned) {
-            let base = if at_start {
-                thread_cpu_ns(cpu_clock_of(tid)).unwrap_or(0)
-            } else {
-                0
-            };
-            let sampler = arm(timers.engine, tid, base, period_ns);
-            timers.scanned.push(ThreadEntry { tid, sampler });
-        }
-    }
-}
-
-/// The bounds of the calling thread's stack, `0..0` when unknown.
-fn current_stack() -> Range<usize> {
-    let mut attr = std::mem::MaybeUninit::<libc::pthread_attr_t>::uninit();
-    // SAFETY: pthread_getattr_np initializes `attr` on success; it is destroyed below.
-    if unsafe { libc::pthread_getattr_np(libc::pthread_self(), attr.as_mut_ptr()) } != 0 {
-        return 0..0;
-    }
-    let (mut base, mut size) = (ptr::null_mut(), 0);
-    // SAFETY: `attr` was initialized above.
-    let got = unsafe { libc::pthread_attr_getstack(attr.as_ptr(), &mut base, &mut size) };
-    // SAFETY: `attr` was initialized above and is not used afterwards.
-    unsafe { libc::pthread_attr_destroy(attr.as_mut_ptr()) };
-    if got != 0 {
-        return 0..0;
-    }
-    base as usize..base as usize + size
-}
-
-/// Registers the calling thread: its samples get full stacks (its stack bounds are known).
-/// Idempotent and cheap after the first call.
-///
-/// Threads are registered automatically the first time a route is set on them while the
-/// profiler is (or was once) started; call this from thread-start hooks of runtimes whose
-/// worker threads should have full stacks from their first sample, e.g. tokio's
-/// `Builder::on_thread_start(featgen::profiler::register_current_thread)`. Registration lasts
-/// until the thread exits, across profiler restarts.
-pub fn register_current_thread() {
-    if REGISTERED.with(Cell::get) {
-        return;
-    }
-    let stack = current_stack();
-    STACK.with(|cell| cell.set((stack.start, stack.end)));
-    // Make sure the guard's destructor is registered for this thread.
-    EXIT.with(|_| {});
-    // SAFETY: gettid has no preconditions.
-    let tid = unsafe { libc::gettid() };
-    let mut timers = timers();
-    let entry = match timers.scanned.iter().position(|thread| thread.tid == tid) {
-        // Found by a scan (it predates the run, or was born since): its sampler carries on.
-        Some(index) => timers.scanned.swap_remove(index),
-        None => {
-            // While running, a thread no scan has seen yet was born after the start: its
-            // accounting starts at 0 (what the process-wide timer took is left out).
-            let sampler = timers
-                .period_ns
-                .and_then(|period| arm(timers.engine, tid, 0, period));
-            ThreadEntry { tid, sampler }
-        }
-    };
-    timers.threads.push(entry);
-    compiler_fence(Ordering::SeqCst);
-    REGISTERED.with(|registered| registered.set(true));
-}
-
 /// Installs the handler once per process. It stays installed after `stop`: a signal still
 /// pending then must not hit the default action, which would kill the process.
-fn install_handler() -> io::Result<()> {
+pub(super) fn install_handler() -> io::Result<()> {
     static INSTALL: Once = Once::new();
     static RESULT: Mutex<Option<io::ErrorKind>> = Mutex::new(None);
     INSTALL.call_once(|| {
@@ -707,152 +397,32 @@ fn install_handler() -> io::Result<()> {
     }
 }
 
-/// A running sampler; [`Sampler::stop`] ends sampling.
-pub(crate) struct Sampler {
-    ring: Arc<Ring>,
-    engine: Engine,
-}
-
-impl Sampler {
-    /// Starts sampling every `period_ns` of CPU time into a buffer of `capacity` samples, with
-    /// the engine `requested` selects; with `Auto` and perf events not permitted, also returns
-    /// why. The caller guarantees that at most one sampler exists at a time.
-    pub(crate) fn start(
-        period_ns: u64,
-        capacity: usize,
-        requested: SamplingEngine,
-    ) -> io::Result<(Sampler, Option<io::Error>)> {
-        install_handler()?;
-        seed_random();
-        let (engine, fallback_reason) = choose_engine(requested, probe_perf_event)?;
-        for counter in [
-            &COUNTERS.taken,
-            &COUNTERS.dropped_buffer_full,
-            &COUNTERS.signals,
-            &COUNTERS.ignored,
-            &COUNTERS.timer_errors,
-            &COUNTERS.perf_fallbacks,
-        ] {
-            counter.store(0, Ordering::Relaxed);
-        }
-        let ring = Arc::new(Ring::new(capacity));
-        RING.store(Arc::as_ptr(&ring).cast_mut(), Ordering::Release);
-        PERIOD_NS.store(period_ns.max(1), Ordering::Relaxed);
-        RUN.fetch_add(1, Ordering::Relaxed);
-        ENABLED.store(true, Ordering::SeqCst);
-        let live = live_threads();
-        {
-            let mut timers = timers();
-            timers.engine = engine;
-            for index in 0..timers.threads.len() {
-                let tid = timers.threads[index].tid;
-                let base = thread_cpu_ns(cpu_clock_of(tid)).unwrap_or(0);
-                timers.threads[index].sampler = arm(engine, tid, base, period_ns);
-            }
-            // Per-thread samplers first, so no registered thread ever runs without one while
-            // the process-wide timer exists.
-            let process = Timer::start(
-                libc::CLOCK_PROCESS_CPUTIME_ID,
-                None,
-                PROCESS_TIMER,
-                period_ns,
-            );
-            match process {
-                Ok(process) => {
-                    timers.process = Some(process);
-                    timers.period_ns = Some(period_ns);
-                }
-                Err(err) => {
-                    timers
-                        .threads
-                        .iter_mut()
-                        .for_each(|thread| thread.sampler = None);
-                    drop(timers);
-                    disable();
-                    return Err(err);
-                }
-            }
-            // Under the same lock as the above, so that a thread registering concurrently
-            // either is found here (and accounts from now) or was born after the listing.
-            arm_unknown(&mut timers, &live, true);
-        }
-        crate::context::set_first_route_hook(register_current_thread);
-        register_current_thread();
-        Ok((Sampler { ring, engine }, fallback_reason))
+/// Starts a run: counters at zero, samples of `period_ns` of CPU time written into `ring`, and
+/// signals of earlier runs' timers recognized as stale. The caller keeps `ring` alive until
+/// [`disable`] has returned.
+pub(super) fn enable(ring: &Arc<Ring>, period_ns: u64) {
+    seed_random();
+    for counter in [
+        &COUNTERS.taken,
+        &COUNTERS.dropped_buffer_full,
+        &COUNTERS.signals,
+        &COUNTERS.ignored,
+        &COUNTERS.timer_errors,
+        &COUNTERS.perf_fallbacks,
+    ] {
+        counter.store(0, Ordering::Relaxed);
     }
-
-    /// The buffer the handler writes into.
-    pub(crate) fn ring(&self) -> &Arc<Ring> {
-        &self.ring
-    }
-
-    /// The engine sampling.
-    pub(crate) fn engine(&self) -> Engine {
-        self.engine
-    }
-
-    /// Stops every sampler and waits until no handler is still writing; afterwards the ring
-    /// holds every sample that will ever be taken by this run.
-    pub(crate) fn stop(self) -> Arc<Ring> {
-        let samplers: Vec<OwnSampler> = {
-            let mut timers = timers();
-            timers.process = None;
-            timers.period_ns = None;
-            let scanned = std::mem::take(&mut timers.scanned);
-            let registered = timers
-                .threads
-                .iter_mut()
-                .map(|thread| thread.sampler.take());
-            registered
-                .collect::<Vec<_>>()
-                .into_iter()
-                .chain(scanned.into_iter().map(|thread| thread.sampler))
-                .flatten()
-                .collect()
-        };
-        // Disabled before the descriptors close: a handler past its check must not see its
-        // descriptor's number reused.
-        disable();
-        drop(samplers);
-        self.ring
-    }
+    RING.store(Arc::as_ptr(ring).cast_mut(), Ordering::Release);
+    PERIOD_NS.store(period_ns.max(1), Ordering::Relaxed);
+    RUN.fetch_add(1, Ordering::Relaxed);
+    ENABLED.store(true, Ordering::SeqCst);
 }
 
 /// Disables the handler and waits for running handlers to finish.
-fn disable() {
+pub(super) fn disable() {
     ENABLED.store(false, Ordering::SeqCst);
     while ACTIVE.load(Ordering::SeqCst) != 0 {
         std::thread::yield_now();
     }
     RING.store(ptr::null_mut(), Ordering::Release);
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn denied() -> io::Result<()> {
-        Err(io::Error::from_raw_os_error(libc::EACCES))
-    }
-
-    #[test]
-    fn auto_falls_back_to_timers_with_the_reason() {
-        let (engine, reason) = choose_engine(SamplingEngine::Auto, || Ok(())).unwrap();
-        assert_eq!((engine, reason.is_none()), (Engine::PerfEvent, true));
-        let (engine, reason) = choose_engine(SamplingEngine::Auto, denied).unwrap();
-        assert_eq!(engine, Engine::TimerCreate);
-        assert_eq!(reason.unwrap().raw_os_error(), Some(libc::EACCES));
-    }
-
-    #[test]
-    fn an_explicit_engine_is_used_or_fails() {
-        let err = choose_engine(SamplingEngine::PerfEvent, denied).unwrap_err();
-        assert_eq!(err.kind(), io::ErrorKind::PermissionDenied);
-        assert!(err.to_string().contains("not permitted"), "{err}");
-        let (engine, _) = choose_engine(SamplingEngine::TimerCreate, || {
-            panic!("timers requested: perf events are not probed")
-        })
-        .unwrap();
-        assert_eq!(engine, Engine::TimerCreate);
-    }
 }

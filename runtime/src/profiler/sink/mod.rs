@@ -6,6 +6,7 @@
 //! exponential backoff, and a profile older than the server accepts is dropped as expired.
 
 pub(crate) mod dir;
+#[cfg(feature = "pyroscope")]
 pub(crate) mod pyroscope;
 
 use super::report::Report;

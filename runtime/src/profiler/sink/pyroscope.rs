@@ -6,8 +6,8 @@
 //! per-sample labels, so it sends one folded body per label set with the labels in `name`.
 
 use super::{SendError, Sink};
-use crate::profiler::config::{Protocol, Pyroscope};
 use crate::profiler::proto::{LabelPair, PushRequest, RawProfileSeries, RawSample};
+use crate::profiler::pyroscope_destination::{Protocol, Pyroscope, crypto_provider};
 use crate::profiler::report::{Report, unix_nanos};
 use prost::Message;
 use std::time::SystemTime;
@@ -41,14 +41,22 @@ impl PyroscopeSink {
             // Replaces the default webpki roots (see `Pyroscope::root_certificate_pem`).
             tls = tls.root_certs(ureq::tls::RootCerts::new_with_certs(&roots.certificates));
         }
-        let agent = ureq::Agent::config_builder()
+        let provider = crypto_provider();
+        if let Some(provider) = &provider {
+            tls = tls.unversioned_rustls_crypto_provider(provider.clone());
+        }
+        let mut agent = ureq::Agent::config_builder()
             .timeout_global(Some(config.timeout))
             .tls_config(tls.build())
             // Statuses are classified below (retry 429/5xx, reject other 4xx).
             .http_status_as_error(false)
-            .user_agent(concat!("featgen/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .new_agent();
+            .user_agent(concat!("featgen/", env!("CARGO_PKG_VERSION")));
+        if provider.is_none() {
+            // Only `http://` gets here (`start` requires a provider for HTTPS); ureq would
+            // panic on a redirect to HTTPS, so none is followed: a 3xx is a rejected send.
+            agent = agent.max_redirects(0);
+        }
+        let agent = agent.build().new_agent();
         PyroscopeSink {
             agent,
             config,
