@@ -412,3 +412,30 @@ fn the_bigquery_attribution_parses_in_sqlglot() {
         "{output}"
     );
 }
+
+#[test]
+fn sqlite_refuses_an_amount_past_its_integers_rather_than_round_it() {
+    let (mut bill, shares) = article();
+    let slice = bill
+        .slices
+        .values_mut()
+        .find(|slice| !slice.unallocated)
+        .unwrap();
+    // 2^63 units: SQLite stores it as a REAL, which has lost the last digits.
+    slice.amount = Decimal::from_i128_with_scale(1 << 63, 0);
+    let dir = tempfile::tempdir().unwrap();
+    let (shares_csv, billing_csv) = inputs(dir.path(), &bill, &shares);
+    let output = python_command()
+        .arg(workspace_root().join("tests/engines/attribution_sql.py"))
+        .arg("sqlite")
+        .arg(workspace_root().join("generated/sql/sqlite/attribution.sql"))
+        .arg(shares_csv)
+        .arg(billing_csv)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        !output.status.success() && stderr.contains("integer overflow"),
+        "SQLite must fail with an integer overflow: {stderr}"
+    );
+}
