@@ -15,13 +15,13 @@ import re
 import sys
 from pathlib import Path
 
+import attribution_sql
 import duckdb
 import sqlglot
 from sqlglot.errors import ErrorLevel
 
-import attribution_sql
-
-ENGINES = {"duckdb": "duckdb", "postgres": "postgres", "bigquery": "bigquery", "sqlite": "sqlite"}
+# dbt's target types, which are also sqlglot's dialect names.
+ENGINES = ("duckdb", "postgres", "bigquery", "sqlite")
 
 
 def compile_refs(sql: str) -> str:
@@ -43,7 +43,7 @@ def branches(model: str) -> dict[str, str]:
 
 def for_duckdb(test_sql: str) -> str:
     """A test's SQL as dbt compiles it for a duckdb target."""
-    test_sql = re.sub(r"\{%\s*if target\.type == 'sqlite'\s*%\}.*?\{%\s*else\s*%\}(.*?)\{%\s*endif\s*%\}", r"\1", test_sql, flags=re.S)
+    test_sql = re.sub(r"\{%\s*if target\.type == 'sqlite'\s*%\}.*?\{%\s*else\s*%\}(.*?)\{%\s*endif\s*%\}", r"\1", test_sql, flags=re.DOTALL)
     return compile_refs(test_sql)
 
 
@@ -53,7 +53,7 @@ def main() -> None:
     model = (root / "models/fact_feature_cost.sql").read_text(encoding="utf-8")
     found = branches(model)
     for engine, sql in found.items():
-        statements = sqlglot.parse(sql, read=ENGINES[engine], error_level=ErrorLevel.RAISE)
+        statements = sqlglot.parse(sql, read=engine, error_level=ErrorLevel.RAISE)
         if [type(s).__name__ for s in statements if s is not None] != ["Select"]:
             raise SystemExit(f"{engine}: the model is not one SELECT")
 
@@ -70,7 +70,8 @@ def main() -> None:
     unique = f"SELECT {columns}, count(*) FROM fact_feature_cost GROUP BY {columns} HAVING count(*) > 1"
 
     def failures(sql: str) -> int:
-        return con.execute(f"SELECT count(*) FROM ({sql})").fetchone()[0]
+        row = con.execute(f"SELECT count(*) FROM ({sql})").fetchone()
+        return int(row[0]) if row else 0
 
     for name, sql in [("reconciliation", reconciliation), ("unique_row_key", unique)]:
         if failures(sql):
