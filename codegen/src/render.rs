@@ -67,6 +67,7 @@ const BUILTINS: &[Builtin] = &[
         files: &[
             ("sql_dimensions.sql.j2", "sql/sqlite/dimensions.sql"),
             ("sql_facts.sql.j2", "sql/sqlite/facts.sql"),
+            ("sql_attribution.sql.j2", "sql/sqlite/attribution.sql"),
         ],
         dialect: Some(("sqlite", "SQLite")),
     },
@@ -84,8 +85,39 @@ const BUILTINS: &[Builtin] = &[
         files: &[
             ("sql_bigquery.sql.j2", "sql/bigquery/dimensions.sql"),
             ("sql_facts.sql.j2", "sql/bigquery/facts.sql"),
+            ("sql_attribution.sql.j2", "sql/bigquery/attribution.sql"),
         ],
         dialect: Some(("bigquery", "BigQuery")),
+    },
+    Builtin {
+        name: "dbt",
+        files: &[
+            (
+                "dbt_project.yml.j2",
+                "dbt/featgen_attribution/dbt_project.yml",
+            ),
+            (
+                "dbt_sources.yml.j2",
+                "dbt/featgen_attribution/models/sources.yml",
+            ),
+            (
+                "dbt_fact_feature_cost.sql.j2",
+                "dbt/featgen_attribution/models/fact_feature_cost.sql",
+            ),
+            (
+                "dbt_schema.yml.j2",
+                "dbt/featgen_attribution/models/schema.yml",
+            ),
+            (
+                "dbt_unique_row_key.sql.j2",
+                "dbt/featgen_attribution/tests/generic/unique_row_key.sql",
+            ),
+            (
+                "dbt_reconciliation.sql.j2",
+                "dbt/featgen_attribution/tests/reconciliation.sql",
+            ),
+        ],
+        dialect: None,
     },
     Builtin {
         name: "json",
@@ -131,6 +163,34 @@ const TEMPLATES: &[(&str, &str)] = &[
     (
         "sql_attribution.sql.j2",
         include_str!("../templates/sql_attribution.sql.j2"),
+    ),
+    (
+        "sql_attribution_query.sql.j2",
+        include_str!("../templates/sql_attribution_query.sql.j2"),
+    ),
+    (
+        "dbt_project.yml.j2",
+        include_str!("../templates/dbt_project.yml.j2"),
+    ),
+    (
+        "dbt_sources.yml.j2",
+        include_str!("../templates/dbt_sources.yml.j2"),
+    ),
+    (
+        "dbt_fact_feature_cost.sql.j2",
+        include_str!("../templates/dbt_fact_feature_cost.sql.j2"),
+    ),
+    (
+        "dbt_schema.yml.j2",
+        include_str!("../templates/dbt_schema.yml.j2"),
+    ),
+    (
+        "dbt_unique_row_key.sql.j2",
+        include_str!("../templates/dbt_unique_row_key.sql.j2"),
+    ),
+    (
+        "dbt_reconciliation.sql.j2",
+        include_str!("../templates/dbt_reconciliation.sql.j2"),
     ),
     (
         "json_registry.json.j2",

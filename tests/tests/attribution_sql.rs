@@ -1,7 +1,7 @@
-//! The warehouse allocation (`generated/sql/<dialect>/attribution.sql`, rendered by `featgen build`) in real DuckDB and
-//! PostgreSQL gives exactly the rows and digits of `featgen cost` on the same shares and bill:
-//! a synthetic month-corner with every bucket, credits, two currencies and scales 0 to 11, and
-//! the article's billing rows.
+//! The warehouse allocation (`generated/sql/<dialect>/attribution.sql`, rendered by `featgen build`) in real DuckDB,
+//! SQLite and PostgreSQL gives exactly the rows and digits of `featgen cost` on the same shares
+//! and bill: a synthetic month-corner with every bucket, credits, two currencies and scales 0 to
+//! 11, amounts and CPU near SQLite's 2^63 bound, and the article's billing rows.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -123,6 +123,66 @@ fn synthetic() -> (Bill, Vec<ShareRow>) {
     (bill, shares)
 }
 
+/// Amounts and CPU close to what SQLite's 64-bit integers can hold (|amount_units| and each
+/// slice's CPU below 2^63), where every units × cpu_ns takes SQLite's long path: the largest
+/// amounts at scales 0, 6 and 18, a credit, CPU sums just under 2^63 with equal weights (ties),
+/// and request counts around 2^40.
+fn near_the_bound() -> (Bill, Vec<ShareRow>) {
+    let mut bill = Bill {
+        step: 3_600,
+        ..Bill::default()
+    };
+    let amounts = [
+        Decimal::new(9_223_372_036_854_775_807, 0),
+        Decimal::new(-9_223_372_036_854_775_807, 6),
+        Decimal::new(9_223_372_036_854_775_806, 18),
+        Decimal::new(7_777_777_777_777_777_777, 2),
+    ];
+    let cpu: [&[u64]; 4] = [
+        &[1 << 61, 1 << 61, (1 << 62) - 1],
+        &[(1 << 62) + 12_345, 1 << 61, (1 << 61) - 999_999],
+        &[3, 3, 3],
+        &[1, (1 << 62) + (1 << 61), 1],
+    ];
+    let mut shares = Vec::new();
+    for (index, (amount, cpu)) in amounts.iter().zip(cpu).enumerate() {
+        let deployment = format!("deployment_{index}");
+        bill.slices.insert(
+            SliceKey {
+                start: UtcTime(HOUR),
+                deployment: deployment.clone(),
+                // One currency each: featgen's per-currency totals are decimals of 96 bits,
+                // which the sum of these amounts at 18 places would not fit.
+                currency: ["USD", "EUR", "JPY", "GBP"][index].into(),
+            },
+            Slice {
+                amount: *amount,
+                unallocated: false,
+            },
+        );
+        for (feature, &cpu_ns) in cpu.iter().enumerate() {
+            shares.push(ShareRow {
+                start_time: UtcTime(HOUR),
+                end_time: UtcTime(HOUR + 3_600),
+                deployment: deployment.clone(),
+                feature: Some(format!("feature_{feature}")),
+                endpoint: Some("endpoint".into()),
+                percentage_of_cpu: 0.0,
+                feature_id: feature as i64,
+                feature_group: None,
+                team: None,
+                tier: None,
+                cpu_ns,
+                samples: 1,
+                // Above 10^9, so that mod × 10^10 overflows 64 bits (SQLite's long path), and
+                // cost_per_request stays below DuckDB's 10^10 (its DECIMAL(38, 28)).
+                requests: Some([1 << 40, (1 << 41) + 3, 999_999_999_937][feature]),
+            });
+        }
+    }
+    (bill, shares)
+}
+
 fn article() -> (Bill, Vec<ShareRow>) {
     let mut reader = BillReader::new(BillingOptions::default());
     reader
@@ -218,12 +278,14 @@ fn parse(json: &str) -> Priced {
         .collect()
 }
 
-fn duckdb(dir: &Path, bill: &Bill, shares: &[ShareRow]) -> Priced {
+/// Runs `generated/sql/<engine>/attribution.sql` in DuckDB or SQLite (`attribution_sql.py`).
+fn embedded(engine: &str, dir: &Path, bill: &Bill, shares: &[ShareRow]) -> Priced {
     let (shares_csv, billing_csv) = inputs(dir, bill, shares);
     let output = run_ok(
         python_command()
             .arg(workspace_root().join("tests/engines/attribution_sql.py"))
-            .arg(workspace_root().join("generated/sql/duckdb/attribution.sql"))
+            .arg(engine)
+            .arg(workspace_root().join(format!("generated/sql/{engine}/attribution.sql")))
             .arg(shares_csv)
             .arg(billing_csv),
     );
@@ -273,26 +335,20 @@ fn postgres(dir: &Path, bill: &Bill, shares: &[ShareRow]) -> Priced {
 
 #[test]
 fn the_warehouse_sql_prices_exactly_like_featgen_cost() {
-    for (name, (bill, shares)) in [("synthetic", synthetic()), ("article", article())] {
+    for (name, (bill, shares)) in [
+        ("synthetic", synthetic()),
+        ("near 2^63", near_the_bound()),
+        ("article", article()),
+    ] {
         let want = expected(&bill, &shares);
         assert!(want.len() > 3, "{name}: a real test");
         let dir = tempfile::tempdir().unwrap();
         for (engine, got) in [
-            ("duckdb", duckdb(dir.path(), &bill, &shares)),
+            ("duckdb", embedded("duckdb", dir.path(), &bill, &shares)),
+            ("sqlite", embedded("sqlite", dir.path(), &bill, &shares)),
             ("postgres", postgres(dir.path(), &bill, &shares)),
         ] {
-            let differences: Vec<String> = want
-                .iter()
-                .filter(|(key, value)| got.get(*key) != Some(*value))
-                .map(|(key, value)| {
-                    format!("{key:?}: featgen {value:?}, {engine} {:?}", got.get(key))
-                })
-                .chain(
-                    got.keys()
-                        .filter(|key| !want.contains_key(*key))
-                        .map(|key| format!("{key:?}: only in {engine}")),
-                )
-                .collect();
+            let differences = differences(&want, &got, engine);
             assert!(
                 differences.is_empty(),
                 "{name} in {engine}: {} differences:\n{}",
@@ -301,4 +357,85 @@ fn the_warehouse_sql_prices_exactly_like_featgen_cost() {
             );
         }
     }
+}
+
+/// Differences between featgen's rows and an engine's, one line each.
+fn differences(want: &Priced, got: &Priced, engine: &str) -> Vec<String> {
+    want.iter()
+        .filter(|(key, value)| got.get(*key) != Some(*value))
+        .map(|(key, value)| format!("{key:?}: featgen {value:?}, {engine} {:?}", got.get(key)))
+        .chain(
+            got.keys()
+                .filter(|key| !want.contains_key(*key))
+                .map(|key| format!("{key:?}: only in {engine}")),
+        )
+        .collect()
+}
+
+#[test]
+fn the_dbt_package_models_exactly_featgen_cost_and_its_tests_hold() {
+    let package = workspace_root().join("generated/dbt/featgen_attribution");
+    for (name, (bill, shares)) in [("synthetic", synthetic()), ("article", article())] {
+        let want = expected(&bill, &shares);
+        let dir = tempfile::tempdir().unwrap();
+        let (shares_csv, billing_csv) = inputs(dir.path(), &bill, &shares);
+        let output = run_ok(
+            python_command()
+                .arg(workspace_root().join("tests/engines/dbt_package.py"))
+                .arg(&package)
+                .arg(shares_csv)
+                .arg(billing_csv),
+        );
+        let got = parse(&output);
+        let differences = differences(&want, &got, "dbt model");
+        assert!(
+            differences.is_empty(),
+            "{name}: {} differences:\n{}",
+            differences.len(),
+            differences.join("\n")
+        );
+    }
+}
+
+#[test]
+fn the_bigquery_attribution_parses_in_sqlglot() {
+    let output = run_ok(
+        python_command()
+            .arg(workspace_root().join("tests/engines/sql_engine.py"))
+            .arg("bigquery")
+            .arg(workspace_root().join("generated/sql/bigquery/attribution.sql")),
+    );
+    let parsed: serde_json::Value = serde_json::from_str(&output).unwrap();
+    assert_eq!(
+        parsed["statements"],
+        serde_json::json!(["Create"]),
+        "{output}"
+    );
+}
+
+#[test]
+fn sqlite_refuses_an_amount_past_its_integers_rather_than_round_it() {
+    let (mut bill, shares) = article();
+    let slice = bill
+        .slices
+        .values_mut()
+        .find(|slice| !slice.unallocated)
+        .unwrap();
+    // 2^63 units: SQLite stores it as a REAL, which has lost the last digits.
+    slice.amount = Decimal::from_i128_with_scale(1 << 63, 0);
+    let dir = tempfile::tempdir().unwrap();
+    let (shares_csv, billing_csv) = inputs(dir.path(), &bill, &shares);
+    let output = python_command()
+        .arg(workspace_root().join("tests/engines/attribution_sql.py"))
+        .arg("sqlite")
+        .arg(workspace_root().join("generated/sql/sqlite/attribution.sql"))
+        .arg(shares_csv)
+        .arg(billing_csv)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        !output.status.success() && stderr.contains("integer overflow"),
+        "SQLite must fail with an integer overflow: {stderr}"
+    );
 }

@@ -44,7 +44,7 @@ const STARTER_CONFIG: &str = "\
 # featgen settings; every key is also a command-line flag, and flags win.
 registry = \"registry\"
 out = \"generated\"
-# targets = [\"rust\", \"python\", \"sql-postgres\", \"sql-sqlite\", \"sql-duckdb\", \"sql-bigquery\", \"json\"]
+# targets = [\"rust\", \"python\", \"sql-postgres\", \"sql-sqlite\", \"sql-duckdb\", \"sql-bigquery\", \"dbt\", \"json\"]
 python_package = \"features\"
 # Also write Cargo.toml and lib.rs beside generated/rust/features.rs, to check the crate in:
 # rust_crate = \"features\"

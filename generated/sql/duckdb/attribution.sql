@@ -7,21 +7,14 @@
 -- endpoint, feature) order; a credit is split as its absolute value. A billed slice without
 -- CPU is one `unprofiled` row, an unallocated slice one `unallocated` row.
 -- cost_if_equal_per_request splits the slice the same way by request counts; cost_per_request
--- is cost / requests to ten more places (at most 28), half away from zero.
+-- is cost / requests to ten more places (at most 28), half away from zero. Money is built
+-- as text from the integers, so that no division rounds.
 --
 -- billing_hourly(start_time, end_time, deployment, currency, amount, amount_units,
 -- amount_scale, unallocated) is what `featgen cost --billing-hourly-out` writes.
 -- Load the result with: INSERT INTO fact_feature_cost SELECT * FROM feature_cost;
 -- Integers are HUGEINT: exact while amount_units × cpu_ns stays below 2^127 (an overflow is an
 -- error, never a wrong digit).
-
-CREATE OR REPLACE MACRO featgen_decimal(units, scale) AS
-    -- units / 10^scale as text, so that no division rounds; cast where used.
-    (CASE WHEN units < 0 THEN '-' ELSE '' END
-     || CAST(abs(units) // CAST('1' || repeat('0', scale) AS HUGEINT) AS VARCHAR)
-     || CASE WHEN scale > 0
-             THEN '.' || lpad(CAST(abs(units) % CAST('1' || repeat('0', scale) AS HUGEINT) AS VARCHAR), scale, '0')
-             ELSE '' END);
 
 CREATE OR REPLACE VIEW feature_cost AS
 WITH shares AS (
@@ -83,12 +76,32 @@ all_rows AS (
         SELECT 1 FROM fact_cpu_share s
         WHERE s.start_time = b.start_time AND s.deployment = b.deployment
         GROUP BY s.start_time, s.deployment HAVING SUM(s.cpu_ns) > 0)
+),
+-- cost_per_request: |cost| × 10^(places - amount_scale) / requests, half away from zero.
+finished AS (
+    SELECT r.*,
+           least(r.amount_scale + 10, 28) AS per_request_scale,
+           CASE WHEN r.requests > 0
+                THEN sign(r.cost_units) * (2 * abs(r.cost_units) * CAST('1' || repeat('0', least(r.amount_scale + 10, 28) - r.amount_scale) AS HUGEINT) + r.requests) // (2 * r.requests)
+           END AS per_request_units
+    FROM all_rows r
 )
 SELECT r.start_time, r.end_time, r.deployment, r.feature, r.endpoint, r.percentage_of_cpu,
        r.feature_id, r.feature_group, r.team, r.tier, r.cpu_ns, r.samples, r.requests,
-       CAST(featgen_decimal(r.cost_units, r.amount_scale) AS DECIMAL(38, 18)) AS cost,
+       CAST(CASE WHEN r.cost_units < 0 THEN '-' ELSE '' END
+           || CAST((abs(r.cost_units)) // (CAST('1' || repeat('0', r.amount_scale) AS HUGEINT)) AS VARCHAR)
+           || CASE WHEN r.amount_scale > 0
+                   THEN '.' || lpad(CAST((abs(r.cost_units)) % (CAST('1' || repeat('0', r.amount_scale) AS HUGEINT)) AS VARCHAR), r.amount_scale, '0')
+                   ELSE '' END AS DECIMAL(38, 18)) AS cost,
        r.currency, r.bucket,
-       CASE WHEN r.requests > 0 THEN CAST(featgen_decimal(sign(r.cost_units) * (2 * abs(r.cost_units) * CAST('1' || repeat('0', least(r.amount_scale + 10, 28) - r.amount_scale) AS HUGEINT) + r.requests) // (2 * r.requests), least(r.amount_scale + 10, 28)) AS DECIMAL(38, 28))
-       END AS cost_per_request,
-       CAST(featgen_decimal(r.naive_units, r.amount_scale) AS DECIMAL(38, 18)) AS cost_if_equal_per_request
-FROM all_rows r;
+       CAST(CASE WHEN r.per_request_units < 0 THEN '-' ELSE '' END
+           || CAST((abs(r.per_request_units)) // (CAST('1' || repeat('0', r.per_request_scale) AS HUGEINT)) AS VARCHAR)
+           || CASE WHEN r.per_request_scale > 0
+                   THEN '.' || lpad(CAST((abs(r.per_request_units)) % (CAST('1' || repeat('0', r.per_request_scale) AS HUGEINT)) AS VARCHAR), r.per_request_scale, '0')
+                   ELSE '' END AS DECIMAL(38, 28)) AS cost_per_request,
+       CAST(CASE WHEN r.naive_units < 0 THEN '-' ELSE '' END
+           || CAST((abs(r.naive_units)) // (CAST('1' || repeat('0', r.amount_scale) AS HUGEINT)) AS VARCHAR)
+           || CASE WHEN r.amount_scale > 0
+                   THEN '.' || lpad(CAST((abs(r.naive_units)) % (CAST('1' || repeat('0', r.amount_scale) AS HUGEINT)) AS VARCHAR), r.amount_scale, '0')
+                   ELSE '' END AS DECIMAL(38, 18)) AS cost_if_equal_per_request
+FROM finished r;

@@ -7,22 +7,13 @@
 -- endpoint, feature) order; a credit is split as its absolute value. A billed slice without
 -- CPU is one `unprofiled` row, an unallocated slice one `unallocated` row.
 -- cost_if_equal_per_request splits the slice the same way by request counts; cost_per_request
--- is cost / requests to ten more places (at most 28), half away from zero.
+-- is cost / requests to ten more places (at most 28), half away from zero. Money is built
+-- as text from the integers, so that no division rounds.
 --
 -- billing_hourly(start_time, end_time, deployment, currency, amount, amount_units,
 -- amount_scale, unallocated) is what `featgen cost --billing-hourly-out` writes.
 -- Load the result with: INSERT INTO fact_feature_cost SELECT * FROM feature_cost;
 -- Integers are NUMERIC: exact at any size.
-
-CREATE OR REPLACE FUNCTION featgen_decimal(units numeric, scale integer) RETURNS numeric
-LANGUAGE sql IMMUTABLE STRICT AS $$
-    -- units / 10^scale, built as text so that no division rounds.
-    SELECT (CASE WHEN units < 0 THEN '-' ELSE '' END
-            || div(abs(units), ('1' || repeat('0', scale))::numeric)::text
-            || CASE WHEN scale > 0
-                    THEN '.' || lpad(mod(abs(units), ('1' || repeat('0', scale))::numeric)::text, scale, '0')
-                    ELSE '' END)::numeric
-$$;
 
 CREATE OR REPLACE VIEW feature_cost AS
 WITH shares AS (
@@ -84,12 +75,32 @@ all_rows AS (
         SELECT 1 FROM fact_cpu_share s
         WHERE s.start_time = b.start_time AND s.deployment = b.deployment
         GROUP BY s.start_time, s.deployment HAVING SUM(s.cpu_ns) > 0)
+),
+-- cost_per_request: |cost| × 10^(places - amount_scale) / requests, half away from zero.
+finished AS (
+    SELECT r.*,
+           least(r.amount_scale + 10, 28) AS per_request_scale,
+           CASE WHEN r.requests > 0
+                THEN sign(r.cost_units) * div(2 * abs(r.cost_units) * ('1' || repeat('0', least(r.amount_scale + 10, 28) - r.amount_scale))::numeric + r.requests, 2 * r.requests)
+           END AS per_request_units
+    FROM all_rows r
 )
 SELECT r.start_time, r.end_time, r.deployment, r.feature, r.endpoint, r.percentage_of_cpu,
        r.feature_id, r.feature_group, r.team, r.tier, r.cpu_ns, r.samples, r.requests,
-       featgen_decimal(r.cost_units, r.amount_scale) AS cost,
+       (CASE WHEN r.cost_units < 0 THEN '-' ELSE '' END
+           || (div(abs(r.cost_units), ('1' || repeat('0', r.amount_scale))::numeric))::text
+           || CASE WHEN r.amount_scale > 0
+                   THEN '.' || lpad((mod(abs(r.cost_units), ('1' || repeat('0', r.amount_scale))::numeric))::text, r.amount_scale, '0')
+                   ELSE '' END)::numeric AS cost,
        r.currency, r.bucket,
-       CASE WHEN r.requests > 0 THEN featgen_decimal(sign(r.cost_units) * div(2 * abs(r.cost_units) * ('1' || repeat('0', least(r.amount_scale + 10, 28) - r.amount_scale))::numeric + r.requests, 2 * r.requests), least(r.amount_scale + 10, 28))
-       END AS cost_per_request,
-       featgen_decimal(r.naive_units, r.amount_scale) AS cost_if_equal_per_request
-FROM all_rows r;
+       (CASE WHEN r.per_request_units < 0 THEN '-' ELSE '' END
+           || (div(abs(r.per_request_units), ('1' || repeat('0', r.per_request_scale))::numeric))::text
+           || CASE WHEN r.per_request_scale > 0
+                   THEN '.' || lpad((mod(abs(r.per_request_units), ('1' || repeat('0', r.per_request_scale))::numeric))::text, r.per_request_scale, '0')
+                   ELSE '' END)::numeric AS cost_per_request,
+       (CASE WHEN r.naive_units < 0 THEN '-' ELSE '' END
+           || (div(abs(r.naive_units), ('1' || repeat('0', r.amount_scale))::numeric))::text
+           || CASE WHEN r.amount_scale > 0
+                   THEN '.' || lpad((mod(abs(r.naive_units), ('1' || repeat('0', r.amount_scale))::numeric))::text, r.amount_scale, '0')
+                   ELSE '' END)::numeric AS cost_if_equal_per_request
+FROM finished r;
