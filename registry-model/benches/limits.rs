@@ -92,8 +92,8 @@ fn main() {
         .filter(|a| !a.starts_with("--"))
         .collect();
     let dir = tempfile::tempdir().expect("temporary directory");
-    let cases: [(&str, fn() -> String); 2] = [
-        ("unknown teams", unknown_teams),
+    let cases = [
+        ("unknown teams", unknown_teams as fn() -> String),
         ("incomplete features", incomplete_features),
     ];
     for (name, text) in cases {
