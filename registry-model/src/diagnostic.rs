@@ -226,6 +226,13 @@ impl<C: DiagnosticCode> Diagnostic<C> {
     /// Renders rustc-style, with source snippets read through `sources`.
     pub fn render(&self, sources: &mut SourceCache) -> String {
         let mut out = String::new();
+        self.render_into(sources, &mut out);
+        out
+    }
+
+    /// [`render`](Diagnostic::render), appended to `out`: a report of many diagnostics is
+    /// written into one string, with no string per diagnostic or per padding.
+    fn render_into(&self, sources: &mut SourceCache, out: &mut String) {
         let _ = writeln!(
             out,
             "{}[{}]: {}",
@@ -233,14 +240,14 @@ impl<C: DiagnosticCode> Diagnostic<C> {
             self.code.id(),
             self.message
         );
-        let labels: Vec<&Label> = self.primary.iter().chain(&self.secondary).collect();
-        let gutter = labels.iter().map(|l| digits(l.line)).max().unwrap_or(1);
-        let pad = " ".repeat(gutter);
-        for (index, label) in labels.iter().enumerate() {
+        let labels = || self.primary.iter().chain(&self.secondary);
+        let gutter = labels().map(|l| digits(l.line)).max().unwrap_or(1);
+        for (index, label) in labels().enumerate() {
             let arrow = if index == 0 { "-->" } else { ":::" };
             let _ = writeln!(
                 out,
-                "{pad}{arrow} {}:{}:{}",
+                "{:gutter$}{arrow} {}:{}:{}",
+                "",
                 label.file.display(),
                 label.line,
                 label.column
@@ -253,23 +260,22 @@ impl<C: DiagnosticCode> Diagnostic<C> {
             let start = (label.column.max(1) - 1) as usize;
             let width = shown.chars().count().saturating_sub(start).max(1);
             let len = (label.len.max(1) as usize).min(width);
-            let _ = writeln!(out, "{pad} |");
+            let _ = writeln!(out, "{:gutter$} |", "");
             let _ = writeln!(out, "{:>gutter$} | {shown}", label.line);
-            let underline: String = std::iter::repeat_n(marker, len).collect();
-            let message = if label.message.is_empty() {
-                String::new()
-            } else {
-                format!(" {}", label.message)
-            };
-            let _ = writeln!(out, "{pad} | {}{underline}{message}", " ".repeat(start));
+            let _ = write!(out, "{:gutter$} | {:start$}", "", "");
+            out.extend(std::iter::repeat_n(marker, len));
+            if !label.message.is_empty() {
+                out.push(' ');
+                out.push_str(&label.message);
+            }
+            out.push('\n');
         }
         if let Some(help) = &self.help {
-            if !labels.is_empty() {
-                let _ = writeln!(out, "{pad} |");
+            if self.primary.is_some() || !self.secondary.is_empty() {
+                let _ = writeln!(out, "{:gutter$} |", "");
             }
-            let _ = writeln!(out, "{pad} = help: {help}");
+            let _ = writeln!(out, "{:gutter$} = help: {help}", "");
         }
-        out
     }
 }
 
@@ -333,11 +339,12 @@ impl SourceCache {
 
     /// The 1-based `line` of `path`, without its `\n`.
     pub fn line(&mut self, path: &Path, line: u32) -> Option<&str> {
-        let file = self
-            .files
-            .entry(path.to_path_buf())
-            .or_insert_with(|| std::fs::read_to_string(path).ok().map(Indexed::new))
-            .as_ref()?;
+        // Looked up before inserting: the key is only allocated for a file's first line.
+        if !self.files.contains_key(path) {
+            let indexed = std::fs::read_to_string(path).ok().map(Indexed::new);
+            self.files.insert(path.to_path_buf(), indexed);
+        }
+        let file = self.files.get(path)?.as_ref()?;
         let index = line.checked_sub(1)? as usize;
         let start = *file.line_starts.get(index)?;
         let end = file
@@ -375,7 +382,7 @@ impl Diagnostics {
     pub fn render_human(&self, sources: &mut SourceCache) -> String {
         let mut out = String::new();
         for diagnostic in &self.0 {
-            out.push_str(&diagnostic.render(sources));
+            diagnostic.render_into(sources, &mut out);
             out.push('\n');
         }
         let (errors, warnings) = (self.error_count(), self.warning_count());
