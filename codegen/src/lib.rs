@@ -8,8 +8,12 @@
 #![forbid(unsafe_code)]
 
 mod builder;
+mod context;
 mod escape;
+mod filters;
 pub mod output;
 pub mod render;
+mod targets;
+mod user_templates;
 
 pub use builder::Builder;

@@ -226,6 +226,13 @@ impl<C: DiagnosticCode> Diagnostic<C> {
     /// Renders rustc-style, with source snippets read through `sources`.
     pub fn render(&self, sources: &mut SourceCache) -> String {
         let mut out = String::new();
+        self.render_into(sources, &mut out);
+        out
+    }
+
+    /// [`render`](Diagnostic::render), appended to `out`: a report of many diagnostics is
+    /// written into one string, with no string per diagnostic or per padding.
+    fn render_into(&self, sources: &mut SourceCache, out: &mut String) {
         let _ = writeln!(
             out,
             "{}[{}]: {}",
@@ -233,14 +240,14 @@ impl<C: DiagnosticCode> Diagnostic<C> {
             self.code.id(),
             self.message
         );
-        let labels: Vec<&Label> = self.primary.iter().chain(&self.secondary).collect();
-        let gutter = labels.iter().map(|l| digits(l.line)).max().unwrap_or(1);
-        let pad = " ".repeat(gutter);
-        for (index, label) in labels.iter().enumerate() {
+        let labels = || self.primary.iter().chain(&self.secondary);
+        let gutter = labels().map(|l| digits(l.line)).max().unwrap_or(1);
+        for (index, label) in labels().enumerate() {
             let arrow = if index == 0 { "-->" } else { ":::" };
             let _ = writeln!(
                 out,
-                "{pad}{arrow} {}:{}:{}",
+                "{:gutter$}{arrow} {}:{}:{}",
+                "",
                 label.file.display(),
                 label.line,
                 label.column
@@ -253,23 +260,22 @@ impl<C: DiagnosticCode> Diagnostic<C> {
             let start = (label.column.max(1) - 1) as usize;
             let width = shown.chars().count().saturating_sub(start).max(1);
             let len = (label.len.max(1) as usize).min(width);
-            let _ = writeln!(out, "{pad} |");
+            let _ = writeln!(out, "{:gutter$} |", "");
             let _ = writeln!(out, "{:>gutter$} | {shown}", label.line);
-            let underline: String = std::iter::repeat_n(marker, len).collect();
-            let message = if label.message.is_empty() {
-                String::new()
-            } else {
-                format!(" {}", label.message)
-            };
-            let _ = writeln!(out, "{pad} | {}{underline}{message}", " ".repeat(start));
+            let _ = write!(out, "{:gutter$} | {:start$}", "", "");
+            out.extend(std::iter::repeat_n(marker, len));
+            if !label.message.is_empty() {
+                out.push(' ');
+                out.push_str(&label.message);
+            }
+            out.push('\n');
         }
         if let Some(help) = &self.help {
-            if !labels.is_empty() {
-                let _ = writeln!(out, "{pad} |");
+            if self.primary.is_some() || !self.secondary.is_empty() {
+                let _ = writeln!(out, "{:gutter$} |", "");
             }
-            let _ = writeln!(out, "{pad} = help: {help}");
+            let _ = writeln!(out, "{:gutter$} = help: {help}", "");
         }
-        out
     }
 }
 
@@ -333,11 +339,12 @@ impl SourceCache {
 
     /// The 1-based `line` of `path`, without its `\n`.
     pub fn line(&mut self, path: &Path, line: u32) -> Option<&str> {
-        let file = self
-            .files
-            .entry(path.to_path_buf())
-            .or_insert_with(|| std::fs::read_to_string(path).ok().map(Indexed::new))
-            .as_ref()?;
+        // Looked up before inserting: the key is only allocated for a file's first line.
+        if !self.files.contains_key(path) {
+            let indexed = std::fs::read_to_string(path).ok().map(Indexed::new);
+            self.files.insert(path.to_path_buf(), indexed);
+        }
+        let file = self.files.get(path)?.as_ref()?;
         let index = line.checked_sub(1)? as usize;
         let start = *file.line_starts.get(index)?;
         let end = file
@@ -375,7 +382,7 @@ impl Diagnostics {
     pub fn render_human(&self, sources: &mut SourceCache) -> String {
         let mut out = String::new();
         for diagnostic in &self.0 {
-            out.push_str(&diagnostic.render(sources));
+            diagnostic.render_into(sources, &mut out);
             out.push('\n');
         }
         let (errors, warnings) = (self.error_count(), self.warning_count());
@@ -393,28 +400,81 @@ impl Diagnostics {
     /// `{"diagnostics": [...], "errors": N, "warnings": N}`, one object per diagnostic with its
     /// primary position flattened into `file`, `line` and `column`.
     pub fn to_json(&self) -> serde_json::Value {
-        let items: Vec<serde_json::Value> = self
-            .0
+        // Plain structs with string keys always serialize.
+        serde_json::to_value(JsonReport(self)).unwrap_or_default()
+    }
+
+    /// Writes [`to_json`](Diagnostics::to_json) as compact JSON, the same text its `Display`
+    /// gives, without building the value first (a hundred thousand diagnostics would be a
+    /// million map entries).
+    ///
+    /// # Errors
+    /// Writing to `out` fails.
+    pub fn write_json(&self, out: impl std::io::Write) -> std::io::Result<()> {
+        serde_json::to_writer(out, &JsonReport(self)).map_err(std::io::Error::from)
+    }
+}
+
+// The JSON form of diagnostics. Keys are written in sorted order, as `serde_json::Value` maps
+// keep them, so that `to_json` and `write_json` give the same text.
+
+/// `Diagnostics` as JSON.
+struct JsonReport<'a>(&'a Diagnostics);
+
+impl Serialize for JsonReport<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct as _;
+        let mut report = serializer.serialize_struct("Diagnostics", 3)?;
+        let items: Vec<JsonDiagnostic<'_>> = self.0.0.iter().map(JsonDiagnostic).collect();
+        report.serialize_field("diagnostics", &items)?;
+        report.serialize_field("errors", &self.0.error_count())?;
+        report.serialize_field("warnings", &self.0.warning_count())?;
+        report.end()
+    }
+}
+
+/// One diagnostic as JSON: its primary position flattened, every label listed.
+struct JsonDiagnostic<'a>(&'a Diagnostic);
+
+impl Serialize for JsonDiagnostic<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct as _;
+        let d = self.0;
+        let primary = d.primary.as_ref();
+        let labels: Vec<JsonLabel<'_>> = d
+            .primary
             .iter()
-            .map(|d| {
-                let primary = d.primary.as_ref();
-                serde_json::json!({
-                    "severity": d.severity,
-                    "code": d.code.id(),
-                    "message": d.message,
-                    "file": primary.map(|l| l.file.to_string_lossy()),
-                    "line": primary.map(|l| l.line),
-                    "column": primary.map(|l| l.column),
-                    "labels": d.primary.iter().chain(&d.secondary).collect::<Vec<_>>(),
-                    "help": d.help,
-                })
-            })
+            .chain(&d.secondary)
+            .map(JsonLabel)
             .collect();
-        serde_json::json!({
-            "diagnostics": items,
-            "errors": self.error_count(),
-            "warnings": self.warning_count(),
-        })
+        let mut item = serializer.serialize_struct("Diagnostic", 8)?;
+        item.serialize_field("code", d.code.id())?;
+        item.serialize_field("column", &primary.map(|l| l.column))?;
+        item.serialize_field("file", &primary.map(|l| l.file.to_string_lossy()))?;
+        item.serialize_field("help", &d.help)?;
+        item.serialize_field("labels", &labels)?;
+        item.serialize_field("line", &primary.map(|l| l.line))?;
+        item.serialize_field("message", &d.message)?;
+        item.serialize_field("severity", &d.severity)?;
+        item.end()
+    }
+}
+
+/// A label as JSON. The file is written lossily like the flattened `file`, so a path that is
+/// not UTF-8 cannot fail the output.
+struct JsonLabel<'a>(&'a Label);
+
+impl Serialize for JsonLabel<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct as _;
+        let l = self.0;
+        let mut label = serializer.serialize_struct("Label", 5)?;
+        label.serialize_field("column", &l.column)?;
+        label.serialize_field("file", &l.file.to_string_lossy())?;
+        label.serialize_field("len", &l.len)?;
+        label.serialize_field("line", &l.line)?;
+        label.serialize_field("message", &l.message)?;
+        label.end()
     }
 }
 
@@ -519,6 +579,47 @@ mod tests {
             serde_json::to_value(Code::InvalidUtf8).unwrap(),
             serde_json::json!("invalid-utf8")
         );
+    }
+
+    /// The JSON as it was built before `write_json`: a `serde_json::Value` per diagnostic.
+    /// Both ways must give the same text.
+    #[test]
+    fn written_json_is_the_json_value_text() {
+        let diagnostics = Diagnostics(vec![
+            Diagnostic::error(Code::DuplicateName, "duplicate feature `a` \"quoted\"\n")
+                .at(Label::new("dir/r.yaml", 3, 5, 2).with_message("defined again here"))
+                .also(Label::new("dir/q.yaml", 1, 1, 1).with_message("first defined here"))
+                .help("rename one — or remove it"),
+            Diagnostic::error(Code::EmptyRegistry, "the registry has no features"),
+            Diagnostic::warning(Code::TemplateSymlink, "a link").help("copy it"),
+        ]);
+        let expected: Vec<serde_json::Value> = diagnostics
+            .0
+            .iter()
+            .map(|d| {
+                let primary = d.primary.as_ref();
+                serde_json::json!({
+                    "severity": d.severity,
+                    "code": d.code.id(),
+                    "message": d.message,
+                    "file": primary.map(|l| l.file.to_string_lossy()),
+                    "line": primary.map(|l| l.line),
+                    "column": primary.map(|l| l.column),
+                    "labels": d.primary.iter().chain(&d.secondary).collect::<Vec<_>>(),
+                    "help": d.help,
+                })
+            })
+            .collect();
+        let expected = serde_json::json!({
+            "diagnostics": expected,
+            "errors": 2,
+            "warnings": 1,
+        })
+        .to_string();
+        let mut written = Vec::new();
+        diagnostics.write_json(&mut written).unwrap();
+        assert_eq!(String::from_utf8(written).unwrap(), expected);
+        assert_eq!(diagnostics.to_json().to_string(), expected);
     }
 
     #[test]

@@ -1,4 +1,5 @@
-//! Identifier rules: how a registry name becomes an identifier in each target language.
+//! Identifier rules: which registry names are valid, and how a name becomes an identifier in
+//! each target language.
 //!
 //! Every target converts names here, and only here, so that the collision check in the loader
 //! and the templates can never disagree. Names are already validated as lowercase kebab- or
@@ -102,6 +103,46 @@ pub fn is_crate_name(name: &str) -> bool {
         && !RUST_KEYWORDS.contains(&name.replace('-', "_").as_str())
 }
 
+/// Lowercase kebab- or snake-case: `text-in-voice`, `text_in_voice`.
+pub(crate) fn is_lower_name(name: &str) -> bool {
+    is_word_list(name, |c| c.is_ascii_lowercase())
+}
+
+/// Tier names may also use uppercase (`S`, `Gold`).
+pub(crate) fn is_tier_name(name: &str) -> bool {
+    is_word_list(name, |c| c.is_ascii_alphabetic())
+}
+
+/// Words of letters and digits, the first starting with a letter, separated by single `-` or
+/// `_`.
+fn is_word_list(name: &str, letter: fn(char) -> bool) -> bool {
+    name.starts_with(letter)
+        && name
+            .split(['-', '_'])
+            .all(|word| !word.is_empty() && word.chars().all(|c| letter(c) || c.is_ascii_digit()))
+}
+
+/// A valid name close to `name`, for the fix hint.
+pub(crate) fn suggest_name(name: &str) -> String {
+    let mut out = String::new();
+    for c in name.trim().chars() {
+        if c.is_ascii_alphanumeric() {
+            out.push(c.to_ascii_lowercase());
+        } else if !out.is_empty() && !out.ends_with('-') {
+            out.push('-');
+        }
+    }
+    let out = out
+        .trim_end_matches('-')
+        .trim_start_matches(|c: char| c.is_ascii_digit())
+        .to_owned();
+    if out.is_empty() {
+        "my-feature".to_owned()
+    } else {
+        out
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -177,5 +218,32 @@ mod tests {
         assert!(!is_crate_name("2features"));
         assert!(!is_crate_name("my features"));
         assert!(!is_crate_name(""));
+    }
+
+    #[test]
+    fn name_rules() {
+        for ok in [
+            "messaging",
+            "text-in-voice",
+            "text_in_voice",
+            "v2-api",
+            "type",
+        ] {
+            assert!(is_lower_name(ok), "{ok}");
+        }
+        for bad in [
+            "Messaging",
+            "text--voice",
+            "-a",
+            "a-",
+            "2fa",
+            "text in voice",
+            "",
+            "émoji",
+        ] {
+            assert!(!is_lower_name(bad), "{bad}");
+        }
+        assert!(is_tier_name("S") && is_tier_name("gold-plus") && !is_tier_name("1"));
+        assert_eq!(suggest_name("Text In Voice"), "text-in-voice");
     }
 }

@@ -8,12 +8,18 @@
 
 #![forbid(unsafe_code)]
 
+mod assemble;
+mod decode;
 pub mod diagnostic;
+mod discover;
 pub mod ident;
 pub mod load;
 pub mod lock;
 pub mod model;
 pub mod par;
+mod raw;
+mod read;
+mod validate;
 mod yaml;
 
 pub use diagnostic::{Code, Diagnostic, Diagnostics, Label, Severity, SourceCache};

@@ -1,5 +1,7 @@
 //! Printing diagnostics in the chosen format and mapping them to an exit status.
 
+use std::io::Write as _;
+
 use featgen_registry::{Code, Diagnostic, Diagnostics, SourceCache};
 
 use crate::Status;
@@ -10,7 +12,15 @@ use crate::config::Format;
 pub fn diagnostics(diagnostics: &Diagnostics, format: Format) -> Status {
     match format {
         Format::Human => eprint!("{}", diagnostics.render_human(&mut SourceCache::new())),
-        Format::Json => println!("{}", diagnostics.to_json()),
+        Format::Json => {
+            // Streamed rather than built as one value: a registry at the size limit can have
+            // a hundred thousand diagnostics. A closed stdout leaves nothing to report to.
+            let mut out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
+            let _ = diagnostics
+                .write_json(&mut out)
+                .and_then(|()| out.write_all(b"\n"))
+                .and_then(|()| out.flush());
+        }
     }
     if diagnostics.0.iter().any(|d| d.code == Code::Io) {
         Status::Error
