@@ -1,5 +1,10 @@
 //! Finding and parsing the source files: a parallel, `.gitignore`-aware walk (the `ignore` crate,
 //! as ripgrep uses) that parses every `.rs` and `.py` file on the walker's threads.
+//!
+//! Memory stays proportional to the facts, not to the source: each walker thread (one per core,
+//! at most 12) holds one file's text and syntax tree at a time and keeps only what the file
+//! tells ([`RustFile`], markers); texts are dropped as soon as a file is scanned, and set-aside
+//! files are read again if resolution needs them ([`Deferred`]).
 
 use std::io::Read as _;
 use std::path::{Path, PathBuf};
