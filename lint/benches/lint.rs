@@ -6,7 +6,7 @@
 //! - `axum`: a monorepo where every file imports axum and has handlers, a router, structs and
 //!   impls (65 MB), so that every file is parsed and none is skipped.
 //!
-//! Run with `lint/bench.sh [pruned] [axum] [--runs N]` (installs ripgrep when missing, then
+//! Run with `lint/bench.sh -- [pruned] [axum] [--runs N]` (installs ripgrep when missing, then
 //! `cargo bench`; both trees by default). Each tree is generated in a temporary directory at
 //! every run and removed afterwards (`FEATGEN_BENCH_TREE=DIR` keeps them in `DIR/<tree>`).
 //! Figures are the best of several runs with a warm page cache, as a CI runner would see on
