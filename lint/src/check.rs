@@ -1,16 +1,14 @@
-//! The rules: from scanned facts to findings and the route inventory.
+//! The rules: from resolved facts to findings and the route inventory.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
-use std::path::PathBuf;
+use std::collections::BTreeMap;
 
 use crate::facts::{FeatureArg, Kind, Marker};
-use crate::features::{KnownFeatures, Language};
+use crate::features::{KnownFeatures, Language, Suggestions};
 use crate::finding::{Finding, Location, Rule};
 use crate::routes::RouteEntry;
-use crate::rust::prune::Pruning;
-use crate::rust::resolve::{DefId, Index};
-use crate::rust::scan::{HandlerExpr, Nest, Registration, RegistrationKind, RustFile};
-use crate::sources::{Deferred, Sources, parse_error};
+use crate::rust::resolve::{self, DefId, Index, SetAside};
+use crate::rust::scan::{HandlerExpr, Registration, RegistrationKind, RustFile};
+use crate::sources::Sources;
 
 /// Findings (unsorted) and the route inventory of `sources`.
 pub(crate) fn check(
@@ -21,54 +19,28 @@ pub(crate) fn check(
     let Sources {
         parser,
         rust,
-        mut deferred,
-        mut shallow,
+        deferred,
+        shallow,
         python,
         mut parse_errors,
         ..
     } = sources;
-    let mut crates: HashMap<PathBuf, usize> = HashMap::new();
-    let mut files: Vec<(usize, RustFile)> = rust
-        .into_iter()
-        .map(|(key, file)| (intern(&mut crates, key), file))
-        .collect();
-    // Parse the set-aside files (and again, with their impl blocks, the deeply pruned ones) that
-    // may define a function some registration names but no parsed file does, until every such
-    // name is found or no candidate is left.
-    let index = loop {
-        // The walk is parallel: sort so that resolution ties and output are deterministic.
-        files.sort_by(|a, b| a.1.path.cmp(&b.1.path));
-        let index = Index::new(&files, crate_names(&crates));
-        let wanted = unresolved_names(&index, &files);
-        let mentions = |d: &Deferred| wanted.iter().any(|name| d.source.contains(name.as_str()));
-        let (load, keep): (Vec<Deferred>, Vec<Deferred>) = std::mem::take(&mut deferred)
-            .into_iter()
-            .partition(mentions);
-        deferred = keep;
-        let (again, keep): (Vec<Deferred>, Vec<Deferred>) =
-            std::mem::take(&mut shallow).into_iter().partition(mentions);
-        shallow = keep;
-        if load.is_empty() && again.is_empty() {
-            break index;
-        }
-        files.retain(|(_, f)| !again.iter().any(|d| d.path == f.path));
-        for file in load.into_iter().chain(again) {
-            match parser.parse(&file.path, file.module, &file.source, Pruning::Shallow) {
-                Ok((parsed, _)) => files.push((intern(&mut crates, file.krate), parsed)),
-                Err((at, message)) => parse_errors.push(parse_error(at, message)),
-            }
-        }
-    };
-    apply_nest_prefixes(&index, &mut files);
+    let (files, index) = resolve::resolve(
+        rust,
+        SetAside { deferred, shallow },
+        &parser,
+        &mut parse_errors,
+    );
     let mut checker = Checker {
         known,
         findings: parse_errors,
         routes: Vec::new(),
         uses: vec![0; known.all().len()],
+        suggestions: Suggestions::new(known),
     };
     let markers = files
         .iter()
-        .flat_map(|(_, f)| f.fns.iter().filter_map(|d| d.marker.as_ref()))
+        .flat_map(|f| f.fns.iter().filter_map(|d| d.marker.as_ref()))
         .chain(&python);
     for marker in markers {
         checker.marker(marker);
@@ -101,115 +73,14 @@ pub(crate) fn check(
     (checker.findings, checker.routes)
 }
 
-/// The id of the crate with `key`, numbered in order of first appearance.
-fn intern(crates: &mut HashMap<PathBuf, usize>, key: PathBuf) -> usize {
-    let next = crates.len();
-    *crates.entry(key).or_insert(next)
-}
-
-/// Puts the paths that router-building functions register under the prefixes they are nested
-/// at (`.nest("/admin", admin::router())`; the first one when nested at several).
-fn apply_nest_prefixes(index: &Index, files: &mut [(usize, RustFile)]) {
-    let resolved: Vec<(DefId, usize, &Nest)> = files
-        .iter()
-        .enumerate()
-        .flat_map(|(file_index, (krate, file))| {
-            file.nests.iter().filter_map(move |nest| {
-                Some((
-                    index.resolve(*krate, &nest.module, &nest.callee)?,
-                    file_index,
-                    nest,
-                ))
-            })
-        })
-        .collect();
-    let nested: HashSet<DefId> = resolved.iter().map(|(target, ..)| *target).collect();
-    let mut prefixes: HashMap<DefId, String> = HashMap::new();
-    // Each round settles one more level: a nest counts once the function it is in has its own
-    // prefix, or is not nested anywhere. Routers nested in each other never settle.
-    loop {
-        let mut changed = false;
-        for (target, file_index, nest) in &resolved {
-            let within = nest.within.map(|w| (*file_index, w));
-            let outer = match within {
-                Some(w) if nested.contains(&w) => match prefixes.get(&w) {
-                    Some(outer) => outer.clone(),
-                    None => continue,
-                },
-                _ => String::new(),
-            };
-            if !prefixes.contains_key(target) {
-                prefixes.insert(*target, format!("{outer}{}", nest.prefix));
-                changed = true;
-            }
-        }
-        if !changed {
-            break;
-        }
-    }
-    for (file_index, (_, file)) in files.iter_mut().enumerate() {
-        for registration in &mut file.registrations {
-            let prefix = registration
-                .within
-                .and_then(|w| prefixes.get(&(file_index, w)));
-            if let (
-                Some(prefix),
-                RegistrationKind::Endpoint {
-                    path: Some(path), ..
-                },
-            ) = (prefix, &mut registration.kind)
-            {
-                *path = format!("{prefix}{path}");
-            }
-        }
-    }
-}
-
-/// Library crate names (`[lib] name`, else the package name with `-` as `_`) of the crates whose
-/// keys are `src` directories next to a readable `Cargo.toml`.
-fn crate_names(crates: &HashMap<PathBuf, usize>) -> HashMap<String, usize> {
-    crates
-        .iter()
-        .filter(|(key, _)| key.file_name().is_some_and(|n| n == "src"))
-        .filter_map(|(key, id)| {
-            let manifest = std::fs::read_to_string(key.parent()?.join("Cargo.toml")).ok()?;
-            let manifest: toml::Table = toml::from_str(&manifest).ok()?;
-            let name = |table: &str| {
-                manifest
-                    .get(table)?
-                    .get("name")?
-                    .as_str()
-                    .map(str::to_owned)
-            };
-            let name = name("lib").or_else(|| name("package"))?;
-            Some((name.replace('-', "_"), *id))
-        })
-        .collect()
-}
-
-/// Last names of registered handler paths that do not resolve exactly among `files`.
-fn unresolved_names(index: &Index, files: &[(usize, RustFile)]) -> HashSet<String> {
-    files
-        .iter()
-        .flat_map(|(krate, file)| {
-            file.registrations
-                .iter()
-                .filter_map(move |r| match &r.handler {
-                    HandlerExpr::Path(path) => Some((*krate, &r.module, path)),
-                    _ => None,
-                })
-        })
-        .filter(|(krate, module, path)| index.resolve_exact(*krate, module, path).is_none())
-        .filter_map(|(_, _, path)| path.last().cloned())
-        .collect()
-}
-
 struct Checker<'a> {
     known: &'a KnownFeatures,
     findings: Vec<Finding>,
     routes: Vec<RouteEntry>,
     /// Markers naming each feature (by registry index).
     uses: Vec<usize>,
+    /// "Did you mean" for unknown features.
+    suggestions: Suggestions<'a>,
 }
 
 /// What the marker's syntax is called in messages.
@@ -298,7 +169,7 @@ impl Checker<'_> {
                         }
                     }
                     None => {
-                        let suggestion = match self.known.suggest(marker.language, ident) {
+                        let suggestion = match self.suggestions.suggest(marker.language, ident) {
                             Some(close) => format!("did you mean `{close}`?"),
                             None => "add the feature to the registry, or use one it has".to_owned(),
                         };
@@ -331,10 +202,10 @@ impl Checker<'_> {
 
     /// Endpoints and tasks registered through router and task calls, plus framework endpoint
     /// attributes, that lack a marker.
-    fn registrations(&mut self, index: &Index, files: &[(usize, RustFile)]) {
+    fn registrations(&mut self, index: &Index, files: &[RustFile]) {
         // One finding per handler definition: the first registration (in path order) is shown.
         let mut unassigned: BTreeMap<DefId, (&Registration, usize)> = BTreeMap::new();
-        for (krate, file) in files {
+        for (file_index, file) in files.iter().enumerate() {
             for registration in &file.registrations {
                 let HandlerExpr::Path(path) = &registration.handler else {
                     if matches!(registration.kind, RegistrationKind::Endpoint { .. }) {
@@ -342,8 +213,8 @@ impl Checker<'_> {
                     }
                     continue;
                 };
-                match index.resolve(*krate, &registration.module, path) {
-                    Some(id) if files[id.0].1.fns[id.1].marker.is_none() => {
+                match index.resolve(file_index, registration.module, path) {
+                    Some(id) if files[id.0].fns[id.1].marker.is_none() => {
                         unassigned.entry(id).or_insert((registration, 0)).1 += 1;
                     }
                     Some(_) => {}
@@ -356,13 +227,13 @@ impl Checker<'_> {
         }
         // Framework attributes (`#[get("/x")]`) of functions not already reported through a
         // registration.
-        for (file_index, (_, file)) in files.iter().enumerate() {
+        for (file_index, file) in files.iter().enumerate() {
             for (fn_index, def) in file.fns.iter().enumerate() {
                 if def.marker.is_some() || unassigned.contains_key(&(file_index, fn_index)) {
                     continue;
                 }
                 if let Some(route) = &def.framework_route {
-                    let handler = def.qualified();
+                    let handler = file.qualified(def);
                     let mut entry = RouteEntry::new(Kind::Route, &handler, &def.at, Language::Rust);
                     entry.method = Some(route.method.clone());
                     entry.path.clone_from(&route.path);
@@ -380,8 +251,8 @@ impl Checker<'_> {
             }
         }
         for ((file, index), (registration, count)) in unassigned {
-            let def = &files[file].1.fns[index];
-            let handler = def.qualified();
+            let def = &files[file].fns[index];
+            let handler = files[file].qualified(def);
             let (rule, kind, what, attribute) = match &registration.kind {
                 RegistrationKind::Endpoint { method, path } => (
                     Rule::UnassignedEndpoint,

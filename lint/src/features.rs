@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 
 use featgen_registry::Registry;
-use featgen_registry::diagnostic::did_you_mean;
+use featgen_registry::diagnostic::{Suggester, did_you_mean};
 use featgen_registry::ident::{python_member, rust_variant};
 
 use crate::finding::Location;
@@ -57,6 +57,28 @@ pub struct KnownFeatures {
     by_variant: HashMap<String, usize>,
     by_member: HashMap<String, usize>,
     by_name: HashMap<String, usize>,
+    /// The identifiers folded for comparison ([`fold`]), Rust then Python, in registry order.
+    folded: [Vec<String>; 2],
+    /// The first feature of each folded identifier, Rust then Python.
+    by_folded: [HashMap<String, usize>; 2],
+}
+
+/// An identifier as "did you mean" compares it: lowercase, `_` and `-` ignored (so
+/// `TEXT_IN_VOICE` written in Rust suggests `TextInVoice`).
+fn fold(ident: &str) -> String {
+    ident
+        .chars()
+        .filter(|c| *c != '_' && *c != '-')
+        .flat_map(char::to_lowercase)
+        .collect()
+}
+
+/// Position of `language` in the per-language arrays.
+fn slot(language: Language) -> usize {
+    match language {
+        Language::Rust => 0,
+        Language::Python => 1,
+    }
 }
 
 impl KnownFeatures {
@@ -96,11 +118,26 @@ impl KnownFeatures {
                 .map(|(i, f)| (key(f).to_owned(), i))
                 .collect::<HashMap<_, _>>()
         };
+        let folded = [Language::Rust, Language::Python].map(|language| {
+            features
+                .iter()
+                .map(|f| fold(Self::ident(f, language)))
+                .collect::<Vec<_>>()
+        });
+        let by_folded = folded.clone().map(|names| {
+            let mut first = HashMap::new();
+            for (i, name) in names.into_iter().enumerate() {
+                first.entry(name).or_insert(i);
+            }
+            first
+        });
         KnownFeatures {
             by_variant: index(|f| &f.rust_variant),
             by_member: index(|f| &f.python_member),
             by_name: index(|f| &f.name),
             features,
+            folded,
+            by_folded,
         }
     }
 
@@ -133,22 +170,42 @@ impl KnownFeatures {
     /// The closest identifier to a misspelt `ident` in `language`, for "did you mean".
     ///
     /// Compares case-insensitively with `_`/`-` ignored (so `TEXT_IN_VOICE` written in Rust
-    /// suggests `TextInVoice`), with the registry loader's own similarity measure.
+    /// suggests `TextInVoice`), with the registry loader's own similarity measure. For many
+    /// misspellings, [`Suggestions`] bounds the total work.
     pub fn suggest(&self, language: Language, ident: &str) -> Option<&str> {
-        let fold = |s: &str| -> String {
-            s.chars()
-                .filter(|c| *c != '_' && *c != '-')
-                .flat_map(char::to_lowercase)
-                .collect()
-        };
-        let folded: Vec<String> = self
-            .features
-            .iter()
-            .map(|f| fold(Self::ident(f, language)))
-            .collect();
+        let folded = &self.folded[slot(language)];
         let best = did_you_mean(&fold(ident), folded.iter().map(String::as_str))?;
-        let index = folded.iter().position(|f| f == best)?;
+        self.unfold(language, best)
+    }
+
+    /// The identifier whose folded form is `folded`.
+    fn unfold(&self, language: Language, folded: &str) -> Option<&str> {
+        let index = *self.by_folded[slot(language)].get(folded)?;
         Some(Self::ident(&self.features[index], language))
+    }
+}
+
+/// "Did you mean" for every unknown identifier of a lint run, in bounded time: the registry
+/// loader's [`Suggester`] over each language's folded identifiers (each distinct misspelling
+/// compared once, and no more suggestions past its budget of comparisons), so that thousands of
+/// unknown names among thousands of features cost milliseconds, not minutes.
+pub(crate) struct Suggestions<'a> {
+    known: &'a KnownFeatures,
+    /// Rust, then Python.
+    suggesters: [Suggester<'a>; 2],
+}
+
+impl<'a> Suggestions<'a> {
+    /// Suggestions among the features of `known`.
+    pub fn new(known: &'a KnownFeatures) -> Self {
+        let suggesters = [0, 1].map(|i| Suggester::new(known.folded[i].iter().map(String::as_str)));
+        Suggestions { known, suggesters }
+    }
+
+    /// As [`KnownFeatures::suggest`] while the budget lasts; `None` after.
+    pub fn suggest(&mut self, language: Language, ident: &str) -> Option<&'a str> {
+        let best = self.suggesters[slot(language)].suggest(&fold(ident))?;
+        self.known.unfold(language, best)
     }
 }
 
@@ -195,6 +252,54 @@ pub(crate) mod tests {
             Some("TEXT_IN_VOICE")
         );
         assert_eq!(known.suggest(Language::Rust, "Billing"), None);
+    }
+
+    #[test]
+    fn suggestions_answer_like_suggest_then_stop_within_a_budget() {
+        let known = sample();
+        let mut suggestions = Suggestions::new(&known);
+        for (language, ident) in [
+            (Language::Rust, "Mesaging"),
+            (Language::Rust, "TEXT_IN_VOICE"),
+            (Language::Python, "TextInVoice"),
+            (Language::Rust, "Billing"),
+        ] {
+            assert_eq!(
+                suggestions.suggest(language, ident),
+                known.suggest(language, ident)
+            );
+        }
+
+        // The case at a larger size: every unknown name against every declared one
+        // would be 400 million comparisons (minutes); the budget stops after a few hundred
+        // thousand, and the run ends in well under a second (measured: see the report).
+        let many = KnownFeatures::new(
+            (0..20_000)
+                .map(|i| {
+                    let mut feature = sample().all()[0].clone();
+                    feature.name = format!("feature-{i}");
+                    feature.rust_variant = format!("Feature{i}");
+                    feature.python_member = format!("FEATURE_{i}");
+                    feature
+                })
+                .collect(),
+        );
+        let mut suggestions = Suggestions::new(&many);
+        let answered = (0..20_000)
+            .filter(|i| {
+                suggestions
+                    .suggest(Language::Rust, &format!("Featur{i}"))
+                    .is_some()
+            })
+            .count();
+        assert_eq!(
+            answered, 15,
+            "300,000 comparisons answer 15 misspellings of 20,000"
+        );
+        assert_eq!(
+            Suggestions::new(&many).suggest(Language::Rust, "Featur7"),
+            Some("Feature7")
+        );
     }
 
     #[test]

@@ -1,5 +1,10 @@
 //! Finding and parsing the source files: a parallel, `.gitignore`-aware walk (the `ignore` crate,
 //! as ripgrep uses) that parses every `.rs` and `.py` file on the walker's threads.
+//!
+//! Memory stays proportional to the facts, not to the source: each walker thread (one per core,
+//! at most 12) holds one file's text and syntax tree at a time and keeps only what the file
+//! tells ([`RustFile`], markers); texts are dropped as soon as a file is scanned, and set-aside
+//! files are read again if resolution needs them ([`Deferred`]).
 
 use std::io::Read as _;
 use std::path::{Path, PathBuf};
@@ -36,7 +41,8 @@ pub(crate) struct Sources {
     pub files: usize,
 }
 
-/// A Rust file set aside unparsed.
+/// A Rust file set aside, unparsed or partly parsed. Its text is not kept (memory stays
+/// proportional to the facts, not to the source): it is read again if resolution needs it.
 pub(crate) struct Deferred {
     /// Key of its crate.
     pub krate: PathBuf,
@@ -44,8 +50,11 @@ pub(crate) struct Deferred {
     pub module: Vec<String>,
     /// Display path.
     pub path: String,
-    /// Its text.
-    pub source: String,
+    /// Where to read it.
+    pub file: PathBuf,
+    /// For a file parsed without some `impl` blocks, the names of the functions in them (it
+    /// is parsed again only for those); `None` for a file not parsed at all.
+    pub defines: Option<Vec<String>>,
 }
 
 /// Everything needed to parse a Rust file of this run.
@@ -65,8 +74,8 @@ impl RustParser {
         RustParser { tasks, triggers }
     }
 
-    /// Parses a Rust file; the flag says whether `impl` blocks were left out (see
-    /// [`Pruning::Deep`]).
+    /// Parses a Rust file; with its facts, the names of the functions in the `impl` blocks
+    /// left out (see [`Pruning::Deep`]).
     ///
     /// # Errors
     /// Where and why it does not parse.
@@ -76,7 +85,7 @@ impl RustParser {
         module: Vec<String>,
         source: &str,
         pruning: Pruning,
-    ) -> Result<(RustFile, bool), (Location, String)> {
+    ) -> Result<(RustFile, Vec<String>), (Location, String)> {
         scan::scan(path, module, source, &self.tasks, &self.triggers, pruning)
             .map_err(|(at, message)| (at, format!("cannot parse Rust: {message}")))
     }
@@ -196,7 +205,7 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 
 /// What one file gave.
 enum Parsed {
-    /// Parsed; with its text when `impl` blocks were left out.
+    /// Parsed; set aside too when `impl` blocks were left out.
     Rust(PathBuf, RustFile, Option<Deferred>),
     Deferred(Deferred),
     Python(Vec<Marker>),
@@ -207,9 +216,9 @@ fn merge(found: &Mutex<Found>, parsed: Parsed) {
     let mut found = lock(found);
     found.files += 1;
     match parsed {
-        Parsed::Rust(krate, file, text) => {
+        Parsed::Rust(krate, file, shallow) => {
             found.rust.push((krate, file));
-            found.shallow.extend(text);
+            found.shallow.extend(shallow);
         }
         Parsed::Deferred(file) => found.deferred.push(file),
         Parsed::Python(markers) => found.python.extend(markers),
@@ -244,6 +253,23 @@ fn whole_file(path: String) -> Location {
     }
 }
 
+/// The text of `path` (shown as `shown`).
+///
+/// # Errors
+/// Where and why it cannot be linted (unreadable, not UTF-8, larger than [`MAX_FILE_BYTES`]),
+/// for a [`Rule::ParseError`] finding.
+pub(crate) fn read_source(path: &Path, shown: &str) -> Result<String, (Location, String)> {
+    let message = match read_limited(path) {
+        Ok(Some(source)) => return Ok(source),
+        Ok(None) => format!(
+            "the file is larger than {} MiB, the most featgen lint reads",
+            MAX_FILE_BYTES >> 20
+        ),
+        Err(err) => format!("cannot read the file: {err}"),
+    };
+    Err((whole_file(shown.to_owned()), message))
+}
+
 fn parse(path: &Path, parser: &RustParser, config: &LintConfig) -> Option<Parsed> {
     let rust = match path.extension().and_then(|e| e.to_str()) {
         Some("rs") => true,
@@ -251,19 +277,9 @@ fn parse(path: &Path, parser: &RustParser, config: &LintConfig) -> Option<Parsed
         _ => return None,
     };
     let shown = display(path);
-    let source = match read_limited(path) {
-        Ok(Some(source)) => source,
-        Ok(None) => {
-            let message = format!(
-                "the file is larger than {} MiB, the most featgen lint reads",
-                MAX_FILE_BYTES >> 20
-            );
-            return Some(Parsed::Error(parse_error(whole_file(shown), message)));
-        }
-        Err(err) => {
-            let message = format!("cannot read the file: {err}");
-            return Some(Parsed::Error(parse_error(whole_file(shown), message)));
-        }
+    let source = match read_source(path, &shown) {
+        Ok(source) => source,
+        Err((at, message)) => return Some(Parsed::Error(parse_error(at, message))),
     };
     Some(if rust {
         let (krate, module) = module_of(path);
@@ -272,19 +288,21 @@ fn parse(path: &Path, parser: &RustParser, config: &LintConfig) -> Option<Parsed
                 krate,
                 module,
                 path: shown,
-                source,
+                file: path.to_owned(),
+                defines: None,
             }));
         }
         match parser.parse(&shown, module.clone(), &source, Pruning::Deep) {
-            Ok((file, false)) => Parsed::Rust(krate, file, None),
-            Ok((file, true)) => {
-                let text = Deferred {
+            Ok((file, blanked)) if blanked.is_empty() => Parsed::Rust(krate, file, None),
+            Ok((file, blanked)) => {
+                let shallow = Deferred {
                     krate: krate.clone(),
                     module,
                     path: shown,
-                    source,
+                    file: path.to_owned(),
+                    defines: Some(blanked),
                 };
-                Parsed::Rust(krate, file, Some(text))
+                Parsed::Rust(krate, file, Some(shallow))
             }
             Err((at, message)) => Parsed::Error(parse_error(at, message)),
         }

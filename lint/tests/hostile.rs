@@ -159,3 +159,52 @@ fn files_past_the_size_limit_are_a_finding() {
         report.findings[0]
     );
 }
+
+#[test]
+fn deeply_nested_modules_cost_linear_time() {
+    // 2,000 nested `mod` blocks (4 nesting units each: 8,000, under the limit), each with
+    // functions and an import, every hundredth with a marked handler and the router that
+    // registers it, and at the bottom a handler without a feature. Every fact once named its
+    // module by the whole path, so that this file made millions of copies of module names;
+    // facts now name their module by number. (What is left grows with the output: the names of
+    // the 21 handlers reported, each 2,000 modules deep at most.)
+    const DEPTH: usize = 2_000;
+    const MARKED_EVERY: usize = 100;
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let mut text = String::from("use axum::{Router, routing::get};\nuse featgen::route;\n");
+    for level in 0..DEPTH {
+        text.push_str(&format!(
+            "mod m{level} {{\n use super::*;\n pub fn a() {{}}\n pub fn b() {{}}\n pub fn c() {{}}\n"
+        ));
+        if level % MARKED_EVERY == 0 {
+            text.push_str(&format!(
+                " #[route(GET, \"/{level}\", feature = Messaging)]\n pub async fn h() {{}}\n \
+                 pub fn router() -> Router {{ Router::new().route(\"/{level}\", get(h)) }}\n"
+            ));
+        }
+    }
+    text.push_str(
+        "pub async fn unassigned() {}\n\
+         pub fn last() -> Router { Router::new().route(\"/last\", get(unassigned)) }\n",
+    );
+    text.push_str(&"}\n".repeat(DEPTH));
+    write(root, "svc/src/lib.rs", &text);
+    let report = lint_tree(root);
+    assert_eq!(
+        findings(&report, root),
+        ["unassigned-endpoint svc/src/lib.rs"],
+        "{:#?}",
+        report.findings
+    );
+    let deepest = report
+        .findings
+        .iter()
+        .find(|f| f.rule == Rule::UnassignedEndpoint)
+        .unwrap();
+    let handler = deepest.handler.as_deref().unwrap();
+    assert_eq!(handler.matches("::").count(), DEPTH, "{handler}");
+    assert!(handler.ends_with(&format!("m{}::unassigned", DEPTH - 1)));
+    // Every marked handler and the unassigned one are in the inventory.
+    assert_eq!(report.routes.len(), DEPTH / MARKED_EVERY + 1);
+}

@@ -1,10 +1,13 @@
-//! Rust sources: per-file scanning with syn ([`scan`]) and cross-file resolution of handler
-//! paths to their definitions ([`resolve`]).
+//! Rust sources: cheap passes that keep syn away from code that cannot matter ([`prune`],
+//! [`depth`]), per-file scanning with syn and one recogniser per framework ([`scan`], whose
+//! words [`vocabulary`] lists for both), and cross-file resolution of handler paths to their
+//! definitions ([`resolve`]).
 
 pub(crate) mod depth;
 pub(crate) mod prune;
 pub(crate) mod resolve;
 pub(crate) mod scan;
+pub(crate) mod vocabulary;
 
 use std::path::{Component, Path, PathBuf};
 

@@ -3,7 +3,8 @@
 //! Only three things in Rust source can produce a finding or a route: `#[route]`/`#[task]`
 //! markers and framework endpoint attributes, router and task registrations, and (for
 //! resolution) the definitions and imports they lead to. All of them are spelt with a small
-//! vocabulary (`route`, `routing`, `Router`, `task`, `web`, the configured task calls, ...).
+//! vocabulary (`route`, `routing`, `Router`, `task`, `web`, the configured task calls, ...): the
+//! words the recognisers themselves list in [`super::vocabulary`].
 //!
 //! - A file that contains none of those words is not parsed at all: it is kept aside and parsed
 //!   only if a registration elsewhere names a function it might define (see `check`).
@@ -19,30 +20,15 @@
 
 use aho_corasick::{AhoCorasick, AhoCorasickKind};
 
-use super::scan::{AXUM_METHODS, ENDPOINT_ATTRIBUTES, TaskPattern};
-
-/// Words whose presence makes a file worth parsing (substrings of the source text).
-const FILE_WORDS: [&str; 7] = ["rout", "Rout", "task", "web", "Resource", "actix", "rocket"];
-
-/// Words whose presence makes a file use a web framework (then `get(..)` calls matter).
-const FRAMEWORK_WORDS: [&str; 4] = ["routing", "actix", "rocket", "web"];
-
-/// Identifiers that make a function body matter in any parsed file.
-const BODY_IDENTS: [&str; 8] = [
-    "route",
-    "routing",
-    "Router",
-    "MethodRouter",
-    "task",
-    "web",
-    "Route",
-    "Resource",
-];
+use super::scan::TaskPattern;
+use super::vocabulary::{self, Vocabulary};
 
 /// The vocabulary of a lint run (it depends on the configured task calls).
 pub(crate) struct Triggers {
     file_words: AhoCorasick,
     idents: Vec<String>,
+    /// Words whose presence says that a file uses a web framework.
+    framework: Vec<&'static str>,
     /// Method names (`get`, `post`): they matter only as called functions (`get(h)`, not
     /// `map.get(k)`) in files that use a web framework.
     methods: Vec<String>,
@@ -56,8 +42,19 @@ impl Triggers {
             .filter_map(TaskPattern::last)
             .map(str::to_owned)
             .collect();
-        let mut words: Vec<String> = FILE_WORDS.iter().map(|w| (*w).to_owned()).collect();
-        words.extend(ENDPOINT_ATTRIBUTES.iter().map(|a| format!("#[{a}")));
+        // A file matters when it contains a recogniser's identifier, framework name or
+        // `#[attribute`, or a task call's name.
+        let idents = vocabulary::all(|v: &Vocabulary| v.idents);
+        let mut words: Vec<String> = idents
+            .iter()
+            .chain(&vocabulary::all(|v: &Vocabulary| v.framework))
+            .map(|w| (*w).to_owned())
+            .collect();
+        words.extend(
+            vocabulary::all(|v: &Vocabulary| v.attributes)
+                .iter()
+                .map(|a| format!("#[{a}")),
+        );
         words.extend(task_words.iter().cloned());
         // A DFA: the search runs over every byte of every file, construction once per run.
         let file_words = AhoCorasick::builder()
@@ -69,19 +66,17 @@ impl Triggers {
                 // parse every file rather than none.
                 AhoCorasick::new([""]).expect("the empty pattern is valid")
             });
+        let mut methods = vocabulary::all(|v: &Vocabulary| v.calls);
+        methods.extend(vocabulary::all(|v: &Vocabulary| v.attributes));
         Triggers {
             file_words,
-            idents: BODY_IDENTS
+            idents: idents
                 .iter()
                 .map(|w| (*w).to_owned())
                 .chain(task_words)
                 .collect(),
-            methods: AXUM_METHODS
-                .iter()
-                .chain(&ENDPOINT_ATTRIBUTES)
-                .chain(&["on"])
-                .map(|w| (*w).to_owned())
-                .collect(),
+            framework: vocabulary::all(|v: &Vocabulary| v.framework),
+            methods: methods.iter().map(|w| (*w).to_owned()).collect(),
         }
     }
 
@@ -90,9 +85,10 @@ impl Triggers {
         self.file_words.is_match(source)
     }
 
-    /// `source` with what cannot matter blanked out (see the module documentation), and whether
-    /// an `impl` block was blanked (then [`Pruning::Shallow`] may be needed later).
-    pub fn prune(&self, source: &str, pruning: Pruning) -> (String, bool) {
+    /// `source` with what cannot matter blanked out (see the module documentation), and the
+    /// names of the functions defined in the `impl` blocks blanked (if a registration names
+    /// one, [`Pruning::Shallow`] is needed).
+    pub fn prune(&self, source: &str, pruning: Pruning) -> (String, Vec<String>) {
         let mut pruner = Pruner {
             triggers: self,
             framework: None,
@@ -100,10 +96,10 @@ impl Triggers {
             source,
             text: source.as_bytes(),
             blanks: Vec::new(),
-            blanked_impl: false,
+            blanked_fns: Vec::new(),
         };
         pruner.run();
-        let blanked_impl = pruner.blanked_impl;
+        let blanked_fns = std::mem::take(&mut pruner.blanked_fns);
         pruner.blanks.sort_unstable();
         let mut out = String::with_capacity(source.len());
         let mut copied = 0;
@@ -123,7 +119,7 @@ impl Triggers {
             copied = end;
         }
         out.push_str(&source[copied..]);
-        (out, blanked_impl)
+        (out, blanked_fns)
     }
 }
 
@@ -144,7 +140,7 @@ impl Triggers {
             source,
             text: source.as_bytes(),
             blanks: Vec::new(),
-            blanked_impl: false,
+            blanked_fns: Vec::new(),
         };
         // Per open group: the length of its current run and whether a brace group just closed
         // in it. The file itself is the first group.
@@ -237,7 +233,8 @@ struct Pruner<'a> {
     /// Whether the file uses a web framework; decided on first need (most files never ask).
     framework: Option<bool>,
     pruning: Pruning,
-    blanked_impl: bool,
+    /// Names of the functions in the `impl` blocks blanked.
+    blanked_fns: Vec<String>,
     source: &'a str,
     text: &'a [u8],
     /// Byte ranges to blank; they start and end on character boundaries (tokens, comments,
@@ -276,14 +273,16 @@ impl Pruner<'_> {
                     let opens = pending.map_or(Opens::FnBody, |(o, _)| o);
                     pending = None;
                     previous_keyword = None;
-                    let (close, matters) = self.body(next);
+                    let fns_before = self.blanked_fns.len();
+                    let (close, matters) = self.body(next, opens == Opens::ImplBody);
                     let keep = match opens {
                         Opens::FnBody => matters,
                         Opens::ImplBody => matters || self.pruning == Pruning::Shallow,
                         Opens::Fields => false,
                     };
-                    if !keep {
-                        self.blanked_impl |= opens == Opens::ImplBody;
+                    if keep {
+                        self.blanked_fns.truncate(fns_before);
+                    } else {
                         self.blanks.push((next, close));
                         // Resume after the closing brace: the body's depth never counted.
                         at = (close + 1).min(self.text.len());
@@ -315,24 +314,35 @@ impl Pruner<'_> {
     }
 
     /// From just after a `{`: the index of the matching `}` (or the end) and whether an
-    /// identifier inside is a trigger.
-    fn body(&mut self, mut at: usize) -> (usize, bool) {
+    /// identifier inside is a trigger. With `names`, the names of the functions defined inside
+    /// are added to `blanked_fns` (the caller drops them if the body is kept).
+    fn body(&mut self, mut at: usize, names: bool) -> (usize, bool) {
         let mut depth = 0usize;
         let mut matters = false;
         let mut after_dot = false;
+        let mut after_fn = false;
         while let Some((token, next)) = self.next_token(at) {
             match token {
                 Token::Close if depth == 0 => return (at, matters),
                 Token::Close => depth -= 1,
                 Token::Open(_) => depth += 1,
-                Token::Ident(start, end) if !matters => {
+                Token::Ident(start, end) => {
                     let word = &self.text[start..end];
-                    matters = is_one_of(word, &self.triggers.idents)
-                        || (!after_dot
-                            && is_one_of(word, &self.triggers.methods)
-                            && self.uses_framework());
+                    if names && after_fn {
+                        self.blanked_fns.push(self.source[start..end].to_owned());
+                    }
+                    after_fn = word == b"fn";
+                    if !matters {
+                        matters = is_one_of(word, &self.triggers.idents)
+                            || (!after_dot
+                                && is_one_of(word, &self.triggers.methods)
+                                && self.uses_framework());
+                    }
                 }
                 _ => {}
+            }
+            if !matches!(token, Token::Ident(..)) {
+                after_fn = false;
             }
             after_dot = token == Token::Dot;
             at = next;
@@ -341,10 +351,10 @@ impl Pruner<'_> {
     }
 
     fn uses_framework(&mut self) -> bool {
-        let source = self.source;
+        let (source, words) = (self.source, &self.triggers.framework);
         *self
             .framework
-            .get_or_insert_with(|| FRAMEWORK_WORDS.iter().any(|w| source.contains(w)))
+            .get_or_insert_with(|| words.iter().any(|w| source.contains(w)))
     }
 
     /// The token starting at or after `at` (whitespace and comments skipped; doc comments are
@@ -595,14 +605,14 @@ mod tests {
         let source = "impl<T> S<T> { fn a() {} }\nimpl R { fn b() { tokio::spawn(c()) } }\n\
                       fn f() -> impl Fn() { || {} }";
         let (out, blanked) = triggers.prune(source, Pruning::Deep);
-        assert!(blanked);
+        assert_eq!(blanked, ["a"]);
         let out: Vec<&str> = out.split(' ').filter(|s| !s.is_empty()).collect();
         assert_eq!(
             out.join(" "),
             "impl<T> S<T> { }\nimpl R { fn b() { tokio::spawn(c()) } }\nfn f() -> impl Fn() { }"
         );
         let (_, blanked) = triggers.prune(source, Pruning::Shallow);
-        assert!(!blanked);
+        assert!(blanked.is_empty());
     }
 
     #[test]
