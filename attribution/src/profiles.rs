@@ -438,9 +438,8 @@ impl Tally {
     /// The totals with their label values, for merging across workers.
     fn keyed_totals(&self) -> impl Iterator<Item = (Key, Totals)> + '_ {
         let value = |id: u32| self.interner.value(id);
-        self.totals
-            .iter()
-            .map(move |(&(step, deployment, feature, feature_id, endpoint), totals)| {
+        self.totals.iter().map(
+            move |(&(step, deployment, feature, feature_id, endpoint), totals)| {
                 let key = (
                     step,
                     value(deployment),
@@ -449,7 +448,8 @@ impl Tally {
                     endpoint.map(value),
                 );
                 (key, *totals)
-            })
+            },
+        )
     }
 }
 

@@ -3,15 +3,15 @@
 
 mod support;
 
+use featgen::profiler::proto::Label;
 use featgen_attribution::period::{Period, Step};
 use featgen_attribution::pprof::{
     Contents, Damage, LabelNames, MAX_PROFILE_BYTES, Reader, SeriesCpu,
 };
 use featgen_attribution::profiles::{ReadError, ReadOptions, read_dir};
 use featgen_attribution::time::UtcTime;
-use std::path::Path;
-use featgen::profiler::proto::Label;
 use prost::Message;
+use std::path::Path;
 use support::{Builder, gzip};
 
 const HOUR_NS: i64 = 3_600_000_000_000;
@@ -212,7 +212,14 @@ fn labels_are_read_wherever_they_sit_in_a_sample() {
     let series = cpu(reader.read_bytes(&bytes));
     let summary: Vec<_> = series
         .iter()
-        .map(|s| (s.feature.as_deref(), s.endpoint.as_deref(), s.deployment.as_deref(), s.cpu_ns))
+        .map(|s| {
+            (
+                s.feature.as_deref(),
+                s.endpoint.as_deref(),
+                s.deployment.as_deref(),
+                s.cpu_ns,
+            )
+        })
         .collect();
     assert_eq!(
         summary,
