@@ -4,8 +4,9 @@
 //! share rows from profiles or Pyroscope with `featgen shares`'s options and code
 //! ([`ShareSourceArgs`]), then reads the billing files, and writes the priced rows to `--out`
 //! (atomically) or stdout. The reconciliation goes to stderr: human text, or one JSON document
-//! with `--summary json` (the default when `--format json`). Exit status: 0 when the rows balance, 2 on bad input (located, with the
-//! fix), too many skipped billing rows, or a reconciliation that does not balance.
+//! with `--summary json` (the default when `--format json`). Exit status: 0 when the rows
+//! balance, 2 on bad input (located, with the fix), too many skipped billing rows, or a
+//! reconciliation that does not balance.
 
 use std::cell::RefCell;
 use std::path::PathBuf;
