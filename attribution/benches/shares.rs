@@ -5,18 +5,25 @@
 //! `cargo bench -p featgen-attribution --bench shares`. The files are generated once into
 //! `target/bench-profiles/` (deterministic, about 20 s). Go's reader gets the same hourly job:
 //! one `go tool pprof -raw` per hour over that hour's 360 files (it merges them and prints
-//! every sample with its labels), output discarded.
+//! every sample with its labels), output discarded; `SHARES_BENCH_GO_HOURS=N` runs only the
+//! first N hours (and says so) when the full day would take too long on a loaded machine.
+//!
+//! Besides wall time, each run reports the CPU time the process used (user + system, from
+//! `/proc/self/stat`), which other processes on a shared machine disturb less; and, on one
+//! thread, where the time goes: reading the files, inflating them (the reader's one-shot
+//! zlib-rs, flate2's streaming `Read` over zlib-rs, and miniz_oxide, flate2's default backend).
 
 #[path = "../tests/support/mod.rs"]
 mod support;
 
 use featgen_attribution::format::{Format, write_rows_to};
 use featgen_attribution::period::{Period, Step};
-use featgen_attribution::pprof::LabelNames;
+use featgen_attribution::pprof::{LabelNames, inflate};
 use featgen_attribution::profiles::{ReadOptions, read_dir};
 use featgen_attribution::resolve::Resolver;
 use featgen_attribution::shares::shares;
 use featgen_attribution::time::UtcTime;
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -170,26 +177,117 @@ fn reset_peak_rss() {
     let _ = std::fs::write("/proc/self/clear_refs", "5");
 }
 
-fn featgen_shares(dir: &Path, threads: usize) -> (Duration, usize, u64) {
+/// CPU time (user + system) this process has used.
+fn cpu_time() -> Duration {
+    proc_stat_time([11, 12])
+}
+
+/// CPU time (user + system) of this process's finished children.
+fn children_cpu_time() -> Duration {
+    proc_stat_time([13, 14])
+}
+
+/// The sum of two clock-tick fields of `/proc/self/stat`, counted after the command name (in
+/// parentheses): 11 and 12 are utime and stime, 13 and 14 the children's (100 ticks a second).
+fn proc_stat_time(fields: [usize; 2]) -> Duration {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let after_name: Vec<&str> = stat
+        .rsplit_once(')')
+        .map_or(Vec::new(), |(_, rest)| rest.split_whitespace().collect());
+    let ticks: u64 = fields
+        .iter()
+        .filter_map(|&at| after_name.get(at)?.parse::<u64>().ok())
+        .sum();
+    Duration::from_millis(ticks * 10)
+}
+
+/// Wall and CPU time of `work`.
+fn timed<T>(work: impl FnOnce() -> T) -> (Duration, Duration, T) {
+    let (cpu, started) = (cpu_time(), Instant::now());
+    let result = work();
+    (started.elapsed(), cpu_time() - cpu, result)
+}
+
+fn featgen_shares(dir: &Path, threads: usize) -> usize {
     let options = ReadOptions {
         labels: LabelNames::default(),
         period: Period::new(UtcTime(DAY_START), UtcTime(DAY_START + 86_400), Step::Hour).unwrap(),
         skip_damaged: false,
         threads,
     };
-    let started = Instant::now();
     let read = read_dir(dir, &options).unwrap();
     assert_eq!(read.summary.profiles, FILES as u64);
     let result = shares(read.cpu, Step::Hour, &Resolver::empty());
     let mut out = Vec::new();
     let rows = write_rows_to(result.rows.iter(), Format::Ndjson, &mut out, "-").unwrap();
-    let elapsed = started.elapsed();
     let total: u64 = result.rows.iter().map(|row| row.cpu_ns).sum();
     assert_eq!(total, FILES as u64 * PERIODS_PER_FILE * PERIOD_NS as u64);
-    (elapsed, rows as usize, out.len() as u64)
+    rows as usize
 }
 
-fn go_pprof_raw(files: &[PathBuf]) -> Option<Duration> {
+/// Reads every file and hands its bytes to `each`; the total of what `each` returns.
+fn over_files(files: &[PathBuf], mut each: impl FnMut(&[u8]) -> usize) -> usize {
+    let mut raw = Vec::new();
+    files
+        .iter()
+        .map(|path| {
+            raw.clear();
+            std::fs::File::open(path)
+                .unwrap()
+                .read_to_end(&mut raw)
+                .unwrap();
+            each(&raw)
+        })
+        .sum()
+}
+
+/// One thread: reading the files, and inflating them three ways.
+fn where_the_time_goes(files: &[PathBuf]) {
+    let mut out = Vec::new();
+    let (wall, cpu, bytes) = timed(|| over_files(files, |raw| raw.len()));
+    println!(
+        "  read the files: {wall:.3?} (CPU {cpu:.2?}) for {:.1} MiB",
+        bytes as f64 / (1 << 20) as f64
+    );
+    let (wall, cpu, inflated) = timed(|| {
+        over_files(files, |raw| {
+            inflate(raw, &mut out).unwrap();
+            out.len()
+        })
+    });
+    let mib = inflated as f64 / (1 << 20) as f64;
+    println!(
+        "  + inflate, the reader's (zlib-rs, one call per file): {wall:.3?} (CPU {cpu:.2?}) to {mib:.1} MiB, {:.0} MiB/s of CPU",
+        mib / cpu.as_secs_f64().max(1e-3)
+    );
+    let (wall, cpu, _) = timed(|| {
+        over_files(files, |raw| {
+            out.clear();
+            flate2::read::MultiGzDecoder::new(raw)
+                .read_to_end(&mut out)
+                .unwrap()
+        })
+    });
+    println!(
+        "  + inflate, flate2 read::MultiGzDecoder over zlib-rs (streaming): {wall:.3?} (CPU {cpu:.2?}), {:.0} MiB/s of CPU",
+        mib / cpu.as_secs_f64().max(1e-3)
+    );
+    let (wall, cpu, _) = timed(|| {
+        over_files(files, |raw| {
+            // flate2's GzEncoder writes a 10-byte header and an 8-byte trailer around the
+            // deflate stream; miniz_oxide reads the raw stream.
+            miniz_oxide::inflate::decompress_to_vec(&raw[10..raw.len() - 8])
+                .unwrap()
+                .len()
+        })
+    });
+    println!(
+        "  + inflate, miniz_oxide (flate2's default backend): {wall:.3?} (CPU {cpu:.2?}), {:.0} MiB/s of CPU",
+        mib / cpu.as_secs_f64().max(1e-3)
+    );
+}
+
+fn go_pprof_raw(files: &[PathBuf], hours: usize) -> Option<(Duration, Duration)> {
     let run = |chunk: &[PathBuf]| {
         Command::new("go")
             .args(["tool", "pprof", "-raw"])
@@ -203,11 +301,11 @@ fn go_pprof_raw(files: &[PathBuf]) -> Option<Duration> {
     if !run(&files[..1]) {
         return None;
     }
-    let started = Instant::now();
-    for hour in files.chunks(FILES / 24) {
+    let (cpu, started) = (children_cpu_time(), Instant::now());
+    for hour in files.chunks(FILES / 24).take(hours) {
         assert!(run(hour), "go tool pprof -raw failed");
     }
-    Some(started.elapsed())
+    Some((started.elapsed(), children_cpu_time() - cpu))
 }
 
 fn main() {
@@ -224,36 +322,67 @@ fn main() {
         .map(|f| std::fs::metadata(f).unwrap().len())
         .sum();
     println!(
-        "{} files, {:.1} MiB gzip",
+        "{} files, {:.1} MiB gzip; load average {}",
         files.len(),
-        bytes as f64 / (1 << 20) as f64
+        bytes as f64 / (1 << 20) as f64,
+        load_average()
     );
 
     for threads in [0, 1] {
-        let mut times = Vec::new();
+        let mut runs = Vec::new();
         let mut peak = 0;
         let mut rows = 0;
         for _ in 0..3 {
             reset_peak_rss();
             let before = peak_rss_kib();
-            let (elapsed, row_count, _) = featgen_shares(&dir, threads);
+            let (wall, cpu, row_count) = timed(|| featgen_shares(&dir, threads));
             peak = peak.max(peak_rss_kib().saturating_sub(before));
-            times.push(elapsed);
+            runs.push((wall, cpu));
             rows = row_count;
         }
-        times.sort();
+        runs.sort();
         let label = if threads == 0 {
-            "all cores".to_owned()
+            format!(
+                "all {} cores",
+                std::thread::available_parallelism().map_or(1, usize::from)
+            )
         } else {
             format!("{threads} thread")
         };
         println!(
-            "featgen shares ({label}): median {:.3?} (min {:.3?}) for {rows} hourly rows; peak RSS growth {} KiB",
-            times[1], times[0], peak
+            "featgen shares ({label}): median {:.3?} (min {:.3?}), CPU {:.2?} (median run) for {rows} hourly rows; peak RSS growth {} KiB",
+            runs[1].0, runs[0].0, runs[1].1, peak
         );
     }
-    match go_pprof_raw(&files) {
-        Some(elapsed) => println!("go tool pprof -raw, 24 runs of 360 files: {elapsed:.3?}"),
+    println!("where the time goes, one thread:");
+    where_the_time_goes(&files);
+    let hours = std::env::var("SHARES_BENCH_GO_HOURS")
+        .ok()
+        .and_then(|hours| hours.parse().ok())
+        .unwrap_or(24usize)
+        .clamp(1, 24);
+    match go_pprof_raw(&files, hours) {
+        Some((wall, cpu)) => println!(
+            "go tool pprof -raw, {hours} run(s) of 360 files{}: {wall:.3?} (CPU {cpu:.2?}); load average {}",
+            if hours < 24 {
+                " (SHARES_BENCH_GO_HOURS: not the whole day)"
+            } else {
+                ""
+            },
+            load_average()
+        ),
         None => println!("go tool pprof: not available (install Go)"),
     }
+}
+
+/// The 1-, 5- and 15-minute load averages.
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|text| {
+            text.split_whitespace()
+                .take(3)
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .unwrap_or_default()
 }

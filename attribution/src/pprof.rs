@@ -5,8 +5,12 @@
 //! (`time_nanos`, `duration_nanos`), while most of a profile's bytes are its locations,
 //! functions and mappings. Decoding the whole message with prost would allocate every
 //! `Location`, `Line`, `Function` and every string of the table for a reader that throws them
-//! away; here they are skipped by length, strings are compared as bytes in place and only the
-//! label values that end up in rows are copied. Taking the definitions from the runtime crate
+//! away; here they are skipped by length, strings are compared as bytes in place, and label
+//! values are returned borrowed from the buffer. Nothing is allocated per sample: a sample's
+//! labels are looked up by their bytes (the profiler writes every sample of a route with the
+//! same label bytes), so each distinct run of labels is decoded once per file. Gzip is inflated
+//! in one call per member into a buffer sized from the gzip trailer ([`inflate`]). Taking the
+//! definitions from the runtime crate
 //! would also pull the profiler (libc, TLS, HTTP) into every consumer of shares. The field
 //! numbers below are google/pprof `proto/profile.proto`'s; the tests encode profiles with the
 //! runtime's prost messages and check that this reader agrees with them.
@@ -14,6 +18,7 @@
 //! Input is untrusted: every length is checked against the buffer, the decompressed size is
 //! bounded ([`MAX_PROFILE_BYTES`]), and every failure is an [`Damage`], never a panic.
 
+use std::borrow::Cow;
 use std::collections::hash_map::Entry;
 use std::fmt;
 use std::io::Read;
@@ -100,18 +105,19 @@ impl Default for LabelNames {
     }
 }
 
-/// CPU of one label set in one profile.
+/// CPU of one label set in one profile. Label values borrow from the reader's buffer (a numeric
+/// label is formatted), so reading a profile copies no string.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct SeriesCpu {
+pub struct SeriesCpu<'a> {
     /// The deployment label, else the `service_name` label; `None` when the samples carry
     /// neither.
-    pub deployment: Option<String>,
+    pub deployment: Option<Cow<'a, str>>,
     /// The `feature` label.
-    pub feature: Option<String>,
+    pub feature: Option<Cow<'a, str>>,
     /// The `feature_id` label (a numeric label, or a string label holding an integer).
     pub feature_id: Option<i64>,
     /// The `endpoint` label.
-    pub endpoint: Option<String>,
+    pub endpoint: Option<Cow<'a, str>>,
     /// Sum of the `cpu/nanoseconds` values.
     pub cpu_ns: u64,
     /// Sampling periods: the `samples/count` values when the profile has them, else CPU over
@@ -123,20 +129,20 @@ pub struct SeriesCpu {
 
 /// What one profile holds, per label set.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct ProfileCpu {
+pub struct ProfileCpu<'a> {
     /// Start of the profiled window, ns since the Unix epoch.
     pub time_nanos: i64,
     /// Length of the window in ns.
     pub duration_nanos: i64,
     /// CPU per distinct label set, in order of first appearance.
-    pub series: Vec<SeriesCpu>,
+    pub series: Vec<SeriesCpu<'a>>,
 }
 
 /// The outcome of reading one file that is intact.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Contents {
+pub enum Contents<'a> {
     /// A CPU profile.
-    Cpu(ProfileCpu),
+    Cpu(ProfileCpu<'a>),
     /// A valid profile of something else (heap, goroutines, ...): its sample types as
     /// `type/unit`.
     NotCpu(Vec<String>),
@@ -148,6 +154,12 @@ pub struct Reader {
     names: LabelNames,
     raw: Vec<u8>,
     inflated: Vec<u8>,
+    scratch: Scratch,
+}
+
+/// Buffers of one decode, kept between files so that reading allocates nothing per sample.
+#[derive(Default)]
+struct Scratch {
     samples: Vec<(u32, u32)>,
     strings: Vec<(u32, u32)>,
     values: Vec<u64>,
@@ -191,223 +203,309 @@ impl Reader {
     pub fn read_file(
         &mut self,
         path: &std::path::Path,
-    ) -> Result<Result<Contents, Damage>, std::io::Error> {
+    ) -> Result<Result<Contents<'_>, Damage>, std::io::Error> {
         let mut file = std::fs::File::open(path)?;
-        let mut raw = std::mem::take(&mut self.raw);
-        raw.clear();
-        let read = (&mut file)
+        self.raw.clear();
+        (&mut file)
             .take(MAX_PROFILE_BYTES + 1)
-            .read_to_end(&mut raw);
-        let result = read.map(|_| self.read_bytes(&raw));
-        self.raw = raw;
-        result
+            .read_to_end(&mut self.raw)?;
+        Ok(contents(
+            &self.names,
+            &mut self.scratch,
+            &mut self.inflated,
+            &self.raw,
+        ))
     }
 
     /// Reads one profile from `bytes`, gzip-compressed (by its magic number) or plain.
-    pub fn read_bytes(&mut self, bytes: &[u8]) -> Result<Contents, Damage> {
-        if bytes.len() as u64 > MAX_PROFILE_BYTES {
-            return Err(Damage::TooLarge);
-        }
-        if bytes.starts_with(&[0x1f, 0x8b]) {
-            let mut inflated = std::mem::take(&mut self.inflated);
-            inflated.clear();
-            let result = inflate(bytes, &mut inflated).and_then(|()| self.decode(&inflated));
-            self.inflated = inflated;
-            result
-        } else {
-            self.decode(bytes)
-        }
-    }
-
-    /// Decodes an uncompressed profile.
-    fn decode(&mut self, bytes: &[u8]) -> Result<Contents, Damage> {
-        if u32::try_from(bytes.len()).is_err() {
-            return Err(Damage::TooLarge);
-        }
-        self.samples.clear();
-        self.strings.clear();
-        let mut sample_types: Vec<(i64, i64)> = Vec::new();
-        let (mut time_nanos, mut duration_nanos) = (0, 0);
-        let mut wire = Wire::new(bytes);
-        while let Some((field, wire_type)) = wire.key()? {
-            match (field, wire_type) {
-                (PROFILE_SAMPLE, LEN) => {
-                    let range = wire.len_range()?;
-                    self.samples.push(range);
-                }
-                (PROFILE_STRING_TABLE, LEN) => {
-                    let range = wire.len_range()?;
-                    self.strings.push(range);
-                }
-                (PROFILE_SAMPLE_TYPE, LEN) => sample_types.push(value_type(wire.len_bytes()?)?),
-                (PROFILE_TIME_NANOS, VARINT) => time_nanos = wire.varint()? as i64,
-                (PROFILE_DURATION_NANOS, VARINT) => duration_nanos = wire.varint()? as i64,
-                (_, wire_type) => wire.skip(wire_type)?,
-            }
-        }
-        if self
-            .strings
-            .first()
-            .is_some_and(|&(start, end)| start != end)
-        {
-            return Err(Damage::Malformed("string_table[0] must be empty"));
-        }
-        let string = |index: i64| -> Result<&[u8], Damage> {
-            let &(start, end) = usize::try_from(index)
-                .ok()
-                .and_then(|index| self.strings.get(index))
-                .ok_or(Damage::Malformed("a string index is out of range"))?;
-            Ok(&bytes[start as usize..end as usize])
-        };
-        let find_type = |name: &[u8], unit: &[u8]| -> Result<Option<usize>, Damage> {
-            for (index, &(type_index, unit_index)) in sample_types.iter().enumerate() {
-                if string(type_index)? == name && string(unit_index)? == unit {
-                    return Ok(Some(index));
-                }
-            }
-            Ok(None)
-        };
-        let Some(cpu_index) = find_type(b"cpu", b"nanoseconds")? else {
-            let mut types = Vec::with_capacity(sample_types.len());
-            for &(type_index, unit_index) in &sample_types {
-                types.push(format!(
-                    "{}/{}",
-                    String::from_utf8_lossy(string(type_index)?),
-                    String::from_utf8_lossy(string(unit_index)?)
-                ));
-            }
-            return Ok(Contents::NotCpu(types));
-        };
-        let samples_index = find_type(b"samples", b"count")?;
-        let requests_index = find_type(b"requests", b"count")?;
-        // A profile without `samples/count` has count × period CPU values (the profiler's own,
-        // Pyroscope's); the period is read only then.
-        let period = if samples_index.is_none() {
-            period_of(bytes)?
-        } else {
-            0
-        };
-
-        // Which string indices name the labels shares group by (the table need not be
-        // deduplicated, so a name may sit at several indices).
-        let wanted: [&[u8]; 5] = [
-            b"feature",
-            b"endpoint",
-            b"feature_id",
-            self.names.deployment.as_bytes(),
-            b"service_name",
-        ];
-        let mut keys: Vec<(u32, usize)> = Vec::new();
-        for (index, &(start, end)) in self.strings.iter().enumerate() {
-            let text = &bytes[start as usize..end as usize];
-            if let Some(slot) = wanted.iter().position(|name| *name == text) {
-                keys.push((index as u32, slot));
-            }
-        }
-
-        let mut sets: HashMap<LabelSet, usize> = HashMap::default();
-        let mut order: Vec<(LabelSet, Sums)> = Vec::new();
-        let value_count = sample_types.len();
-        for &(start, end) in &self.samples {
-            let mut labels = LabelSet::default();
-            self.values.clear();
-            let mut sample = Wire::new(&bytes[start as usize..end as usize]);
-            while let Some((field, wire_type)) = sample.key()? {
-                match (field, wire_type) {
-                    (SAMPLE_VALUE, LEN) => {
-                        let mut packed = Wire::new(sample.len_bytes()?);
-                        while !packed.done() {
-                            self.values.push(packed.varint()?);
-                        }
-                    }
-                    (SAMPLE_VALUE, VARINT) => self.values.push(sample.varint()?),
-                    (SAMPLE_LABEL, LEN) => {
-                        let (key, value) = label(sample.len_bytes()?)?;
-                        if let Some(&(_, slot)) =
-                            keys.iter().find(|(index, _)| i64::from(*index) == key)
-                        {
-                            labels[slot] = value;
-                        }
-                    }
-                    (_, wire_type) => sample.skip(wire_type)?,
-                }
-            }
-            if self.values.len() != value_count {
-                return Err(Damage::Malformed(
-                    "a sample's value count differs from its sample types",
-                ));
-            }
-            let value = |index: usize| -> Result<u64, Damage> {
-                let value = self.values[index] as i64;
-                u64::try_from(value).map_err(|_| Damage::BadValue)
-            };
-            let cpu = value(cpu_index)?;
-            let samples = match samples_index {
-                Some(index) => value(index)?,
-                None if period > 0 => cpu / period,
-                None => 0,
-            };
-            let requests = requests_index.map(value).transpose()?.unwrap_or(0);
-            let at = match sets.entry(labels) {
-                Entry::Occupied(entry) => *entry.get(),
-                Entry::Vacant(entry) => {
-                    order.push((labels, Sums::default()));
-                    *entry.insert(order.len() - 1)
-                }
-            };
-            let sums = &mut order[at].1;
-            sums.cpu = sums.cpu.checked_add(cpu).ok_or(Damage::BadValue)?;
-            sums.samples = sums.samples.checked_add(samples).ok_or(Damage::BadValue)?;
-            sums.requests = sums
-                .requests
-                .checked_add(requests)
-                .ok_or(Damage::BadValue)?;
-        }
-
-        let text = |reference: LabelRef| -> Result<Option<String>, Damage> {
-            match reference {
-                LabelRef::Absent => Ok(None),
-                LabelRef::Str(index) => {
-                    let text = std::str::from_utf8(string(i64::from(index))?)
-                        .map_err(|_| Damage::Malformed("a label value is not UTF-8"))?;
-                    Ok(Some(text.to_owned()))
-                }
-                LabelRef::Num(number) => Ok(Some(number.to_string())),
-            }
-        };
-        let mut series = Vec::with_capacity(order.len());
-        for (labels, sums) in order {
-            let feature_id = match labels[FEATURE_ID] {
-                LabelRef::Num(number) => Some(number),
-                other => text(other)?.and_then(|text| text.parse().ok()),
-            };
-            series.push(SeriesCpu {
-                deployment: text(labels[DEPLOYMENT])?.or(text(labels[SERVICE_NAME])?),
-                feature: text(labels[FEATURE])?,
-                feature_id,
-                endpoint: text(labels[ENDPOINT])?,
-                cpu_ns: sums.cpu,
-                samples: sums.samples,
-                requests: requests_index.map(|_| sums.requests),
-            });
-        }
-        Ok(Contents::Cpu(ProfileCpu {
-            time_nanos,
-            duration_nanos,
-            series,
-        }))
+    pub fn read_bytes<'a>(&'a mut self, bytes: &'a [u8]) -> Result<Contents<'a>, Damage> {
+        contents(&self.names, &mut self.scratch, &mut self.inflated, bytes)
     }
 }
 
-/// Inflates a gzip stream (every member, as Go's reader does) into `out`, at most
-/// [`MAX_PROFILE_BYTES`].
-fn inflate(bytes: &[u8], out: &mut Vec<u8>) -> Result<(), Damage> {
-    let decoder = flate2::read::MultiGzDecoder::new(bytes);
-    decoder
-        .take(MAX_PROFILE_BYTES + 1)
-        .read_to_end(out)
-        .map_err(|err| Damage::Gzip(err.to_string()))?;
-    if out.len() as u64 > MAX_PROFILE_BYTES {
+/// Reads one profile from `bytes`, inflating into `inflated` when they are gzip.
+fn contents<'a>(
+    names: &LabelNames,
+    scratch: &mut Scratch,
+    inflated: &'a mut Vec<u8>,
+    bytes: &'a [u8],
+) -> Result<Contents<'a>, Damage> {
+    if bytes.len() as u64 > MAX_PROFILE_BYTES {
+        return Err(Damage::TooLarge);
+    }
+    if bytes.starts_with(&[0x1f, 0x8b]) {
+        inflate(bytes, inflated)?;
+        decode(names, scratch, inflated)
+    } else {
+        decode(names, scratch, bytes)
+    }
+}
+
+/// Decodes an uncompressed profile.
+fn decode<'a>(
+    names: &LabelNames,
+    scratch: &mut Scratch,
+    bytes: &'a [u8],
+) -> Result<Contents<'a>, Damage> {
+    if u32::try_from(bytes.len()).is_err() {
+        return Err(Damage::TooLarge);
+    }
+    let Scratch {
+        samples: sample_ranges,
+        strings,
+        values,
+    } = scratch;
+    sample_ranges.clear();
+    strings.clear();
+    let mut sample_types: Vec<(i64, i64)> = Vec::new();
+    let (mut time_nanos, mut duration_nanos) = (0, 0);
+    let mut wire = Wire::new(bytes);
+    while let Some((field, wire_type)) = wire.key()? {
+        match (field, wire_type) {
+            (PROFILE_SAMPLE, LEN) => sample_ranges.push(wire.len_range()?),
+            (PROFILE_STRING_TABLE, LEN) => strings.push(wire.len_range()?),
+            (PROFILE_SAMPLE_TYPE, LEN) => sample_types.push(value_type(wire.len_bytes()?)?),
+            (PROFILE_TIME_NANOS, VARINT) => time_nanos = wire.varint()? as i64,
+            (PROFILE_DURATION_NANOS, VARINT) => duration_nanos = wire.varint()? as i64,
+            (_, wire_type) => wire.skip(wire_type)?,
+        }
+    }
+    if strings.first().is_some_and(|&(start, end)| start != end) {
+        return Err(Damage::Malformed("string_table[0] must be empty"));
+    }
+    let strings = &*strings;
+    let string = |index: i64| -> Result<&'a [u8], Damage> {
+        let &(start, end) = usize::try_from(index)
+            .ok()
+            .and_then(|index| strings.get(index))
+            .ok_or(Damage::Malformed("a string index is out of range"))?;
+        Ok(&bytes[start as usize..end as usize])
+    };
+    let find_type = |name: &[u8], unit: &[u8]| -> Result<Option<usize>, Damage> {
+        for (index, &(type_index, unit_index)) in sample_types.iter().enumerate() {
+            if string(type_index)? == name && string(unit_index)? == unit {
+                return Ok(Some(index));
+            }
+        }
+        Ok(None)
+    };
+    let Some(cpu_index) = find_type(b"cpu", b"nanoseconds")? else {
+        let mut types = Vec::with_capacity(sample_types.len());
+        for &(type_index, unit_index) in &sample_types {
+            types.push(format!(
+                "{}/{}",
+                String::from_utf8_lossy(string(type_index)?),
+                String::from_utf8_lossy(string(unit_index)?)
+            ));
+        }
+        return Ok(Contents::NotCpu(types));
+    };
+    let samples_index = find_type(b"samples", b"count")?;
+    let requests_index = find_type(b"requests", b"count")?;
+    // A profile without `samples/count` has count × period CPU values (the profiler's own,
+    // Pyroscope's); the period is read only then.
+    let period = if samples_index.is_none() {
+        period_of(bytes)?
+    } else {
+        0
+    };
+
+    // Which string indices name the labels shares group by (the table need not be
+    // deduplicated, so a name may sit at several indices).
+    let wanted: [&[u8]; 5] = [
+        b"feature",
+        b"endpoint",
+        b"feature_id",
+        names.deployment.as_bytes(),
+        b"service_name",
+    ];
+    let mut keys: Vec<(i64, usize)> = Vec::new();
+    for (index, &(start, end)) in strings.iter().enumerate() {
+        let text = &bytes[start as usize..end as usize];
+        if let Some(slot) = wanted.iter().position(|name| *name == text) {
+            keys.push((index as i64, slot));
+        }
+    }
+
+    let mut sets: HashMap<LabelSet, usize> = HashMap::default();
+    // The profiler writes every sample of a route with the same label bytes: the label set of
+    // bytes seen before is looked up rather than decoded again.
+    let mut seen: HashMap<&'a [u8], usize> = HashMap::default();
+    // Distinct label sets in order of first appearance, and their sums.
+    let mut order: Vec<LabelSet> = Vec::new();
+    let mut set_of = |labels: LabelSet| match sets.entry(labels) {
+        Entry::Occupied(entry) => *entry.get(),
+        Entry::Vacant(entry) => {
+            order.push(labels);
+            *entry.insert(order.len() - 1)
+        }
+    };
+    let mut sums: Vec<Sums> = Vec::new();
+    let value_count = sample_types.len();
+    for &(start, end) in sample_ranges.iter() {
+        let sample_bytes = &bytes[start as usize..end as usize];
+        values.clear();
+        // The byte range of the sample's labels, when they are contiguous (as every encoder
+        // writes them); `None` after a label that follows another field.
+        let mut label_bytes = Some((0, 0));
+        let mut sample = Wire::new(sample_bytes);
+        loop {
+            let field_start = sample.at;
+            let Some((field, wire_type)) = sample.key()? else {
+                break;
+            };
+            match (field, wire_type) {
+                (SAMPLE_VALUE, LEN) => {
+                    let mut packed = Wire::new(sample.len_bytes()?);
+                    while !packed.done() {
+                        values.push(packed.varint()?);
+                    }
+                }
+                (SAMPLE_VALUE, VARINT) => values.push(sample.varint()?),
+                (SAMPLE_LABEL, LEN) => {
+                    sample.len_range()?;
+                    label_bytes = match label_bytes {
+                        Some((0, 0)) => Some((field_start, sample.at)),
+                        Some((from, to)) if to == field_start => Some((from, sample.at)),
+                        _ => None,
+                    };
+                }
+                (_, wire_type) => sample.skip(wire_type)?,
+            }
+        }
+        if values.len() != value_count {
+            return Err(Damage::Malformed(
+                "a sample's value count differs from its sample types",
+            ));
+        }
+        let at = match label_bytes {
+            Some((from, to)) => {
+                let labels = &sample_bytes[from..to];
+                match seen.get(labels) {
+                    Some(&at) => at,
+                    None => {
+                        let at = set_of(label_set(labels, &keys)?);
+                        seen.insert(labels, at);
+                        at
+                    }
+                }
+            }
+            None => set_of(label_set(sample_bytes, &keys)?),
+        };
+        let value = |index: usize| -> Result<u64, Damage> {
+            u64::try_from(values[index] as i64).map_err(|_| Damage::BadValue)
+        };
+        let cpu = value(cpu_index)?;
+        let samples = match samples_index {
+            Some(index) => value(index)?,
+            None if period > 0 => cpu / period,
+            None => 0,
+        };
+        let requests = requests_index.map(value).transpose()?.unwrap_or(0);
+        if at == sums.len() {
+            sums.push(Sums::default());
+        }
+        let sums = &mut sums[at];
+        sums.cpu = sums.cpu.checked_add(cpu).ok_or(Damage::BadValue)?;
+        sums.samples = sums.samples.checked_add(samples).ok_or(Damage::BadValue)?;
+        sums.requests = sums
+            .requests
+            .checked_add(requests)
+            .ok_or(Damage::BadValue)?;
+    }
+
+    let text = |reference: LabelRef| -> Result<Option<Cow<'a, str>>, Damage> {
+        match reference {
+            LabelRef::Absent => Ok(None),
+            LabelRef::Str(index) => std::str::from_utf8(string(i64::from(index))?)
+                .map(|text| Some(Cow::Borrowed(text)))
+                .map_err(|_| Damage::Malformed("a label value is not UTF-8")),
+            LabelRef::Num(number) => Ok(Some(Cow::Owned(number.to_string()))),
+        }
+    };
+    let mut series = Vec::with_capacity(order.len());
+    for (labels, sums) in order.into_iter().zip(sums) {
+        let feature_id = match labels[FEATURE_ID] {
+            LabelRef::Num(number) => Some(number),
+            other => text(other)?.and_then(|text| text.parse().ok()),
+        };
+        series.push(SeriesCpu {
+            deployment: text(labels[DEPLOYMENT])?.or(text(labels[SERVICE_NAME])?),
+            feature: text(labels[FEATURE])?,
+            feature_id,
+            endpoint: text(labels[ENDPOINT])?,
+            cpu_ns: sums.cpu,
+            samples: sums.samples,
+            requests: requests_index.map(|_| sums.requests),
+        });
+    }
+    Ok(Contents::Cpu(ProfileCpu {
+        time_nanos,
+        duration_nanos,
+        series,
+    }))
+}
+
+/// The label set of the `Label` fields in `bytes` (a sample, or the run of its labels),
+/// keeping the labels named in `keys` (string index, slot).
+fn label_set(bytes: &[u8], keys: &[(i64, usize)]) -> Result<LabelSet, Damage> {
+    let mut labels = LabelSet::default();
+    let mut wire = Wire::new(bytes);
+    while let Some((field, wire_type)) = wire.key()? {
+        match (field, wire_type) {
+            (SAMPLE_LABEL, LEN) => {
+                let (key, value) = label(wire.len_bytes()?)?;
+                if let Some(&(_, slot)) = keys.iter().find(|(index, _)| *index == key) {
+                    labels[slot] = value;
+                }
+            }
+            (_, wire_type) => wire.skip(wire_type)?,
+        }
+    }
+    Ok(labels)
+}
+
+/// Inflates a gzip stream (every member, as Go's reader does) into `out` (cleared first), at
+/// most [`MAX_PROFILE_BYTES`]: more is [`Damage::TooLarge`], a corrupt or truncated stream
+/// [`Damage::Gzip`].
+///
+/// In one call per member over the whole input, into a buffer sized from the gzip trailer's
+/// length: zlib's fast path then runs without refilling input or copying its window, which
+/// reading through `std::io::Read` in chunks does not allow.
+pub fn inflate(bytes: &[u8], out: &mut Vec<u8>) -> Result<(), Damage> {
+    let limit = MAX_PROFILE_BYTES as usize + 1;
+    out.clear();
+    // ISIZE, the last member's length mod 2^32: only a hint, never trusted past the limit.
+    let hint = bytes
+        .last_chunk::<4>()
+        .map_or(0, |isize| u32::from_le_bytes(*isize) as usize);
+    out.reserve(hint.clamp(1 << 16, limit));
+    let mut input = bytes;
+    while !input.is_empty() {
+        let mut member = flate2::Decompress::new_gzip(15);
+        loop {
+            if out.len() == out.capacity() {
+                if out.len() >= limit {
+                    return Err(Damage::TooLarge);
+                }
+                out.reserve_exact(out.len().max(1 << 16).min(limit - out.len()));
+            }
+            let read = member.total_in();
+            let status = member
+                .decompress_vec(input, out, flate2::FlushDecompress::Finish)
+                .map_err(|err| Damage::Gzip(err.to_string()))?;
+            input = &input[(member.total_in() - read) as usize..];
+            if status == flate2::Status::StreamEnd {
+                break;
+            }
+            // With room left in the output, zlib stops short of the end only when the input
+            // ran out.
+            if out.len() < out.capacity() {
+                return Err(Damage::Gzip("unexpected end of the gzip stream".to_owned()));
+            }
+        }
+    }
+    if out.len() > MAX_PROFILE_BYTES as usize {
         return Err(Damage::TooLarge);
     }
     Ok(())

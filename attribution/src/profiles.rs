@@ -18,8 +18,10 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use foldhash::HashMap;
+
 use crate::period::Period;
-use crate::pprof::{Contents, Damage, LabelNames, Reader};
+use crate::pprof::{Contents, Damage, LabelNames, ProfileCpu, Reader};
 use crate::row::LabeledCpu;
 use crate::time::UtcTime;
 
@@ -201,7 +203,8 @@ pub fn read_dir(dir: &Path, options: &ReadOptions) -> Result<ProfilesRead, ReadE
         ..ReadSummary::default()
     };
     for worker in workers {
-        for (key, sums) in worker.totals {
+        let worker = worker.tally;
+        for (key, sums) in worker.keyed_totals() {
             totals.entry(key).or_insert_with(Totals::default).add(&sums);
         }
         summary.profiles += worker.summary.profiles;
@@ -291,6 +294,9 @@ fn find_files(dir: &Path) -> Result<Vec<PathBuf>, ReadError> {
 
 type Key = (UtcTime, String, Option<String>, Option<i64>, Option<String>);
 
+/// A worker's key: [`Key`] with the label values interned.
+type WorkerKey = (UtcTime, u32, Option<u32>, Option<i64>, Option<u32>);
+
 /// Sums of one key.
 #[derive(Clone, Copy, Debug, Default)]
 struct Totals {
@@ -310,11 +316,41 @@ impl Totals {
     }
 }
 
+/// Label values seen by one worker, numbered: a value already seen is looked up, not copied.
+#[derive(Default)]
+struct Interner {
+    ids: HashMap<Box<str>, u32>,
+    values: Vec<Box<str>>,
+}
+
+impl Interner {
+    fn id(&mut self, value: &str) -> u32 {
+        if let Some(&id) = self.ids.get(value) {
+            return id;
+        }
+        let id = self.values.len() as u32;
+        self.values.push(value.into());
+        self.ids.insert(value.into(), id);
+        id
+    }
+
+    fn value(&self, id: u32) -> String {
+        self.values[id as usize].to_string()
+    }
+}
+
 /// One thread's share of the work.
 struct Worker<'a> {
     options: &'a ReadOptions,
     reader: Reader,
-    totals: BTreeMap<Key, Totals>,
+    tally: Tally,
+}
+
+/// What one worker has counted.
+#[derive(Default)]
+struct Tally {
+    interner: Interner,
+    totals: HashMap<WorkerKey, Totals>,
     summary: ReadSummary,
     skipped: BTreeMap<&'static str, WorkerSkipped>,
     homeless: WorkerHomeless,
@@ -334,18 +370,7 @@ struct WorkerHomeless {
     first: Option<(usize, PathBuf)>,
 }
 
-impl<'a> Worker<'a> {
-    fn new(options: &'a ReadOptions) -> Worker<'a> {
-        Worker {
-            options,
-            reader: Reader::new(options.labels.clone()),
-            totals: BTreeMap::new(),
-            summary: ReadSummary::default(),
-            skipped: BTreeMap::new(),
-            homeless: WorkerHomeless::default(),
-        }
-    }
-
+impl Tally {
     fn skip(&mut self, index: usize, path: &Path, reason: &'static str, detail: String) {
         let entry = self.skipped.entry(reason).or_default();
         entry.files += 1;
@@ -354,78 +379,45 @@ impl<'a> Worker<'a> {
         }
     }
 
-    fn file(&mut self, index: usize, path: &Path) -> Result<(), ReadError> {
-        let read = self.reader.read_file(path).map_err(|error| ReadError::Io {
-            path: path.to_path_buf(),
-            error,
-        })?;
-        let read = read.and_then(|contents| match contents {
-            Contents::Cpu(profile) if profile.time_nanos <= 0 => Err(Damage::Malformed(
-                "no time_nanos: the profile's window is unknown",
-            )),
-            other => Ok(other),
-        });
-        let profile = match read {
-            Ok(Contents::Cpu(profile)) => profile,
-            Ok(Contents::NotCpu(types)) => {
-                let detail = format!("sample types {}", types.join(", "));
-                self.skip(
-                    index,
-                    path,
-                    "not a CPU profile (no cpu/nanoseconds sample type)",
-                    detail,
-                );
-                return Ok(());
-            }
-            Err(damage) if self.options.skip_damaged => {
-                self.skip(index, path, damage.kind(), damage.to_string());
-                return Ok(());
-            }
-            Err(damage) => {
-                return Err(ReadError::Damaged {
-                    path: path.to_path_buf(),
-                    damage,
-                });
-            }
-        };
+    /// Adds one profile's CPU in the period.
+    fn profile(&mut self, index: usize, path: &Path, period: Period, profile: ProfileCpu<'_>) {
         self.summary.profiles += 1;
+        let (start, duration) = (profile.time_nanos, profile.duration_nanos);
         let mut in_period = false;
-        let period = self.options.period;
-        period.apportion(profile.time_nanos, profile.duration_nanos, [], |_, []| {
-            in_period = true;
-        });
+        period.apportion(start, duration, [], |_, []| in_period = true);
+        if !in_period {
+            self.summary.outside_period += 1;
+            return;
+        }
         let mut homeless_cpu = 0;
         for series in profile.series {
             let requests = series.requests;
             let values = [series.cpu_ns, series.samples, requests.unwrap_or(0)];
             let Some(deployment) = series.deployment else {
-                self.options.period.apportion(
-                    profile.time_nanos,
-                    profile.duration_nanos,
-                    values,
-                    |_, [cpu, _, _]| homeless_cpu += cpu,
-                );
+                period.apportion(start, duration, values, |_, [cpu, _, _]| {
+                    homeless_cpu += cpu;
+                });
                 continue;
             };
-            let (feature, feature_id) = (series.feature, series.feature_id);
+            let deployment = self.interner.id(&deployment);
             // No feature label: unattributed, whatever else the sample says.
-            let endpoint = feature.as_ref().and(series.endpoint);
-            let feature_id = feature.as_ref().and(feature_id);
-            self.options.period.apportion(
-                profile.time_nanos,
-                profile.duration_nanos,
+            let (feature, endpoint, feature_id) = match &series.feature {
+                Some(feature) => (
+                    Some(self.interner.id(feature)),
+                    series.endpoint.as_deref().map(|e| self.interner.id(e)),
+                    series.feature_id,
+                ),
+                None => (None, None, None),
+            };
+            period.apportion(
+                start,
+                duration,
                 values,
                 |step, [cpu, samples, requests_part]| {
                     if cpu == 0 && samples == 0 && requests_part == 0 {
                         return;
                     }
-                    let key = (
-                        step,
-                        deployment.clone(),
-                        feature.clone(),
-                        feature_id,
-                        endpoint.clone(),
-                    );
+                    let key = (step, deployment, feature, feature_id, endpoint);
                     self.totals.entry(key).or_default().add(&Totals {
                         cpu,
                         samples,
@@ -441,8 +433,70 @@ impl<'a> Worker<'a> {
                 self.homeless.first = Some((index, path.to_path_buf()));
             }
         }
-        if !in_period {
-            self.summary.outside_period += 1;
+    }
+
+    /// The totals with their label values, for merging across workers.
+    fn keyed_totals(&self) -> impl Iterator<Item = (Key, Totals)> + '_ {
+        let value = |id: u32| self.interner.value(id);
+        self.totals.iter().map(
+            move |(&(step, deployment, feature, feature_id, endpoint), totals)| {
+                let key = (
+                    step,
+                    value(deployment),
+                    feature.map(value),
+                    feature_id,
+                    endpoint.map(value),
+                );
+                (key, *totals)
+            },
+        )
+    }
+}
+
+impl<'a> Worker<'a> {
+    fn new(options: &'a ReadOptions) -> Worker<'a> {
+        Worker {
+            options,
+            reader: Reader::new(options.labels.clone()),
+            tally: Tally::default(),
+        }
+    }
+
+    fn file(&mut self, index: usize, path: &Path) -> Result<(), ReadError> {
+        let read = self.reader.read_file(path).map_err(|error| ReadError::Io {
+            path: path.to_path_buf(),
+            error,
+        })?;
+        let read = read.and_then(|contents| match contents {
+            Contents::Cpu(profile) if profile.time_nanos <= 0 => Err(Damage::Malformed(
+                "no time_nanos: the profile's window is unknown",
+            )),
+            other => Ok(other),
+        });
+        match read {
+            Ok(Contents::Cpu(profile)) => {
+                self.tally
+                    .profile(index, path, self.options.period, profile);
+            }
+            Ok(Contents::NotCpu(types)) => {
+                let detail = format!("sample types {}", types.join(", "));
+                self.tally.skip(
+                    index,
+                    path,
+                    "not a CPU profile (no cpu/nanoseconds sample type)",
+                    detail,
+                );
+            }
+            Err(damage) if self.options.skip_damaged => {
+                self.tally
+                    .skip(index, path, damage.kind(), damage.to_string());
+            }
+            Err(damage) => {
+                return Err(ReadError::Damaged {
+                    path: path.to_path_buf(),
+                    damage,
+                });
+            }
         }
         Ok(())
     }

@@ -327,6 +327,11 @@ impl PyroscopeClient {
         }))
     }
 
+    /// The server's URL without credentials, to name it in messages.
+    pub fn base_url(&self) -> &str {
+        &self.base
+    }
+
     /// CPU per (step, deployment, feature, feature id, endpoint) in the query's period, sorted.
     pub fn cpu(&self, query: &PyroscopeQuery) -> Result<Vec<LabeledCpu>, PyroscopeError> {
         let url = format!("{}{SELECT_SERIES_PATH}", self.base);

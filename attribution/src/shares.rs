@@ -12,8 +12,11 @@
 //! rounding.
 
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 
 use crate::period::Step;
+use crate::profiles::{ReadOptions, read_dir};
+use crate::pyroscope::{PyroscopeClient, PyroscopeQuery};
 use crate::resolve::{Resolved, Resolver};
 use crate::row::{LabeledCpu, ShareRow, UNATTRIBUTED_ID};
 use crate::time::UtcTime;
@@ -39,6 +42,70 @@ impl Shares {
             })
             .collect()
     }
+}
+
+/// Where CPU per label set comes from.
+pub enum CpuSource {
+    /// A directory of pprof files ([`read_dir`]).
+    Profiles {
+        /// The directory, read recursively.
+        dir: PathBuf,
+        /// How to read it (the period among them).
+        options: ReadOptions,
+    },
+    /// Grafana Pyroscope's `SelectSeries`.
+    Pyroscope {
+        /// The client (URL, credentials, TLS).
+        client: Box<PyroscopeClient>,
+        /// The query (the period among it).
+        query: PyroscopeQuery,
+    },
+}
+
+/// Share rows read from a source, with what the user should be told.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct SourceShares {
+    /// The rows and the unknown feature names.
+    pub shares: Shares,
+    /// What was not counted or not resolved, one line each, for stderr.
+    pub warnings: Vec<String>,
+    /// What was read, for stderr (`12 CPU profile(s) read of 14 file(s) under DIR, ...`).
+    pub description: String,
+}
+
+/// Reads the CPU of `source` and reduces it to share rows ([`shares`]): the one path of
+/// `featgen shares` and of `featgen cost --profiles`/`--pyroscope`. The error is a message
+/// naming the file or URL.
+pub fn share_rows(
+    source: &CpuSource,
+    step: Step,
+    resolver: &Resolver,
+) -> Result<SourceShares, String> {
+    let (cpu, mut warnings, description) = match source {
+        CpuSource::Profiles { dir, options } => {
+            let read = read_dir(dir, options).map_err(|err| err.to_string())?;
+            let summary = &read.summary;
+            let description = format!(
+                "{} CPU profile(s) read of {} file(s) under {}, {} outside the period",
+                summary.profiles,
+                summary.files,
+                dir.display(),
+                summary.outside_period
+            );
+            (read.cpu, summary.warnings(), description)
+        }
+        CpuSource::Pyroscope { client, query } => {
+            let cpu = client.cpu(query).map_err(|err| err.to_string())?;
+            (cpu, Vec::new(), format!("queried {}", client.base_url()))
+        }
+    };
+    let shares = shares(cpu, step, resolver);
+    warnings.extend(shares.warnings());
+    Ok(SourceShares {
+        shares,
+        warnings,
+        description,
+    })
 }
 
 /// A row's identity within a (step, deployment) slice.

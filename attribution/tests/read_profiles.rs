@@ -3,12 +3,14 @@
 
 mod support;
 
+use featgen::profiler::proto::Label;
 use featgen_attribution::period::{Period, Step};
 use featgen_attribution::pprof::{
     Contents, Damage, LabelNames, MAX_PROFILE_BYTES, Reader, SeriesCpu,
 };
 use featgen_attribution::profiles::{ReadError, ReadOptions, read_dir};
 use featgen_attribution::time::UtcTime;
+use prost::Message;
 use std::path::Path;
 use support::{Builder, gzip};
 
@@ -55,7 +57,7 @@ fn sample_profile(time_nanos: i64) -> Builder {
     profile
 }
 
-fn cpu(read: Result<Contents, Damage>) -> Vec<SeriesCpu> {
+fn cpu(read: Result<Contents<'_>, Damage>) -> Vec<SeriesCpu<'_>> {
     match read {
         Ok(Contents::Cpu(profile)) => profile.series,
         other => panic!("expected a CPU profile, got {other:?}"),
@@ -149,7 +151,8 @@ fn reads_go_style_profiles_and_other_labels() {
     let mut reader = Reader::new(LabelNames {
         deployment: "cluster".into(),
     });
-    let series = cpu(reader.read_bytes(&profile.gzip()));
+    let gz = profile.gzip();
+    let series = cpu(reader.read_bytes(&gz));
     assert_eq!(series.len(), 2);
     assert_eq!(
         (
@@ -166,6 +169,61 @@ fn reads_go_style_profiles_and_other_labels() {
             series[1].feature.as_deref()
         ),
         (Some("svc"), None)
+    );
+}
+
+#[test]
+fn labels_are_read_wherever_they_sit_in_a_sample() {
+    // As prost writes them (labels after the values), twice with the same label bytes, and
+    // once by hand with a value between two labels: one series, all three samples summed.
+    let mut profile = Builder::cpu(T0 * 1_000_000_000, 10_000_000_000);
+    let main = profile.location("main");
+    profile.sample(vec![main], vec![10], &labels("messaging", "send"), None);
+    profile.sample(vec![], vec![20], &labels("messaging", "send"), None);
+    let label = |profile: &mut Builder, key: &str, value: &str| Label {
+        key: profile.string(key),
+        str: profile.string(value),
+        ..Label::default()
+    };
+    let first = label(&mut profile, "feature", "messaging");
+    let rest: Vec<Label> = [
+        ("endpoint", "send"),
+        ("feature_group", "chat"),
+        ("service_name", "api"),
+        ("deployment", "api-prod"),
+    ]
+    .iter()
+    .map(|(key, value)| label(&mut profile, key, value))
+    .collect();
+    let mut sample = Vec::new();
+    let field = |sample: &mut Vec<u8>, tag: u8, bytes: &[u8]| {
+        sample.push(tag);
+        prost::encoding::encode_varint(bytes.len() as u64, sample);
+        sample.extend_from_slice(bytes);
+    };
+    field(&mut sample, 0x1a, &first.encode_to_vec());
+    sample.extend([0x10, 40]); // value 40, unpacked, between the labels
+    for label in &rest {
+        field(&mut sample, 0x1a, &label.encode_to_vec());
+    }
+    let mut bytes = profile.encode();
+    field(&mut bytes, 0x12, &sample);
+    let mut reader = Reader::default();
+    let series = cpu(reader.read_bytes(&bytes));
+    let summary: Vec<_> = series
+        .iter()
+        .map(|s| {
+            (
+                s.feature.as_deref(),
+                s.endpoint.as_deref(),
+                s.deployment.as_deref(),
+                s.cpu_ns,
+            )
+        })
+        .collect();
+    assert_eq!(
+        summary,
+        [(Some("messaging"), Some("send"), Some("api-prod"), 70)]
     );
 }
 
@@ -283,7 +341,9 @@ fn walks_recursively_in_order_and_counts_what_it_skips() {
         skipped,
         [("not a CPU profile (no cpu/nanoseconds sample type)", 1)]
     );
-    let one = cpu(Reader::default().read_bytes(&sample_profile(t0).gzip()));
+    let mut reader = Reader::default();
+    let gz = sample_profile(t0).gzip();
+    let one = cpu(reader.read_bytes(&gz));
     let total: u64 = one.iter().map(|s| s.cpu_ns).sum();
     assert_eq!(read.cpu.iter().map(|c| c.cpu_ns).sum::<u64>(), 2 * total);
     assert!(

@@ -104,7 +104,7 @@ fn main() -> ExitCode {
         Command::Lint(args) => cmd::lint::run(&config, &args),
         Command::Routes(args) => cmd::routes::run(&config, &args),
         Command::Shares(args) => cmd::shares::run(&config, &args),
-        Command::Cost(args) => cmd::cost::run(&args),
+        Command::Cost(args) => cmd::cost::run(&config, &args),
         Command::Report(args) => cmd::html_report::run(&args),
         Command::Demo(args) => cmd::demo::run(&args),
     };

@@ -1,10 +1,12 @@
 //! `featgen cost`: CPU shares and the cloud bill in, cost rows that sum to the bill out.
 //!
-//! Reads the share files (any row format of `featgen_attribution::format`), then the billing
-//! files, and writes the priced rows to `--out` (atomically) or stdout. The reconciliation goes
-//! to stderr: human text, or one JSON document with `--summary json` (the default when
-//! `--format json`). Exit status: 0 when the rows balance, 2 on bad input (located, with the
-//! fix), too many skipped billing rows, or a reconciliation that does not balance.
+//! Reads the share files (any row format of `featgen_attribution::format`), or computes the
+//! share rows from profiles or Pyroscope with `featgen shares`'s options and code
+//! ([`ShareSourceArgs`]), then reads the billing files, and writes the priced rows to `--out`
+//! (atomically) or stdout. The reconciliation goes to stderr: human text, or one JSON document
+//! with `--summary json` (the default when `--format json`). Exit status: 0 when the rows
+//! balance, 2 on bad input (located, with the fix), too many skipped billing rows, or a
+//! reconciliation that does not balance.
 
 use std::cell::RefCell;
 use std::path::PathBuf;
@@ -19,6 +21,8 @@ use featgen_attribution::time::HOUR;
 use featgen_attribution::{CostRow, ShareRow};
 
 use crate::Status;
+use crate::cmd::share_source::{ShareSourceArgs, read_shares};
+use crate::config::Config;
 
 /// Format of the reconciliation summary on stderr.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -33,9 +37,18 @@ pub enum SummaryFormat {
 #[derive(clap::Args, Debug)]
 pub struct CostArgs {
     /// Share rows written by `featgen shares` (NDJSON, JSON, CSV or Parquet, gzip or not);
-    /// repeatable.
-    #[arg(long, value_name = "FILE", required = true, num_args = 1..)]
+    /// repeatable. Or the profiles themselves, with `featgen shares`'s options.
+    #[arg(
+        long,
+        value_name = "FILE",
+        num_args = 1..,
+        required_unless_present_any = ["profiles", "pyroscope"],
+        conflicts_with = "ShareSourceArgs"
+    )]
     pub shares: Vec<PathBuf>,
+    /// Instead of --shares: the CPU shares computed here, as `featgen shares` computes them.
+    #[command(flatten)]
+    pub source: ShareSourceArgs,
     /// Billing export (CSV, NDJSON or a JSON array, gzip or not); repeatable.
     #[arg(long, value_name = "FILE", required = true, num_args = 1..)]
     pub billing: Vec<PathBuf>,
@@ -74,11 +87,12 @@ pub struct CostArgs {
     pub billing_hourly_out: Option<PathBuf>,
     /// Also write the rows to PostgreSQL's `fact_feature_cost` (`postgres://...` or libpq
     /// `key=value` pairs), replacing the (start_time, deployment) slices written in one
-    /// transaction; the rows then go to stdout only with `--out -`.
+    /// transaction; the rows then go to stdout only with `--out -`. (`--to` is the period's
+    /// end, as in `featgen shares`.)
     #[arg(long, value_name = "URL")]
-    pub to: Option<String>,
-    /// A PEM file of CA certificates to trust for `--to`, beside Mozilla's.
-    #[arg(long, value_name = "FILE", requires = "to")]
+    pub postgres: Option<String>,
+    /// A PEM file of CA certificates to trust for `--postgres`, beside Mozilla's.
+    #[arg(long, value_name = "FILE", requires = "postgres")]
     pub ca_file: Option<PathBuf>,
     /// Write the rows here (atomically) instead of stdout.
     #[arg(long, value_name = "FILE")]
@@ -86,8 +100,24 @@ pub struct CostArgs {
 }
 
 /// Runs `featgen cost`.
-pub fn run(args: &CostArgs) -> Status {
-    match price(args) {
+pub fn run(config: &Config, args: &CostArgs) -> Status {
+    // From profiles or Pyroscope: the rows `featgen shares` would write, by the same code.
+    let computed = if args.source.given() {
+        match read_shares(config, &args.source) {
+            Ok((read, _)) => {
+                eprintln!(
+                    "{} share row(s): {}",
+                    read.shares.rows.len(),
+                    read.description
+                );
+                Some(read.shares.rows)
+            }
+            Err(status) => return status,
+        }
+    } else {
+        None
+    };
+    match price(args, computed) {
         Ok(summary) => {
             let summary_format = args.summary.unwrap_or(match args.format {
                 Some(Format::Json) => SummaryFormat::Json,
@@ -116,11 +146,15 @@ pub fn run(args: &CostArgs) -> Status {
     }
 }
 
-fn price(args: &CostArgs) -> Result<Reconciliation, String> {
+/// Prices the share rows (`computed`, else those of `--shares`) against the bill.
+fn price(args: &CostArgs, computed: Option<Vec<ShareRow>>) -> Result<Reconciliation, String> {
     let read_error = RefCell::new(None);
-    let step = share_stream(&args.shares, &read_error)
-        .next()
-        .map_or(HOUR, |row| row.end_time.unix() - row.start_time.unix());
+    let step = match &computed {
+        Some(_) => args.source.step.seconds(),
+        None => share_stream(&args.shares, &read_error)
+            .next()
+            .map_or(HOUR, |row| row.end_time.unix() - row.start_time.unix()),
+    };
     if let Some(err) = read_error.take() {
         return Err(err);
     }
@@ -144,10 +178,17 @@ fn price(args: &CostArgs) -> Result<Reconciliation, String> {
     // share rows stream when the files come in (start_time, deployment) order, as `featgen
     // shares` writes them; otherwise they are read again, whole, and sorted.
     let mut rows: Vec<CostRow> = Vec::new();
-    let streamed = allocate(&bill, share_stream(&args.shares, &read_error), |row| {
-        rows.push(row);
-        Ok(())
-    });
+    let streamed = match computed {
+        // In (start_time, deployment) order, as `featgen shares` writes them.
+        Some(shares) => allocate(&bill, shares, |row| {
+            rows.push(row);
+            Ok(())
+        }),
+        None => allocate(&bill, share_stream(&args.shares, &read_error), |row| {
+            rows.push(row);
+            Ok(())
+        }),
+    };
     if let Some(err) = read_error.take() {
         return Err(err);
     }
@@ -171,7 +212,7 @@ fn price(args: &CostArgs) -> Result<Reconciliation, String> {
         .format
         .or_else(|| args.out.as_deref().and_then(Format::from_path))
         .unwrap_or(Format::Ndjson);
-    if let Some(conninfo) = &args.to {
+    if let Some(conninfo) = &args.postgres {
         let options = postgres::PgOptions {
             ca_file: args.ca_file.clone(),
         };
@@ -181,7 +222,7 @@ fn price(args: &CostArgs) -> Result<Reconciliation, String> {
             report.slices, report.deleted, report.inserted
         );
     }
-    if args.to.is_none() || args.out.is_some() {
+    if args.postgres.is_none() || args.out.is_some() {
         format::write_rows(&rows, out_format, args.out.as_deref())
             .map_err(|err| err.to_string())?;
     }

@@ -1,4 +1,4 @@
-//! One module per subcommand.
+//! One module per subcommand (and `share_source`, the options `shares` and `cost` share).
 
 pub mod build;
 pub mod cost;
@@ -8,5 +8,6 @@ pub mod init;
 pub mod lint;
 pub mod report;
 pub mod routes;
+pub mod share_source;
 pub mod shares;
 pub mod validate;
