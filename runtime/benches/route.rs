@@ -1,7 +1,9 @@
 //! Cost of the current route on the hot path, in one run: per sync call and per async poll of a
 //! marked function against the plain one, `tracing::Instrument` (registry subscriber) and a
-//! `tokio::task_local!` scope; and per request through an axum router with and without
-//! `featgen::axum::RouteLayer`.
+//! `tokio::task_local!` scope; per completed call (sync, and async polled once to `Ready`), which
+//! for a marked function includes counting the call, against the plain one with and without a
+//! relaxed `AtomicU64::fetch_add` and a `task_local!` scope; and per request through an axum
+//! router with and without `featgen::axum::RouteLayer`.
 //!
 //! `cargo bench -p featgen --bench route`; the figures are in the README ("Benchmark").
 
@@ -16,6 +18,7 @@ use http_body::Body as _;
 use std::future::Future;
 use std::hint::black_box;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll, Waker};
 use tower::ServiceExt;
 use tracing::Instrument;
@@ -72,6 +75,9 @@ fn route_overhead(c: &mut Criterion) {
     assert!(!span.is_disabled(), "the span must reach the registry");
 
     c.bench_function("sync call/plain", |b| b.iter(|| plain(black_box(1))));
+    c.bench_function("sync call/plain + relaxed fetch_add", |b| {
+        b.iter(|| plain_counted(black_box(1)))
+    });
     c.bench_function("sync call/#[route]", |b| b.iter(|| marked(black_box(1))));
     c.bench_function("sync call/tracing span in_scope", |b| {
         b.iter(|| span.in_scope(|| plain(black_box(1))))
@@ -131,5 +137,54 @@ fn request_overhead(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, route_overhead, request_overhead);
+/// The peer of featgen's per-route counter: one relaxed increment of a static counter.
+static PLAIN_CALLS: AtomicU64 = AtomicU64::new(0);
+
+/// The plain function, counting its call in [`PLAIN_CALLS`].
+#[inline(never)]
+fn plain_counted(x: u64) -> u64 {
+    PLAIN_CALLS.fetch_add(1, Ordering::Relaxed);
+    black_box(x).wrapping_mul(3)
+}
+
+async fn plain_ready(x: u64) -> u64 {
+    black_box(x).wrapping_mul(3)
+}
+
+async fn plain_ready_counted(x: u64) -> u64 {
+    PLAIN_CALLS.fetch_add(1, Ordering::Relaxed);
+    black_box(x).wrapping_mul(3)
+}
+
+#[task(feature = Messaging)]
+async fn marked_ready(x: u64) -> u64 {
+    black_box(x).wrapping_mul(3)
+}
+
+/// Polls `future` once, to `Ready`: one completed async call.
+#[inline(always)]
+fn complete<F: Future<Output = u64>>(future: F) -> u64 {
+    let mut cx = Context::from_waker(Waker::noop());
+    match std::pin::pin!(future).poll(&mut cx) {
+        Poll::Ready(value) => value,
+        Poll::Pending => unreachable!("the future is ready at once"),
+    }
+}
+
+fn call_overhead(c: &mut Criterion) {
+    c.bench_function("completed async call/plain", |b| {
+        b.iter(|| complete(plain_ready(black_box(1))))
+    });
+    c.bench_function("completed async call/plain + relaxed fetch_add", |b| {
+        b.iter(|| complete(plain_ready_counted(black_box(1))))
+    });
+    c.bench_function("completed async call/#[task]", |b| {
+        b.iter(|| complete(marked_ready(black_box(1))))
+    });
+    c.bench_function("completed async call/task_local scope", |b| {
+        b.iter(|| complete(TASK_ROUTE.scope("bench", plain_ready(black_box(1)))))
+    });
+}
+
+criterion_group!(benches, route_overhead, call_overhead, request_overhead);
 criterion_main!(benches);

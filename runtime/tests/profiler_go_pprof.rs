@@ -1,5 +1,6 @@
 //! The local directory's files read by Go's own `go tool pprof`, the reader the design promises:
-//! `-tags` must list every label of the route, and `-top` must parse the stacks.
+//! `-tags` must list every label of the route, and `-top` must parse the stacks of both sample
+//! types (CPU by default, and the completed calls).
 #![cfg(all(feature = "profiler", target_os = "linux"))]
 
 #[path = "fixtures/profiler/support.rs"]
@@ -80,4 +81,16 @@ fn go_tool_pprof_reads_the_labels_and_stacks() {
     args.extend(&paths);
     let top = go_pprof(&args);
     assert!(top.contains("Type: cpu"), "{top}");
+
+    // The second sample type: the workload's one completed call of its route.
+    let mut args = vec!["-symbolize=none", "-sample_index=requests", "-top"];
+    args.extend(&paths);
+    let top = go_pprof(&args);
+    assert!(top.contains("Type: requests"), "{top}");
+    assert!(
+        top.lines()
+            .any(|line| line.trim_start().starts_with("1 100%")
+                && line.contains("[featgen: completed calls]")),
+        "{top}"
+    );
 }
