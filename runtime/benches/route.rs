@@ -5,12 +5,16 @@
 //! relaxed `AtomicU64::fetch_add` and a `task_local!` scope; and per request through an axum
 //! router with and without `featgen::axum::RouteLayer`.
 //!
+//! Times are the benchmark thread's CPU time (`CLOCK_THREAD_CPUTIME_ID`), not wall time: on a
+//! shared machine the thread is descheduled for other processes, which wall time would count.
+//!
 //! `cargo bench -p featgen --bench route`; the figures are in the README ("Benchmark").
 
 use axum::Router;
 use axum::body::Body;
 use axum::http::Request;
 use axum::routing::post;
+use criterion::measurement::{Measurement, ValueFormatter, WallTime};
 use criterion::{Criterion, criterion_group, criterion_main};
 use featgen::{route, task};
 use featgen_features::Feature;
@@ -20,8 +24,55 @@ use std::hint::black_box;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll, Waker};
+use std::time::Duration;
 use tower::ServiceExt;
 use tracing::Instrument;
+
+/// Criterion's measurement by the calling thread's CPU time, reported in the same units as wall
+/// time.
+struct ThreadCpu;
+
+/// The CPU time the calling thread has used.
+fn thread_cpu() -> Duration {
+    let mut now = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `clock_gettime` writes a timespec into `now`.
+    let status = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut now) };
+    assert_eq!(status, 0, "CLOCK_THREAD_CPUTIME_ID is available on Linux");
+    Duration::new(now.tv_sec as u64, now.tv_nsec as u32)
+}
+
+impl Measurement for ThreadCpu {
+    type Intermediate = Duration;
+    type Value = Duration;
+
+    fn start(&self) -> Duration {
+        thread_cpu()
+    }
+
+    fn end(&self, start: Duration) -> Duration {
+        thread_cpu().saturating_sub(start)
+    }
+
+    fn add(&self, a: &Duration, b: &Duration) -> Duration {
+        *a + *b
+    }
+
+    fn zero(&self) -> Duration {
+        Duration::ZERO
+    }
+
+    fn to_f64(&self, value: &Duration) -> f64 {
+        value.as_nanos() as f64
+    }
+
+    fn formatter(&self) -> &dyn ValueFormatter {
+        static WALL_TIME: WallTime = WallTime;
+        WALL_TIME.formatter()
+    }
+}
 
 tokio::task_local! {
     /// The task-local alternative to featgen's thread-local route.
@@ -62,13 +113,13 @@ async fn marked_async() {
 }
 
 /// Polls `future` once per iteration; it never completes, so each iteration is one poll.
-fn bench_polls(c: &mut Criterion, name: &str, future: impl Future<Output = ()>) {
+fn bench_polls(c: &mut Criterion<ThreadCpu>, name: &str, future: impl Future<Output = ()>) {
     let mut future = Box::pin(future);
     let mut cx = Context::from_waker(Waker::noop());
     c.bench_function(name, |b| b.iter(|| future.as_mut().poll(&mut cx)));
 }
 
-fn route_overhead(c: &mut Criterion) {
+fn route_overhead(c: &mut Criterion<ThreadCpu>) {
     // The registry subscriber, with spans enabled, as a service using tracing would have it.
     let _subscriber = tracing::subscriber::set_default(tracing_subscriber::registry());
     let span = tracing::info_span!("bench");
@@ -124,7 +175,7 @@ fn request_through(app: &Router) -> usize {
     bytes
 }
 
-fn request_overhead(c: &mut Criterion) {
+fn request_overhead(c: &mut Criterion<ThreadCpu>) {
     let plain = Router::new().route("/channels/{channel_id}/messages", post(send_message));
     let layered = plain.clone().layer(featgen::axum::RouteLayer::new());
     assert_eq!(request_through(&plain), 4);
@@ -171,7 +222,7 @@ fn complete<F: Future<Output = u64>>(future: F) -> u64 {
     }
 }
 
-fn call_overhead(c: &mut Criterion) {
+fn call_overhead(c: &mut Criterion<ThreadCpu>) {
     c.bench_function("completed async call/plain", |b| {
         b.iter(|| complete(plain_ready(black_box(1))))
     });
@@ -186,5 +237,9 @@ fn call_overhead(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, route_overhead, call_overhead, request_overhead);
+criterion_group! {
+    name = benches;
+    config = Criterion::default().with_measurement(ThreadCpu);
+    targets = route_overhead, call_overhead, request_overhead
+}
 criterion_main!(benches);

@@ -88,9 +88,12 @@ fn go_tool_pprof_reads_the_labels_and_stacks() {
     let top = go_pprof(&args);
     assert!(top.contains("Type: requests"), "{top}");
     assert!(
-        top.lines()
-            .any(|line| line.trim_start().starts_with("1 100%")
-                && line.contains("[featgen: completed calls]")),
+        top.lines().any(|line| {
+            let columns: Vec<_> = line.split_whitespace().collect();
+            columns.first() == Some(&"1")
+                && columns.get(1) == Some(&"100%")
+                && line.ends_with("[featgen: completed calls]")
+        }),
         "{top}"
     );
 }
