@@ -26,8 +26,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 /// Pyroscope's default limit of samples per profile.
 pub(crate) const MAX_PROFILE_SAMPLES: usize = 16_000;
 
-/// Distinct stacks kept per interval: the profile limit less room for one overflow sample per
-/// route (for up to 1,000 routes over the limit in the same interval).
+/// Distinct stacks kept per interval: the profile limit less room for one overflow sample and one
+/// request sample per route (for up to 500 routes over the limit and with calls in the same
+/// interval).
 const STACK_LIMIT: usize = MAX_PROFILE_SAMPLES - 1_000;
 
 /// Name of the frame added at the root of stacks cut at the maximum depth.
