@@ -1,6 +1,7 @@
 //! Real profiles to shares: a workload runs under the runtime's profiler with a `deployment`
-//! label and the directory sink, and the shares computed from its files agree exactly with an
-//! independent decode of the same files by Google's protobuf runtime in Python.
+//! label and the directory sink, and the shares computed from its files (CPU and completed calls)
+//! agree exactly with an independent decode of the same files by Google's protobuf runtime in
+//! Python.
 #![cfg(target_os = "linux")]
 
 use featgen::{FeatureInfo, Route, RouteKind};
@@ -28,6 +29,7 @@ const fn route(endpoint: &'static str, name: &'static str, id: u32) -> Route {
         module: module_path!(),
         file: file!(),
         line: line!(),
+        calls: featgen::Calls::new(),
     }
 }
 
@@ -35,6 +37,9 @@ static CREATE_MESSAGE: Route = route("create_message", "messaging", 1);
 /// A route built before `messaging` was renamed: its old name, with the id it kept.
 static LEGACY_SEND: Route = route("legacy_send", "chat-messages", 1);
 static SEARCH: Route = route("search_messages", "message-search", 27);
+
+/// Calls of `create_message` made besides the worker's one.
+const QUICK_CALLS: u64 = 250;
 
 /// (start_time, deployment, feature, endpoint) of a row.
 type RowKey = (i64, String, Option<String>, Option<String>);
@@ -82,6 +87,10 @@ fn shares_of_real_profiles_match_an_independent_decode() {
     for worker in workers {
         worker.join().unwrap();
     }
+    // Quick calls: counted, whether or not a CPU sample lands in them.
+    for _ in 0..QUICK_CALLS {
+        let _route = featgen::enter(&CREATE_MESSAGE);
+    }
     let stats = profiler.stop();
     assert!(stats.profiles_built >= 2, "{stats:#?}");
 
@@ -114,6 +123,25 @@ fn shares_of_real_profiles_match_an_independent_decode() {
             .iter()
             .any(|row| row.endpoint.as_deref() == Some("legacy_send"))
     );
+    // Every call completed under the profiler is in the rows, exactly; every row has the count.
+    let mut requests: std::collections::BTreeMap<Option<&str>, u64> = Default::default();
+    for row in &result.rows {
+        let count = row
+            .requests
+            .unwrap_or_else(|| panic!("{row:?} has no requests"));
+        *requests.entry(row.endpoint.as_deref()).or_default() += count;
+    }
+    assert_eq!(
+        requests,
+        [
+            (None, 0),
+            (Some("create_message"), 1 + QUICK_CALLS),
+            (Some("legacy_send"), 1),
+            (Some("search_messages"), 1)
+        ]
+        .into_iter()
+        .collect()
+    );
     for row in &result.rows {
         assert_eq!(row.deployment, "messages-production");
         match row.feature.as_deref() {
@@ -144,7 +172,7 @@ fn shares_of_real_profiles_match_an_independent_decode() {
             .args(&files),
     );
     let expected: Vec<serde_json::Value> = serde_json::from_str(&output).unwrap();
-    let mut theirs: std::collections::BTreeMap<RowKey, (u64, f64)> =
+    let mut theirs: std::collections::BTreeMap<RowKey, (u64, f64, Option<u64>)> =
         std::collections::BTreeMap::new();
     for row in &expected {
         let feature = row["feature"].as_str().map(|name| match name {
@@ -161,6 +189,9 @@ fn shares_of_real_profiles_match_an_independent_decode() {
             .or_default();
         entry.0 += row["cpu_ns"].as_u64().unwrap();
         entry.1 += row["share"].as_f64().unwrap();
+        if let Some(requests) = row["requests"].as_u64() {
+            entry.2 = Some(entry.2.unwrap_or(0) + requests);
+        }
     }
     let ours: std::collections::BTreeMap<_, _> = result
         .rows
@@ -173,7 +204,7 @@ fn shares_of_real_profiles_match_an_independent_decode() {
                     row.feature.clone(),
                     row.endpoint.clone(),
                 ),
-                (row.cpu_ns, row.percentage_of_cpu),
+                (row.cpu_ns, row.percentage_of_cpu, row.requests),
             )
         })
         .collect();
@@ -181,9 +212,10 @@ fn shares_of_real_profiles_match_an_independent_decode() {
         ours.keys().collect::<Vec<_>>(),
         theirs.keys().collect::<Vec<_>>()
     );
-    for (key, (cpu_ns, share)) in &ours {
-        let (their_cpu, their_share) = theirs[key];
+    for (key, (cpu_ns, share, requests)) in &ours {
+        let (their_cpu, their_share, their_requests) = theirs[key];
         assert_eq!(*cpu_ns, their_cpu, "{key:?}");
+        assert_eq!(*requests, their_requests, "{key:?}");
         assert!(
             (share - their_share).abs() < 1e-12,
             "{key:?}: {share} vs {their_share}"

@@ -95,6 +95,7 @@ fn record(args: &Args, function: &ItemFn) -> TokenStream {
             module: ::core::module_path!(),
             file: ::core::file!(),
             line: ::core::line!(),
+            calls: ::featgen::Calls::new(),
         };
     }
 }

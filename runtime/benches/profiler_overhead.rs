@@ -45,6 +45,7 @@ static BENCH: Route = Route {
     module: module_path!(),
     file: file!(),
     line: line!(),
+    calls: featgen::Calls::new(),
 };
 
 /// Recursive work, so that stacks have some depth.

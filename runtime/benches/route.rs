@@ -1,7 +1,12 @@
 //! Cost of the current route on the hot path, in one run: per sync call and per async poll of a
 //! marked function against the plain one, `tracing::Instrument` (registry subscriber) and a
-//! `tokio::task_local!` scope; and per request through an axum router with and without
-//! `featgen::axum::RouteLayer`.
+//! `tokio::task_local!` scope; per completed call (sync, and async polled once to `Ready`), which
+//! for a marked function includes counting the call, against the plain one with and without a
+//! relaxed `AtomicU64::fetch_add` and a `task_local!` scope; and per request through an axum
+//! router with and without `featgen::axum::RouteLayer`.
+//!
+//! Times are the benchmark thread's CPU time (`CLOCK_THREAD_CPUTIME_ID`), not wall time: on a
+//! shared machine the thread is descheduled for other processes, which wall time would count.
 //!
 //! `cargo bench -p featgen --bench route`; the figures are in the README ("Benchmark").
 
@@ -9,6 +14,7 @@ use axum::Router;
 use axum::body::Body;
 use axum::http::Request;
 use axum::routing::post;
+use criterion::measurement::{Measurement, ValueFormatter, WallTime};
 use criterion::{Criterion, criterion_group, criterion_main};
 use featgen::{route, task};
 use featgen_features::Feature;
@@ -16,9 +22,57 @@ use http_body::Body as _;
 use std::future::Future;
 use std::hint::black_box;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll, Waker};
+use std::time::Duration;
 use tower::ServiceExt;
 use tracing::Instrument;
+
+/// Criterion's measurement by the calling thread's CPU time, reported in the same units as wall
+/// time.
+struct ThreadCpu;
+
+/// The CPU time the calling thread has used.
+fn thread_cpu() -> Duration {
+    let mut now = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `clock_gettime` writes a timespec into `now`.
+    let status = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut now) };
+    assert_eq!(status, 0, "CLOCK_THREAD_CPUTIME_ID is available on Linux");
+    Duration::new(now.tv_sec as u64, now.tv_nsec as u32)
+}
+
+impl Measurement for ThreadCpu {
+    type Intermediate = Duration;
+    type Value = Duration;
+
+    fn start(&self) -> Duration {
+        thread_cpu()
+    }
+
+    fn end(&self, start: Duration) -> Duration {
+        thread_cpu().saturating_sub(start)
+    }
+
+    fn add(&self, a: &Duration, b: &Duration) -> Duration {
+        *a + *b
+    }
+
+    fn zero(&self) -> Duration {
+        Duration::ZERO
+    }
+
+    fn to_f64(&self, value: &Duration) -> f64 {
+        value.as_nanos() as f64
+    }
+
+    fn formatter(&self) -> &dyn ValueFormatter {
+        static WALL_TIME: WallTime = WallTime;
+        WALL_TIME.formatter()
+    }
+}
 
 tokio::task_local! {
     /// The task-local alternative to featgen's thread-local route.
@@ -59,19 +113,22 @@ async fn marked_async() {
 }
 
 /// Polls `future` once per iteration; it never completes, so each iteration is one poll.
-fn bench_polls(c: &mut Criterion, name: &str, future: impl Future<Output = ()>) {
+fn bench_polls(c: &mut Criterion<ThreadCpu>, name: &str, future: impl Future<Output = ()>) {
     let mut future = Box::pin(future);
     let mut cx = Context::from_waker(Waker::noop());
     c.bench_function(name, |b| b.iter(|| future.as_mut().poll(&mut cx)));
 }
 
-fn route_overhead(c: &mut Criterion) {
+fn route_overhead(c: &mut Criterion<ThreadCpu>) {
     // The registry subscriber, with spans enabled, as a service using tracing would have it.
     let _subscriber = tracing::subscriber::set_default(tracing_subscriber::registry());
     let span = tracing::info_span!("bench");
     assert!(!span.is_disabled(), "the span must reach the registry");
 
     c.bench_function("sync call/plain", |b| b.iter(|| plain(black_box(1))));
+    c.bench_function("sync call/plain + relaxed fetch_add", |b| {
+        b.iter(|| plain_counted(black_box(1)))
+    });
     c.bench_function("sync call/#[route]", |b| b.iter(|| marked(black_box(1))));
     c.bench_function("sync call/tracing span in_scope", |b| {
         b.iter(|| span.in_scope(|| plain(black_box(1))))
@@ -118,7 +175,7 @@ fn request_through(app: &Router) -> usize {
     bytes
 }
 
-fn request_overhead(c: &mut Criterion) {
+fn request_overhead(c: &mut Criterion<ThreadCpu>) {
     let plain = Router::new().route("/channels/{channel_id}/messages", post(send_message));
     let layered = plain.clone().layer(featgen::axum::RouteLayer::new());
     assert_eq!(request_through(&plain), 4);
@@ -131,5 +188,58 @@ fn request_overhead(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, route_overhead, request_overhead);
+/// The peer of featgen's per-route counter: one relaxed increment of a static counter.
+static PLAIN_CALLS: AtomicU64 = AtomicU64::new(0);
+
+/// The plain function, counting its call in [`PLAIN_CALLS`].
+#[inline(never)]
+fn plain_counted(x: u64) -> u64 {
+    PLAIN_CALLS.fetch_add(1, Ordering::Relaxed);
+    black_box(x).wrapping_mul(3)
+}
+
+async fn plain_ready(x: u64) -> u64 {
+    black_box(x).wrapping_mul(3)
+}
+
+async fn plain_ready_counted(x: u64) -> u64 {
+    PLAIN_CALLS.fetch_add(1, Ordering::Relaxed);
+    black_box(x).wrapping_mul(3)
+}
+
+#[task(feature = Messaging)]
+async fn marked_ready(x: u64) -> u64 {
+    black_box(x).wrapping_mul(3)
+}
+
+/// Polls `future` once, to `Ready`: one completed async call.
+#[inline(always)]
+fn complete<F: Future<Output = u64>>(future: F) -> u64 {
+    let mut cx = Context::from_waker(Waker::noop());
+    match std::pin::pin!(future).poll(&mut cx) {
+        Poll::Ready(value) => value,
+        Poll::Pending => unreachable!("the future is ready at once"),
+    }
+}
+
+fn call_overhead(c: &mut Criterion<ThreadCpu>) {
+    c.bench_function("completed async call/plain", |b| {
+        b.iter(|| complete(plain_ready(black_box(1))))
+    });
+    c.bench_function("completed async call/plain + relaxed fetch_add", |b| {
+        b.iter(|| complete(plain_ready_counted(black_box(1))))
+    });
+    c.bench_function("completed async call/#[task]", |b| {
+        b.iter(|| complete(marked_ready(black_box(1))))
+    });
+    c.bench_function("completed async call/task_local scope", |b| {
+        b.iter(|| complete(TASK_ROUTE.scope("bench", plain_ready(black_box(1)))))
+    });
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default().with_measurement(ThreadCpu);
+    targets = route_overhead, call_overhead, request_overhead
+}
 criterion_main!(benches);

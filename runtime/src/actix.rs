@@ -24,7 +24,7 @@
 pub use crate::request::{FALLBACK_PATH, unmatched};
 
 use crate::Route;
-use crate::context::enter;
+use crate::context::set;
 use crate::future::Routed;
 use crate::request::RouteTable;
 use actix_web::body::{BodySize, MessageBody};
@@ -39,6 +39,10 @@ use std::task::{Context, Poll};
 /// future and of the response body, and the drop of each, restoring the previous route after
 /// each, as `#[route]` does for a handler's body. A `#[route]` handler inside still sets its own
 /// route while its body runs, so no CPU is counted twice.
+///
+/// Each request counts one completed call of its route when the wrapped service's future
+/// returns the response. A `#[route]` handler of the same route does not count again: its call
+/// starts while the middleware has made that route current, so it is part of the request's call.
 #[derive(Clone, Debug)]
 pub struct RouteMiddleware {
     table: Arc<RouteTable>,
@@ -114,11 +118,11 @@ where
             .table
             .route_for(request.method().as_str(), matched_path.as_deref());
         let future = {
-            let _route = enter(route);
+            let _route = set(route);
             self.service.call(request)
         };
         ResponseFuture {
-            inner: Routed::new(route, future),
+            inner: Routed::call(route, future),
         }
     }
 }
@@ -161,7 +165,7 @@ impl<B: MessageBody> MessageBody for Routed<B> {
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Bytes, B::Error>>> {
         let (route, body) = self.project();
-        let _route = enter(route);
+        let _route = set(route);
         body.poll_next(cx)
     }
 }

@@ -26,7 +26,7 @@
 
 pub use crate::request::{FALLBACK_PATH, unmatched};
 
-use crate::context::enter;
+use crate::context::set;
 use crate::future::Routed;
 use crate::request::RouteTable;
 use crate::{Route, scope};
@@ -46,6 +46,12 @@ use std::task::{Context, Poll};
 /// axum applies it to each route, where [`MatchedPath`] is known. A `#[route]` handler inside
 /// still sets its own route while its body runs (nested routes override), so no CPU is counted
 /// twice: the layer's route covers everything around the handler's body.
+///
+/// Each request counts one completed call of its route when the inner service's future returns
+/// the response (for the profiler's `requests`). A `#[route]` handler of the same route does not
+/// count again: its call starts while the layer has made that route current, so it is part of
+/// the request's call. A handler marked with another route than the one the request runs under
+/// (an explicit [`RouteLayer::route`] mapping) counts a call of its own route.
 #[derive(Clone, Debug)]
 pub struct RouteLayer {
     table: Arc<RouteTable>,
@@ -113,7 +119,7 @@ where
             matched_path.map(MatchedPath::as_str),
         );
         let future = {
-            let _route = enter(route);
+            let _route = set(route);
             self.inner.call(request)
         };
         ResponseFuture {
@@ -159,7 +165,7 @@ impl<B: Body> Body for Routed<B> {
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<B::Data>, B::Error>>> {
         let (route, body) = self.project();
-        let _route = enter(route);
+        let _route = set(route);
         body.poll_frame(cx)
     }
 

@@ -10,6 +10,7 @@
 //! "has this thread entered a route before" into the same word keeps the per-poll path to one
 //! load and two stores, with the once-per-thread check on the value already loaded.
 
+use crate::calls;
 use crate::{FeatureInfo, Route, RouteKind};
 use std::cell::Cell;
 use std::marker::PhantomData;
@@ -39,6 +40,7 @@ pub(crate) static NO_ROUTE: Route = Route {
     module: "",
     file: "",
     line: 0,
+    calls: crate::Calls::new(),
 };
 
 /// The hook installed by [`set_first_route_hook`] (the profiler's per-thread timer setup).
@@ -116,35 +118,74 @@ pub(crate) fn current_or_no_route() -> &'static Route {
     current().unwrap_or(&NO_ROUTE)
 }
 
-/// Restores the previous current route when dropped, including during unwinding.
+/// Restores the previous current route when dropped, including during unwinding: what every
+/// poll of a routed future or body holds (no call is counted here).
 ///
-/// Returned by [`enter`]. It is neither `Send` nor `Sync`: it belongs to the thread whose state
-/// it restores, which also keeps it from being held across an `.await` in a `Send` future (use
-/// [`crate::scope`] for futures). Nested guards must be dropped in reverse order, as scopes do.
+/// It is neither `Send` nor `Sync`: it belongs to the thread whose state it restores. Nested
+/// guards must be dropped in reverse order, as scopes do.
 #[must_use = "the route is restored as soon as the guard is dropped"]
-pub struct RouteGuard {
-    /// The route that was current before [`enter`] ([`NO_ROUTE`] for none).
+pub(crate) struct Restore {
+    /// The route that was current before [`set`] ([`NO_ROUTE`] for none).
     previous: &'static Route,
     /// `*const` makes the guard `!Send` and `!Sync`.
     _thread_bound: PhantomData<*const ()>,
 }
 
-impl Drop for RouteGuard {
+impl Drop for Restore {
     #[inline]
     fn drop(&mut self) {
         CURRENT.with(|current| current.set(self.previous));
     }
 }
 
-/// Makes `route` the current route of this thread until the returned guard is dropped.
+/// Makes `route` the current route of this thread until the returned guard is dropped, without
+/// counting a call.
+#[inline]
+pub(crate) fn set(route: &'static Route) -> Restore {
+    Restore {
+        previous: replace(route),
+        _thread_bound: PhantomData,
+    }
+}
+
+/// Restores the previous current route when dropped, including during unwinding, and counts a
+/// completed call of its route when dropped on return (see [`enter`]).
+///
+/// Returned by [`enter`]. It is neither `Send` nor `Sync`: it belongs to the thread whose state
+/// it restores, which also keeps it from being held across an `.await` in a `Send` future (use
+/// [`crate::scope`] for futures). Nested guards must be dropped in reverse order, as scopes do.
+#[must_use = "the route is restored as soon as the guard is dropped"]
+pub struct RouteGuard {
+    /// The route whose call completes on drop; `None` when the call is nested in its own route.
+    call: Option<&'static Route>,
+    /// Dropped after the call is counted.
+    _restore: Restore,
+}
+
+impl Drop for RouteGuard {
+    #[inline]
+    fn drop(&mut self) {
+        // A call that unwinds did not complete.
+        if let Some(route) = self.call
+            && !std::thread::panicking()
+        {
+            calls::complete(route);
+        }
+    }
+}
+
+/// Makes `route` the current route of this thread until the returned guard is dropped, and
+/// counts one completed call of it when the guard is dropped other than by a panic (unless
+/// `route` was current already: a call nested in its own route is part of the outer one).
 ///
 /// This is what `#[route]` and `#[task]` do around a sync function's body; use it directly for
 /// code that cannot take the attribute.
 #[inline]
 pub fn enter(route: &'static Route) -> RouteGuard {
+    let restore = set(route);
     RouteGuard {
-        previous: replace(route),
-        _thread_bound: PhantomData,
+        call: (!calls::is_nested(restore.previous, route)).then_some(route),
+        _restore: restore,
     }
 }
 
@@ -167,6 +208,7 @@ mod tests {
         module: module_path!(),
         file: file!(),
         line: line!(),
+        calls: crate::Calls::new(),
     };
 
     thread_local! {

@@ -2,7 +2,8 @@
 //! while the inner future is dropped.
 
 use crate::Route;
-use crate::context::{current_or_no_route, enter};
+use crate::calls;
+use crate::context::{current_or_no_route, set};
 use std::future::Future;
 use std::mem::ManuallyDrop;
 use std::pin::Pin;
@@ -22,16 +23,32 @@ use std::task::{Context, Poll};
 pub struct Routed<F> {
     /// The route to set, or `NO_ROUTE` to run with none (see [`in_current_route`]).
     route: &'static Route,
+    /// Whether the future's completion is a call of `route` still to be counted.
+    counts: bool,
     /// Dropped by hand in `Drop`, under the route, so destructors of the body's locals see it.
     inner: ManuallyDrop<F>,
 }
 
 impl<F> Routed<F> {
-    /// Wraps `inner` so that it runs under `route` (or under none).
+    /// Wraps `inner` so that it runs under `route` (or under none), counting no call: for work
+    /// that is part of a call counted elsewhere (a response body, a spawned task).
     #[inline]
     pub(crate) fn new(route: &'static Route, inner: F) -> Self {
         Routed {
             route,
+            counts: false,
+            inner: ManuallyDrop::new(inner),
+        }
+    }
+
+    /// Wraps `inner`, one call of `route`, so that it runs under `route` and counts one completed
+    /// call of it when it returns `Ready`, unless `route` is current already (then the call is
+    /// part of the one that made it current: see [`crate::calls`]).
+    #[inline]
+    pub(crate) fn call(route: &'static Route, inner: F) -> Self {
+        Routed {
+            route,
+            counts: !calls::is_nested(current_or_no_route(), route),
             inner: ManuallyDrop::new(inner),
         }
     }
@@ -60,13 +77,20 @@ impl<F> Routed<F> {
     /// future (response bodies) under the route.
     #[inline]
     pub(crate) fn project(self: Pin<&mut Self>) -> (&'static Route, Pin<&mut F>) {
+        let (route, _, inner) = self.project_counts();
+        (route, inner)
+    }
+
+    /// [`Routed::project`] with the flag of the call still to be counted.
+    #[inline]
+    fn project_counts(self: Pin<&mut Self>) -> (&'static Route, &mut bool, Pin<&mut F>) {
         // SAFETY: `inner` is structurally pinned: it is never moved out of `self` (only dropped
         // in place in `Drop`), and `Routed` has no `Unpin` impl of its own beyond the auto one,
         // which requires `F: Unpin`. `ManuallyDrop<F>` has the same layout and pinning as `F`.
         let this = unsafe { self.get_unchecked_mut() };
         // SAFETY: as above.
         let inner = unsafe { Pin::new_unchecked(&mut *this.inner) };
-        (this.route, inner)
+        (this.route, &mut this.counts, inner)
     }
 }
 
@@ -75,29 +99,38 @@ impl<F: Future> Future for Routed<F> {
 
     #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
-        let (route, inner) = self.project();
-        let _guard = enter(route);
-        inner.poll(cx)
+        let (route, counts, inner) = self.project_counts();
+        let _guard = set(route);
+        let poll = inner.poll(cx);
+        if poll.is_ready() && *counts {
+            // Once, even if the future is (wrongly) polled again.
+            *counts = false;
+            calls::complete(route);
+        }
+        poll
     }
 }
 
 impl<F> Drop for Routed<F> {
     fn drop(&mut self) {
-        let _guard = enter(self.route);
+        let _guard = set(self.route);
         // SAFETY: `inner` is dropped exactly once, here, in place (which also honours pinning).
         unsafe { ManuallyDrop::drop(&mut self.inner) }
     }
 }
 
 /// Runs `future` under `route`: the route is current during every poll of `future` and while it
-/// is dropped. This is what `#[route]`/`#[task]` do for async functions; use it directly for
-/// futures that cannot take the attribute.
+/// is dropped, and its completion (`Ready`) counts one completed call of `route`, unless `route`
+/// is current when `scope` is called (a call nested in its own route is part of the outer one).
+/// This is what `#[route]`/`#[task]` do for async functions; use it directly for futures that
+/// cannot take the attribute.
 #[inline]
 pub fn scope<F: Future>(route: &'static Route, future: F) -> Routed<F> {
-    Routed::new(route, future)
+    Routed::call(route, future)
 }
 
-/// Runs `future` under the route that is current now (or under none if none is).
+/// Runs `future` under the route that is current now (or under none if none is). It counts no
+/// call: the work belongs to the call that is running.
 ///
 /// A spawned task does not inherit the route of the code that spawned it; wrap it to carry it:
 /// `tokio::spawn(featgen::in_current_route(async move { .. }))`.

@@ -27,6 +27,7 @@
 pub mod actix;
 #[cfg(feature = "axum")]
 pub mod axum;
+mod calls;
 mod context;
 mod future;
 #[cfg(all(feature = "profiler", target_os = "linux"))]
@@ -35,6 +36,7 @@ pub mod profiler;
 mod request;
 mod route;
 
+pub use calls::Calls;
 pub use context::{RouteGuard, current, enter};
 pub use featgen_macros::{route, task};
 pub use future::{Routed, in_current_route, scope};

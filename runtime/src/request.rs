@@ -54,6 +54,7 @@ pub fn unmatched(method: &str, matched_path: Option<&str>) -> &'static Route {
         module: module_path!(),
         file: file!(),
         line: line!(),
+        calls: crate::Calls::new(),
     }));
     by_path.insert(Box::from(path), route);
     route
@@ -160,20 +161,21 @@ mod tests {
 
     #[test]
     fn head_falls_back_to_get_and_explicit_mappings_override() {
-        static ROUTE: Route = Route {
-            kind: RouteKind::Endpoint,
-            method: "GET",
-            path: "/x",
-            endpoint: "x",
-            feature: NO_FEATURE,
-            module: module_path!(),
-            file: file!(),
-            line: line!(),
-        };
-        static OTHER: Route = Route {
-            endpoint: "other",
-            ..ROUTE
-        };
+        const fn route(endpoint: &'static str) -> Route {
+            Route {
+                kind: RouteKind::Endpoint,
+                method: "GET",
+                path: "/x",
+                endpoint,
+                feature: NO_FEATURE,
+                module: module_path!(),
+                file: file!(),
+                line: line!(),
+                calls: crate::Calls::new(),
+            }
+        }
+        static ROUTE: Route = route("x");
+        static OTHER: Route = route("other");
         let mut table = RouteTable::default();
         table.insert("GET", "/x", &ROUTE);
         assert!(std::ptr::eq(table.route_for("GET", Some("/x")), &ROUTE));

@@ -3,6 +3,7 @@
 //! `#[route]` and `#[task]` build one [`Route`] per marked function as a `static`, at compile time,
 //! and register it in the binary-wide list returned by [`routes()`].
 
+use crate::Calls;
 use std::sync::OnceLock;
 
 /// Whether a [`Route`] is an HTTP endpoint (`#[route]`) or a background task (`#[task]`).
@@ -52,6 +53,8 @@ pub struct Route {
     pub file: &'static str,
     /// The line of the attribute (`line!()`).
     pub line: u32,
+    /// Its completed calls, counted for the profiler's `requests` (always [`Calls::new()`]).
+    pub calls: Calls,
 }
 
 /// Builds a [`FeatureInfo`] in a const context from a value of a generated `Feature` enum.
@@ -71,6 +74,7 @@ pub struct Route {
 ///     module: module_path!(),
 ///     file: file!(),
 ///     line: line!(),
+///     calls: featgen::Calls::new(),
 /// };
 /// assert_eq!(SWEEP.feature.name, "messaging");
 /// ```

@@ -125,6 +125,7 @@ static HEALTH: Route = Route {
     module: module_path!(),
     file: file!(),
     line: line!(),
+    calls: featgen::Calls::new(),
 };
 
 /// Sends `request` through an app wrapped in `middleware` and reads the body.

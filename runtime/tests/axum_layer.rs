@@ -129,22 +129,28 @@ async fn fallback(Probe(log): Probe) -> StatusCode {
 }
 
 /// Where mapped requests run: a hand-written route, as for handlers that cannot be marked.
-static HEALTH: Route = Route {
-    kind: RouteKind::Endpoint,
-    method: "GET",
-    path: "/health",
-    endpoint: "health",
-    feature: FeatureInfo {
-        name: "profiles",
-        id: 0,
-        group: "accounts",
-        team: "accounts-team",
-        tier: "A",
-    },
-    module: module_path!(),
-    file: file!(),
-    line: line!(),
-};
+static HEALTH: Route = hand_written("health");
+
+/// A hand-written route of feature `profiles` named `endpoint`.
+const fn hand_written(endpoint: &'static str) -> Route {
+    Route {
+        kind: RouteKind::Endpoint,
+        method: "GET",
+        path: "/health",
+        endpoint,
+        feature: FeatureInfo {
+            name: "profiles",
+            id: 0,
+            group: "accounts",
+            team: "accounts-team",
+            tier: "A",
+        },
+        module: module_path!(),
+        file: file!(),
+        line: line!(),
+        calls: featgen::Calls::new(),
+    }
+}
 
 fn app(layer: RouteLayer) -> Router {
     Router::new()
@@ -241,10 +247,7 @@ fn every_part_of_a_request_runs_under_its_route_and_the_handler_under_its_own() 
 
 #[test]
 fn the_handlers_own_route_wins_inside_a_differently_mapped_request() {
-    static GATEWAY: Route = Route {
-        endpoint: "gateway",
-        ..HEALTH
-    };
+    static GATEWAY: Route = hand_written("gateway");
     let layer = RouteLayer::new().route("POST", "/items/{id}", &GATEWAY);
     let (log, status, _) = send(app(layer), Method::POST, "/items/7");
     assert_eq!(status, 200);

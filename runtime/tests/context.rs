@@ -256,6 +256,7 @@ static MANUAL: Route = Route {
     module: module_path!(),
     file: file!(),
     line: line!(),
+    calls: featgen::Calls::new(),
 };
 
 #[test]

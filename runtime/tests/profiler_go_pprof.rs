@@ -1,5 +1,6 @@
 //! The local directory's files read by Go's own `go tool pprof`, the reader the design promises:
-//! `-tags` must list every label of the route, and `-top` must parse the stacks.
+//! `-tags` must list every label of the route, and `-top` must parse the stacks of both sample
+//! types (CPU by default, and the completed calls).
 #![cfg(all(feature = "profiler", target_os = "linux"))]
 
 #[path = "fixtures/profiler/support.rs"]
@@ -80,4 +81,19 @@ fn go_tool_pprof_reads_the_labels_and_stacks() {
     args.extend(&paths);
     let top = go_pprof(&args);
     assert!(top.contains("Type: cpu"), "{top}");
+
+    // The second sample type: the workload's one completed call of its route.
+    let mut args = vec!["-symbolize=none", "-sample_index=requests", "-top"];
+    args.extend(&paths);
+    let top = go_pprof(&args);
+    assert!(top.contains("Type: requests"), "{top}");
+    assert!(
+        top.lines().any(|line| {
+            let columns: Vec<_> = line.split_whitespace().collect();
+            columns.first() == Some(&"1")
+                && columns.get(1) == Some(&"100%")
+                && line.ends_with("[featgen: completed calls]")
+        }),
+        "{top}"
+    );
 }

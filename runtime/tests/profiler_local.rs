@@ -99,7 +99,7 @@ fn profiles_carry_route_labels_stacks_and_conserve_samples() {
         assert_eq!(profile.period, 1_000_000);
         assert!(profile.time_nanos > 0 && profile.duration_nanos > 0);
         for sample in &profile.sample {
-            assert_eq!(sample.value.len(), 1);
+            assert_eq!(sample.value.len(), 2);
             assert_eq!(
                 sample.value[0] % profile.period,
                 0,
@@ -137,6 +137,14 @@ fn profiles_carry_route_labels_stacks_and_conserve_samples() {
         }
     }
     assert_eq!(periods as u64, stats.samples_reported);
+    // One call of each route, in whichever interval it completed.
+    assert_eq!(
+        requests_by_endpoint(&profiles),
+        std::collections::BTreeMap::from([
+            ("search".to_owned(), 1),
+            ("send_message".to_owned(), 1)
+        ])
+    );
 
     // Per-thread CPU timers: the sampled CPU matches each route's CPU time, and all sampled CPU
     // matches the process's (no thread counted twice by the process-wide fallback).
@@ -274,7 +282,7 @@ fn files_decode_with_googles_protobuf_runtime() {
     let decoded: serde_json::Value = serde_json::from_str(output.trim()).unwrap();
     assert_eq!(
         decoded["sample_type"],
-        serde_json::json!([["cpu", "nanoseconds"]])
+        serde_json::json!([["cpu", "nanoseconds"], ["requests", "count"]])
     );
     assert_eq!(
         decoded["period_type"],
@@ -287,7 +295,7 @@ fn files_decode_with_googles_protobuf_runtime() {
     let mut messaging = 0;
     for (theirs, mine) in samples.iter().zip(&ours[0].sample) {
         let value = theirs["value"][0].as_i64().unwrap();
-        assert_eq!(value, mine.value[0]);
+        assert_eq!(theirs["value"], serde_json::json!(mine.value));
         total += value;
         let stack: Vec<_> = theirs["stack"]
             .as_array()

@@ -90,6 +90,11 @@ fn push_sends_the_exact_request() {
     assert_eq!(profile.period, 1_000_000);
     let total: i64 = profile.sample.iter().map(|sample| sample.value[0]).sum();
     assert_eq!(total as u64, stats.samples_reported * 1_000_000);
+    // The completed call travels in the same profile, as its second sample type.
+    assert_eq!(
+        requests_by_endpoint(std::slice::from_ref(&profile)),
+        std::collections::BTreeMap::from([("send_message".to_owned(), 1)])
+    );
     let by_feature = cpu_by_feature(std::slice::from_ref(&profile));
     let messaging = by_feature["messaging"] as f64 / 1e9;
     assert!((0.17..0.23).contains(&messaging), "{by_feature:?}");

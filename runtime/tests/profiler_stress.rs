@@ -33,6 +33,7 @@ const fn route(endpoint: &'static str) -> Route {
         module: module_path!(),
         file: file!(),
         line: line!(),
+        calls: featgen::Calls::new(),
     }
 }
 

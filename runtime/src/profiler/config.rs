@@ -448,6 +448,8 @@ impl ProfilerBuilder {
         if slot.is_some() {
             return Err(Error::AlreadyRunning);
         }
+        // Calls completed before the first interval are in none: discard them.
+        crate::calls::take(|_, _| {});
         let service_name = config.service_name.clone().unwrap_or_default();
         let queue = QueueSettings {
             capacity: config.queue_capacity,

@@ -34,7 +34,9 @@
 //!   the distinct addresses and builds a pprof profile with sample type `cpu/nanoseconds` and
 //!   per-sample labels `feature`, `endpoint`, `feature_group`, `team`, `tier` and the stable
 //!   `feature_id`. Samples taken while no route was set carry none of them: the unattributed
-//!   bucket.
+//!   bucket. A second sample type, `requests/count`, carries the calls each route completed in
+//!   the interval (taken from the routes' counters at the boundary), one sample per route with
+//!   the same labels.
 //! - **Sinks**: a local directory of gzip pprof files (the default; each file also carries
 //!   `service_name` and the static labels on every sample, so it stands alone), Pyroscope's
 //!   push API, or its legacy `/ingest`; each behind a bounded queue with retries (see [`Stats`] for the counts).
@@ -137,7 +139,7 @@ impl Live {
         settings: &ReportSettings,
         symbolizer: &mut symbols::Symbolizer,
     ) {
-        if aggregate.samples() == 0 {
+        if aggregate.is_empty() {
             return;
         }
         let unattributed = aggregate.unattributed();
@@ -251,6 +253,7 @@ fn report_loop(
         let now = SystemTime::now();
         if stopping || now >= next_flush {
             let end = if stopping { now } else { next_flush };
+            crate::calls::take(|route, count| aggregate.add_calls(route, count));
             let done = std::mem::replace(&mut aggregate, Aggregate::new(end));
             live.flush(done, end, settings, &mut symbolizer);
             next_flush = next_boundary(now, interval);

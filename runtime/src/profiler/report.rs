@@ -1,7 +1,10 @@
 //! Aggregation of raw samples over one interval, and the profiles built from it.
 //!
 //! Samples are keyed by (route, stack of addresses) while the interval runs; symbolization
-//! happens once per interval for the distinct addresses. A profile holds at most
+//! happens once per interval for the distinct addresses. Each profile has two sample types:
+//! `cpu/nanoseconds` (the default) and `requests/count`, the calls each route completed in the
+//! interval ([`crate::calls`]), written as one sample per route on a single placeholder frame;
+//! CPU samples carry 0 requests and request samples 0 CPU, so each type sums on its own. A profile holds at most
 //! [`MAX_PROFILE_SAMPLES`] distinct samples (Pyroscope's default limit): beyond that, further
 //! stacks of a route are merged into one placeholder stack, so the CPU time still counts for
 //! its feature.
@@ -14,22 +17,26 @@ use flate2::Compression;
 use flate2::write::GzEncoder;
 use prost::Message;
 use std::borrow::Cow;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::io::Write;
+use std::ptr;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// Pyroscope's default limit of samples per profile.
 pub(crate) const MAX_PROFILE_SAMPLES: usize = 16_000;
 
-/// Distinct stacks kept per interval: the profile limit less room for one overflow sample per
-/// route (for up to 1,000 routes over the limit in the same interval).
+/// Distinct stacks kept per interval: the profile limit less room for one overflow sample and one
+/// request sample per route (for up to 500 routes over the limit and with calls in the same
+/// interval).
 const STACK_LIMIT: usize = MAX_PROFILE_SAMPLES - 1_000;
 
 /// Name of the frame added at the root of stacks cut at the maximum depth.
 pub(crate) const TRUNCATED_FRAME: &str = "[truncated]";
 /// Name of the single frame of the stack that stands for stacks over the per-profile limit.
 pub(crate) const OVERFLOW_FRAME: &str = "[featgen: too many distinct stacks]";
+/// Name of the single frame of the samples that carry a route's completed calls.
+pub(crate) const CALLS_FRAME: &str = "[featgen: completed calls]";
 
 /// A stack as captured: addresses leaf first (return addresses already moved into the call
 /// instruction) and whether it was cut.
@@ -50,6 +57,8 @@ pub(crate) struct Aggregate {
     samples: u64,
     /// Of those, periods with no route.
     unattributed: u64,
+    /// Calls completed in the interval, per route address.
+    calls: HashMap<usize, u64>,
 }
 
 impl Aggregate {
@@ -61,12 +70,18 @@ impl Aggregate {
             overflow: HashMap::new(),
             samples: 0,
             unattributed: 0,
+            calls: HashMap::new(),
         }
     }
 
-    /// Sampling periods collected so far.
-    pub(crate) fn samples(&self) -> u64 {
-        self.samples
+    /// Whether the interval has anything to report: a sampling period or a completed call.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.samples == 0 && self.calls.is_empty()
+    }
+
+    /// Adds `count` completed calls of `route`.
+    pub(crate) fn add_calls(&mut self, route: &'static Route, count: u64) {
+        *self.calls.entry(ptr::from_ref(route) as usize).or_default() += count;
     }
 
     /// Sampling periods with no route collected so far.
@@ -162,6 +177,17 @@ impl Aggregate {
                     .entry(OVERFLOW_FRAME.to_owned())
                     .or_default() += count;
             }
+        }
+        // One sample per label set, in label order: copies of one record (see `Route`) have
+        // distinct addresses and the same labels.
+        let mut calls: BTreeMap<_, (usize, u64)> = BTreeMap::new();
+        for (&route, &count) in &self.calls {
+            let entry = calls.entry(route_labels(route)).or_insert((route, 0));
+            entry.1 += count;
+        }
+        for (route, count) in calls.into_values() {
+            let location = builder.synthetic(CALLS_FRAME);
+            builder.calls_sample(location, route, count);
         }
         let profile = builder.finish(self.start, end);
         let mut gz = GzEncoder::new(Vec::new(), Compression::default());
@@ -292,7 +318,13 @@ impl ProfileBuilder {
             r#type: builder.string("cpu"),
             unit: builder.string("nanoseconds"),
         };
-        builder.profile.sample_type = vec![cpu.clone()];
+        let requests = proto::ValueType {
+            r#type: builder.string("requests"),
+            unit: builder.string("count"),
+        };
+        // `go tool pprof` shows the last sample type unless told otherwise.
+        builder.profile.default_sample_type = cpu.r#type;
+        builder.profile.sample_type = vec![cpu.clone(), requests];
         builder.profile.period_type = Some(cpu);
         builder.profile.period = period_ns as i64;
         builder
@@ -386,7 +418,19 @@ impl ProfileBuilder {
         id
     }
 
+    /// A CPU sample: `count` sampling periods of `route` on the stack `location_id`.
     fn sample(&mut self, location_id: Vec<u64>, route: usize, count: u64) {
+        let cpu = (count * self.period_ns) as i64;
+        self.push_sample(location_id, route, [cpu, 0]);
+    }
+
+    /// A request sample: `count` completed calls of `route`, on the frame `location`.
+    fn calls_sample(&mut self, location: u64, route: usize, count: u64) {
+        self.push_sample(vec![location], route, [0, count as i64]);
+    }
+
+    /// A sample with `route`'s labels and the values of both sample types.
+    fn push_sample(&mut self, location_id: Vec<u64>, route: usize, values: [i64; 2]) {
         if !self.labels.contains_key(&route) {
             let labels = route_labels(route)
                 .into_iter()
@@ -400,7 +444,7 @@ impl ProfileBuilder {
         }
         self.profile.sample.push(proto::Sample {
             location_id,
-            value: vec![(count * self.period_ns) as i64],
+            value: values.to_vec(),
             label: self.labels[&route].clone(),
         });
     }
