@@ -25,6 +25,11 @@
 //! under none.
 
 pub use crate::request::{FALLBACK_PATH, unmatched};
+#[cfg(feature = "axum-serve")]
+pub use serve::serve;
+
+#[cfg(feature = "axum-serve")]
+mod serve;
 
 use crate::context::enter;
 use crate::future::Routed;
@@ -112,6 +117,8 @@ where
             request.method().as_str(),
             matched_path.map(MatchedPath::as_str),
         );
+        #[cfg(feature = "axum-serve")]
+        serve::request_routed(request.extensions(), route);
         let future = {
             let _route = enter(route);
             self.inner.call(request)
