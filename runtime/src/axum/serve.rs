@@ -223,9 +223,9 @@ impl<F: Future> Future for Served<F> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
         let this = self.get_mut();
-        // Dropped after the route guard, in reverse order of entering.
-        let _serving = ServingGuard::enter(&this.slot);
         let _route = enter(this.slot.get());
+        // Dropped before the route guard (in reverse order), so that it runs under the route.
+        let _serving = ServingGuard::enter(&this.slot);
         this.connection
             .as_mut()
             .expect("polled after drop")
