@@ -37,9 +37,14 @@ thread_local! {
 }
 
 /// Serves `router` on `listener` over HTTP/1.1 like `axum::serve(listener, router)
-/// .with_graceful_shutdown(shutdown)`, with each connection's work under the route of the request
-/// it is serving (see the [module](self) documentation); install
-/// [`RouteLayer`](super::RouteLayer) on `router`, which tells each connection its request's route.
+/// .with_graceful_shutdown(shutdown)`, with each connection's own work (reading the socket,
+/// parsing requests, encoding responses, writing them) under the route of the request it is
+/// serving; install [`RouteLayer`](super::RouteLayer) on `router`, which tells each connection
+/// its request's route as it routes it.
+///
+/// A connection runs under no route until its first request is routed, then under the route of
+/// the last request routed on it: on a keep-alive connection, reading and parsing the next
+/// request's head is under the route of the one before, until the layer routes it.
 ///
 /// When `shutdown` completes, it stops accepting, lets each connection finish the request it is
 /// serving, and returns once all are closed. Pass `std::future::pending()` to serve until the
