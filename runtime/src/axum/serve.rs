@@ -92,11 +92,16 @@ pub async fn serve(
             let mut connection =
                 pin!(builder.serve_connection_with_upgrades(TokioIo::new(stream), service));
             let mut signal = pin!(shutting_down.closed());
+            let mut signalled = false;
             loop {
                 tokio::select! {
                     // Connection errors (a client that went away) end that connection only.
                     _ = connection.as_mut() => break,
-                    () = &mut signal => connection.as_mut().graceful_shutdown(),
+                    // Once only: the signal's future must not be polled after it completed.
+                    () = &mut signal, if !signalled => {
+                        signalled = true;
+                        connection.as_mut().graceful_shutdown();
+                    }
                 }
             }
             drop(open_rx);
