@@ -56,11 +56,10 @@ async fn serve_until_stdin_closes() -> io::Result<()> {
         closed_tx.send(()).ok();
     });
     let chat = Arc::new(axum_chat::Chat::default());
-    axum::serve(listener, axum_chat::app(chat))
-        .with_graceful_shutdown(async {
-            closed_rx.await.ok();
-        })
-        .await
+    featgen::axum::serve(listener, axum_chat::app(chat), async {
+        closed_rx.await.ok();
+    })
+    .await
 }
 
 /// A running deployment process.

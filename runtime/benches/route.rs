@@ -8,14 +8,18 @@
 //! Times are the benchmark thread's CPU time (`CLOCK_THREAD_CPUTIME_ID`), not wall time: on a
 //! shared machine the thread is descheduled for other processes, which wall time would count.
 //!
-//! `cargo bench -p featgen --bench route`; the figures are in the README ("Benchmark").
+//! `cargo bench -p featgen --bench route`; the figures are in the README ("Benchmark"). The
+//! layer's cost per request is also measured paired ("axum request/RouteLayer added"): blocks of
+//! requests with and without the layer alternate, timed with the thread's CPU clock, so that
+//! neither the machine's load drifting between the two criterion rows nor preemption (which
+//! stops the thread's CPU clock) enters the difference.
 
 use axum::Router;
 use axum::body::Body;
 use axum::http::Request;
 use axum::routing::post;
 use criterion::measurement::{Measurement, ValueFormatter, WallTime};
-use criterion::{Criterion, criterion_group, criterion_main};
+use criterion::{Criterion, criterion_group};
 use featgen::{route, task};
 use featgen_features::Feature;
 use http_body::Body as _;
@@ -237,9 +241,71 @@ fn call_overhead(c: &mut Criterion<ThreadCpu>) {
     });
 }
 
+/// Thread CPU time (ns) per request of `count` requests through `app`.
+fn cpu_per_request(app: &Router, count: u32) -> f64 {
+    let start = thread_cpu();
+    for _ in 0..count {
+        black_box(request_through(black_box(app)));
+    }
+    (thread_cpu() - start).as_nanos() as f64 / f64::from(count)
+}
+
+/// What the layer adds per request, paired: `ROUNDS` rounds of a block of `BLOCK` requests
+/// without and one with the layer (in alternating order), each timed with the thread's CPU
+/// clock; prints the median and the mean (with its standard error) of the per-round
+/// differences, and both per-request costs.
+fn paired_layer_overhead() {
+    const ROUNDS: usize = 2000;
+    const BLOCK: u32 = 64;
+    let plain = Router::new().route("/channels/{channel_id}/messages", post(send_message));
+    let layered = plain.clone().layer(featgen::axum::RouteLayer::new());
+    // Warm-up: code, caches and the allocator's free lists.
+    cpu_per_request(&plain, 10 * BLOCK);
+    cpu_per_request(&layered, 10 * BLOCK);
+    let mut differences = Vec::with_capacity(ROUNDS);
+    let (mut plain_sum, mut layered_sum) = (0.0, 0.0);
+    for round in 0..ROUNDS {
+        let (without, with) = if round % 2 == 0 {
+            let without = cpu_per_request(&plain, BLOCK);
+            (without, cpu_per_request(&layered, BLOCK))
+        } else {
+            let with = cpu_per_request(&layered, BLOCK);
+            (cpu_per_request(&plain, BLOCK), with)
+        };
+        plain_sum += without;
+        layered_sum += with;
+        differences.push(with - without);
+    }
+    let mean = differences.iter().sum::<f64>() / ROUNDS as f64;
+    let variance =
+        differences.iter().map(|d| (d - mean).powi(2)).sum::<f64>() / (ROUNDS - 1) as f64;
+    differences.sort_by(f64::total_cmp);
+    println!(
+        "axum request/RouteLayer added (paired, thread CPU): median {:.0} ns, mean {mean:.0} ns \
+         ± {:.0} ns (standard error) per request; {:.0} ns without the layer, {:.0} ns with it \
+         ({ROUNDS} rounds of {BLOCK} requests each)",
+        differences[ROUNDS / 2],
+        (variance / ROUNDS as f64).sqrt(),
+        plain_sum / ROUNDS as f64,
+        layered_sum / ROUNDS as f64,
+    );
+}
+
 criterion_group! {
     name = benches;
     config = Criterion::default().with_measurement(ThreadCpu);
     targets = route_overhead, call_overhead, request_overhead
 }
-criterion_main!(benches);
+
+fn main() {
+    benches();
+    // The same filter as criterion's: the first argument that is not an option.
+    let filter = std::env::args().skip(1).find(|arg| !arg.starts_with('-'));
+    if filter.is_none_or(|filter| "axum request/RouteLayer added".contains(filter.as_str())) {
+        paired_layer_overhead();
+    }
+    Criterion::default()
+        .with_measurement(ThreadCpu)
+        .configure_from_args()
+        .final_summary();
+}

@@ -23,8 +23,18 @@
 //! as axum routes it), then in the explicit mappings added with [`RouteLayer::route`]. A request
 //! that matches neither runs under an *unmatched* route of its own (see [`unmatched`]) rather than
 //! under none.
+//!
+//! The connection's own work for a request (hyper reading and parsing it, encoding the response
+//! and writing it to the socket) runs in the connection's task, outside the request's polls; with
+//! the `axum-serve` feature, serve the router with `serve` (axum's `serve` for HTTP/1.1) to put
+//! that under the request's route too.
 
 pub use crate::request::{FALLBACK_PATH, unmatched};
+#[cfg(feature = "axum-serve")]
+pub use serve::serve;
+
+#[cfg(feature = "axum-serve")]
+mod serve;
 
 use crate::context::set;
 use crate::future::Routed;
@@ -118,6 +128,8 @@ where
             request.method().as_str(),
             matched_path.map(MatchedPath::as_str),
         );
+        #[cfg(feature = "axum-serve")]
+        serve::request_routed(request.extensions(), route);
         let future = {
             let _route = set(route);
             self.inner.call(request)

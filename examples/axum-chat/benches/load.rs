@@ -1,8 +1,9 @@
-//! How much of the chat service's CPU is unattributed, with and without
-//! `featgen::axum::RouteLayer`, under the same bounded load on loopback.
+//! How much of the chat service's CPU is unattributed with `#[route]` only, with
+//! `featgen::axum::RouteLayer`, and with the layer and `featgen::axum::serve`, under the same
+//! bounded load on loopback.
 //!
-//! `cargo bench -p axum-chat --bench load` starts the `axum-chat` binary twice (with
-//! `CHAT_ROUTE_LAYER=off`, then with the layer), each time with the profiler at 100 Hz writing to
+//! `cargo bench -p axum-chat --bench load` starts the `axum-chat` binary three times
+//! (`CHAT_ROUTE_LAYER=off`, `layer`, then `on`), each time with the profiler at 100 Hz writing to
 //! a fresh directory, drives it from this process over keep-alive HTTP/1.1 connections, stops it
 //! with SIGINT (the last profile is flushed), and reads the profiles: the CPU share per endpoint
 //! label, the unattributed share, and the frames where the unattributed CPU was spent.
@@ -133,11 +134,40 @@ fn drive(addr: &str, load: Load, sent: &AtomicU64, start: Instant, worker: u64) 
     }
 }
 
+/// What the server attributes, by its `CHAT_ROUTE_LAYER` setting.
+#[derive(Clone, Copy, Debug)]
+enum Mode {
+    /// `off`: `#[route]` only, served by `axum::serve`.
+    RouteOnly,
+    /// `layer`: `RouteLayer`, served by `axum::serve`.
+    Layer,
+    /// `on`: `RouteLayer`, served by `featgen::axum::serve`.
+    LayerAndServe,
+}
+
+impl Mode {
+    fn setting(self) -> &'static str {
+        match self {
+            Mode::RouteOnly => "off",
+            Mode::Layer => "layer",
+            Mode::LayerAndServe => "on",
+        }
+    }
+
+    fn title(self) -> &'static str {
+        match self {
+            Mode::RouteOnly => "#[route] only (axum::serve)",
+            Mode::Layer => "with RouteLayer (axum::serve)",
+            Mode::LayerAndServe => "with RouteLayer and featgen::axum::serve",
+        }
+    }
+}
+
 /// Starts the server with the profiler writing into `dir`; returns it and its address.
-fn start_server(dir: &Path, layer: bool) -> (Child, String) {
+fn start_server(dir: &Path, mode: Mode) -> (Child, String) {
     let mut server = Command::new(env!("CARGO_BIN_EXE_axum-chat"))
         .env("CHAT_ADDR", "127.0.0.1:0")
-        .env("CHAT_ROUTE_LAYER", if layer { "on" } else { "off" })
+        .env("CHAT_ROUTE_LAYER", mode.setting())
         .env("FEATGEN_PROFILER_HZ", "100")
         .env("FEATGEN_PROFILER_DIR", dir)
         .env("FEATGEN_PROFILER_SERVICE_NAME", "axum-chat")
@@ -293,16 +323,16 @@ fn shorten(frame: &str) -> String {
     out.chars().take(110).collect()
 }
 
-/// Runs the load against a fresh server, with or without the layer, and prints the breakdown.
-fn run(load: Load, layer: bool) -> f64 {
+/// Runs the load against a fresh server in `mode` and prints the breakdown.
+fn run(load: Load, mode: Mode) -> f64 {
     let dir = std::env::temp_dir().join(format!(
         "featgen-load-{}-{}",
         std::process::id(),
-        if layer { "layer" } else { "no-layer" }
+        mode.setting()
     ));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
-    let (mut server, addr) = start_server(&dir, layer);
+    let (mut server, addr) = start_server(&dir, mode);
     let sent = Arc::new(AtomicU64::new(0));
     let start = Instant::now();
     let workers: Vec<_> = (0..load.connections)
@@ -323,12 +353,7 @@ fn run(load: Load, layer: bool) -> f64 {
     assert!(stopped.success());
     assert!(server.wait().unwrap().success(), "the server failed");
     let breakdown = Breakdown::read(&dir);
-    let title = if layer {
-        "with RouteLayer"
-    } else {
-        "without the layer (#[route] only)"
-    };
-    breakdown.print(title, requests, wall);
+    breakdown.print(mode.title(), requests, wall);
     std::fs::remove_dir_all(&dir).unwrap();
     breakdown.unattributed()
 }
@@ -341,7 +366,10 @@ fn main() {
     }
     let load = Load::from_env();
     println!("load: {load:?}");
-    let before = run(load, false);
-    let after = run(load, true);
-    println!("\nunattributed CPU: {before:.1}% without the layer, {after:.1}% with it");
+    let shares = [Mode::RouteOnly, Mode::Layer, Mode::LayerAndServe].map(|mode| run(load, mode));
+    println!(
+        "\nunattributed CPU: {:.1}% with #[route] only, {:.1}% with RouteLayer, {:.1}% with \
+         RouteLayer and featgen::axum::serve",
+        shares[0], shares[1], shares[2]
+    );
 }

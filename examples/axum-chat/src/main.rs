@@ -3,9 +3,11 @@
 //! or wherever the `FEATGEN_PROFILER_*` environment variables say (Pyroscope, another directory,
 //! another interval). Ctrl-C stops the server and flushes the last profile.
 //!
-//! Every request runs whole under its route (`featgen::axum::RouteLayer`); `CHAT_ROUTE_LAYER=off`
-//! leaves the layer out, so that only handler bodies are attributed (what the load benchmark
-//! compares against).
+//! Every request runs whole under its route: `featgen::axum::RouteLayer` covers the request's
+//! future and response body, and `featgen::axum::serve` the connection's own work for it (parsing
+//! the request, encoding and writing the response). What the load benchmark compares against:
+//! `CHAT_ROUTE_LAYER=layer` serves with `axum::serve` (the layer only), `CHAT_ROUTE_LAYER=off`
+//! leaves the layer out too, so that only handler bodies are attributed.
 
 use axum_chat::{Chat, app, expire_typing, routes};
 use std::sync::Arc;
@@ -47,17 +49,23 @@ async fn serve() -> std::io::Result<()> {
             expire_typing(sweeper.clone(), Duration::from_secs(10)).await;
         }
     });
-    let service = if std::env::var("CHAT_ROUTE_LAYER").as_deref() == Ok("off") {
-        routes(chat)
-    } else {
-        app(chat)
+    let shutdown = async {
+        // If the handler cannot be installed, serve until killed.
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
     };
-    axum::serve(listener, service)
-        .with_graceful_shutdown(async {
-            // If the handler cannot be installed, serve until killed.
-            if tokio::signal::ctrl_c().await.is_err() {
-                std::future::pending::<()>().await;
-            }
-        })
-        .await
+    match std::env::var("CHAT_ROUTE_LAYER").as_deref() {
+        Ok("off") => {
+            axum::serve(listener, routes(chat))
+                .with_graceful_shutdown(shutdown)
+                .await
+        }
+        Ok("layer") => {
+            axum::serve(listener, app(chat))
+                .with_graceful_shutdown(shutdown)
+                .await
+        }
+        _ => featgen::axum::serve(listener, app(chat), shutdown).await,
+    }
 }
