@@ -32,14 +32,12 @@ use parquet::basic::Compression;
 use parquet::data_type::{ByteArray, ByteArrayType, DoubleType, FixedLenByteArray};
 use parquet::data_type::{FixedLenByteArrayType, Int64Type};
 use parquet::file::properties::WriterProperties;
-use parquet::file::reader::{FileReader, SerializedFileReader};
 use parquet::file::writer::SerializedFileWriter;
-use parquet::record::Field;
-use parquet::record::reader::RowIter;
 use rust_decimal::{Decimal, RoundingStrategy};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use crate::columnar::{Cell, ParquetSource, ParquetTable};
 use crate::row::{Bucket, CostRow, ShareRow};
 use crate::time::UtcTime;
 
@@ -997,36 +995,19 @@ fn value_from_text(column: &Column, cell: &str) -> Result<Value<'static>, String
     })
 }
 
-enum ParquetSource {
-    File(File),
-    Memory(bytes::Bytes),
-}
-
+/// Reads Parquet row group by row group through the column readers ([`crate::columnar`]).
 fn read_parquet<R: Row>(
     source: ParquetSource,
     name: String,
-) -> Result<impl Iterator<Item = Result<R, FormatError>>, FormatError> {
-    let fail = |err: parquet::errors::ParquetError| {
-        FormatError::new(&name, None, format!("not a readable Parquet file: {err}"))
-    };
-    let reader: Box<dyn FileReader> = match source {
-        ParquetSource::File(file) => Box::new(SerializedFileReader::new(file).map_err(fail)?),
-        ParquetSource::Memory(bytes) => Box::new(SerializedFileReader::new(bytes).map_err(fail)?),
-    };
+) -> Result<impl Iterator<Item = Result<R, FormatError>> + Send, FormatError> {
+    let table = ParquetTable::open(source)
+        .map_err(|err| FormatError::new(&name, err.location(), err.message))?;
     // Columns are matched by name, so files written by other tools (DuckDB's `COPY ... TO`)
     // read too; a missing nullable column reads as null.
-    let fields = reader
-        .metadata()
-        .file_metadata()
-        .schema_descr()
-        .root_schema()
-        .get_fields()
-        .iter()
-        .map(|field| field.name().to_owned())
-        .collect::<Vec<_>>();
-    let mut positions = Vec::with_capacity(R::COLUMNS.len());
+    let mut wanted = Vec::new();
+    let mut slots = Vec::with_capacity(R::COLUMNS.len());
     for column in R::COLUMNS {
-        let position = fields.iter().position(|field| field == column.name);
+        let position = table.names().iter().position(|field| field == column.name);
         if position.is_none() && !column.nullable {
             return Err(FormatError::new(
                 &name,
@@ -1034,102 +1015,115 @@ fn read_parquet<R: Row>(
                 format!("missing column `{}`", column.name),
             ));
         }
-        positions.push(position);
+        slots.push(position.map(|at| {
+            wanted.push(at);
+            wanted.len() - 1
+        }));
     }
-    let rows = RowIter::from_file_into(reader);
-    Ok(rows.enumerate().map(move |(index, row)| {
+    let mut group = 0;
+    let mut columns: Vec<std::vec::IntoIter<Cell>> = Vec::new();
+    let mut row = 0_u64;
+    let mut failed = false;
+    Ok(std::iter::from_fn(move || {
+        if failed {
+            return None;
+        }
+        while columns.first().is_none_or(|cells| cells.len() == 0) && !wanted.is_empty() {
+            if group == table.row_groups() {
+                return None;
+            }
+            match table.read_row_group(group, &wanted) {
+                Ok(read) => columns = read.into_iter().map(Vec::into_iter).collect(),
+                Err(err) => {
+                    failed = true;
+                    return Some(Err(FormatError::new(&name, err.location(), err.message)));
+                }
+            }
+            group += 1;
+        }
+        let mut cells: Vec<Cell> = columns
+            .iter_mut()
+            .map(|c| c.next().unwrap_or_default())
+            .collect();
+        row += 1;
         let location = |column: Option<&str>| {
+            let at = format!("row group {}, row {row}", group - 1);
             Some(match column {
-                Some(column) => format!("row {}, column `{column}`", index + 1),
-                None => format!("row {}", index + 1),
+                Some(column) => format!("{at}, column `{column}`"),
+                None => at,
             })
         };
-        let row = row.map_err(|err| FormatError::new(&name, location(None), err))?;
-        let mut cells: Vec<Option<Field>> = row
-            .into_columns()
-            .into_iter()
-            .map(|(_, field)| Some(field))
-            .collect();
         let mut values = Vec::with_capacity(R::COLUMNS.len());
-        for (column, position) in R::COLUMNS.iter().zip(&positions) {
-            let field = position
-                .and_then(|at| cells[at].take())
-                .unwrap_or(Field::Null);
-            let value = value_from_parquet(column, field)
-                .map_err(|err| FormatError::new(&name, location(Some(column.name)), err))?;
-            values.push(value);
+        for (column, slot) in R::COLUMNS.iter().zip(&slots) {
+            let cell = slot.map_or(Cell::Null, |at| std::mem::take(&mut cells[at]));
+            match value_from_cell(column, cell) {
+                Ok(value) => values.push(value),
+                Err(err) => {
+                    failed = true;
+                    return Some(Err(FormatError::new(
+                        &name,
+                        location(Some(column.name)),
+                        err,
+                    )));
+                }
+            }
         }
-        R::from_values(values).map_err(|err| FormatError::new(&name, location(None), err))
+        let row =
+            R::from_values(values).map_err(|err| FormatError::new(&name, location(None), err));
+        failed = row.is_err();
+        Some(row)
     }))
 }
 
-/// A cell of `column` from a Parquet field of any reasonable physical type.
-fn value_from_parquet(column: &Column, field: Field) -> Result<Value<'static>, String> {
-    let unexpected = |field: &Field| format!("expected {:?}, found {field:?}", column.kind);
-    let value = match (column.kind, field) {
-        (_, Field::Null) if column.nullable => Value::Null,
-        (_, Field::Null) => return Err("null in a column that cannot be null".into()),
-        (Kind::Time, Field::TimestampMicros(micros)) if micros % 1_000_000 == 0 => {
+/// A cell of `column` from a Parquet cell of any reasonable type.
+fn value_from_cell(column: &Column, cell: Cell) -> Result<Value<'static>, String> {
+    let unexpected = |cell: &Cell| {
+        format!(
+            "expected {}, found a {} value",
+            match column.kind {
+                Kind::Time => "a TIMESTAMP",
+                Kind::Text => "a STRING",
+                Kind::Float => "a DOUBLE",
+                Kind::Int => "an integer",
+                Kind::Decimal => "a DECIMAL",
+            },
+            cell.type_name()
+        )
+    };
+    let value = match (column.kind, cell) {
+        (_, Cell::Null) if column.nullable => Value::Null,
+        (_, Cell::Null) => return Err("null in a column that cannot be null".into()),
+        (Kind::Time, Cell::TimeMicros(micros)) if micros % 1_000_000 == 0 => {
             Value::Time(UtcTime(micros / 1_000_000))
         }
-        (Kind::Time, Field::TimestampMillis(millis)) if millis % 1_000 == 0 => {
-            Value::Time(UtcTime(millis / 1_000))
+        (Kind::Time, Cell::TimeMicros(micros)) => {
+            return Err(format!(
+                "{micros} µs is not on a whole second (steps start on whole seconds)"
+            ));
         }
-        (Kind::Time, Field::Str(text)) => Value::Time(
+        (Kind::Time, Cell::Text(text)) => Value::Time(
             text.parse()
                 .map_err(|err: crate::time::TimeError| err.to_string())?,
         ),
-        (Kind::Text, Field::Str(text)) => Value::Text(text.into()),
-        (Kind::Float, Field::Double(value)) => Value::Float(value),
-        (Kind::Float, Field::Float(value)) => Value::Float(f64::from(value)),
-        (Kind::Int, field) => Value::Int(match field {
-            Field::Byte(v) => v.into(),
-            Field::Short(v) => v.into(),
-            Field::Int(v) => v.into(),
-            Field::Long(v) => v.into(),
-            Field::UByte(v) => v.into(),
-            Field::UShort(v) => v.into(),
-            Field::UInt(v) => v.into(),
-            Field::ULong(v) => v.into(),
-            field => return Err(unexpected(&field)),
-        }),
-        (Kind::Decimal, Field::Decimal(decimal)) => {
-            let data = decimal.data();
-            if data.len() > 16 || decimal.scale() < 0 || decimal.scale() > 28 {
-                return Err(format!(
-                    "DECIMAL({}, {}) is wider than featgen reads (28 decimal places)",
-                    decimal.precision(),
-                    decimal.scale()
-                ));
-            }
-            let negative = data.first().is_some_and(|b| b & 0x80 != 0);
-            let mut bytes = [if negative { 0xff } else { 0 }; 16];
-            bytes[16 - data.len()..].copy_from_slice(data);
-            // Trailing zeros are dropped first so that a DECIMAL(38, 18) of any amount below
-            // 10^20 fits rust_decimal's 96-bit mantissa.
-            let (mut mantissa, mut scale) = (i128::from_be_bytes(bytes), decimal.scale() as u32);
-            while scale > 0 && mantissa % 10 == 0 {
-                mantissa /= 10;
-                scale -= 1;
-            }
-            Value::Decimal(
-                Decimal::try_from_i128_with_scale(mantissa, scale)
-                    .map_err(|_| format!("{mantissa}e-{scale} is too large for a decimal"))?,
-            )
-        }
-        (Kind::Decimal, Field::Str(text)) => Value::Decimal(
+        (Kind::Text, Cell::Text(text)) => Value::Text(text.into()),
+        (Kind::Float, Cell::Float(value)) => Value::Float(value),
+        (Kind::Int, Cell::Int(value)) => Value::Int(value),
+        (Kind::Decimal, Cell::Decimal(value)) => Value::Decimal(value),
+        (Kind::Decimal, Cell::Int(value)) => Value::Decimal(
+            Decimal::try_from_i128_with_scale(value, 0)
+                .map_err(|_| format!("{value} is too large for a decimal"))?,
+        ),
+        (Kind::Decimal, Cell::Text(text)) => Value::Decimal(
             text.parse()
                 .map_err(|_| format!("`{text}` is not a decimal number"))?,
         ),
-        (Kind::Decimal, Field::Long(v)) => Value::Decimal(v.into()),
-        (Kind::Decimal, Field::Int(v)) => Value::Decimal(v.into()),
-        (Kind::Decimal, field @ (Field::Double(_) | Field::Float(_))) => {
+        (Kind::Decimal, cell @ Cell::Float(_)) => {
             return Err(format!(
                 "{}: money must be a DECIMAL or a string, never a float (cast it to DECIMAL)",
-                unexpected(&field)
+                unexpected(&cell)
             ));
         }
-        (_, field) => return Err(unexpected(&field)),
+        (_, cell) => return Err(unexpected(&cell)),
     };
     Ok(value)
 }
@@ -1397,14 +1391,10 @@ mod tests {
         ];
         for (input, stored) in cases {
             let bytes = decimal_bytes(input.parse().unwrap()).unwrap();
-            let field = Field::Decimal(parquet::data_type::Decimal::from_bytes(
-                ByteArray::from(bytes.to_vec()),
-                38,
-                18,
-            ));
+            let cell = crate::columnar::decimal_cell(i128::from_be_bytes(bytes), 18).unwrap();
             let column = column("cost", Kind::Decimal, false);
             assert_eq!(
-                value_from_parquet(&column, field).unwrap(),
+                value_from_cell(&column, cell).unwrap(),
                 Value::Decimal(stored.parse().unwrap()),
                 "{input}"
             );
