@@ -9,7 +9,7 @@
 
 use std::fs::File;
 
-use parquet::basic::{ConvertedType, LogicalType, Repetition, TimeUnit};
+use parquet::basic::{Compression, ConvertedType, LogicalType, Repetition, TimeUnit};
 use parquet::column::reader::{ColumnReader, ColumnReaderImpl};
 use parquet::data_type::DataType;
 use parquet::file::reader::{FileReader, RowGroupReader, SerializedFileReader};
@@ -103,6 +103,8 @@ enum Source {
 /// An open Parquet file, read one row group at a time.
 pub(crate) struct ParquetTable {
     reader: Box<dyn FileReader>,
+    /// The root's name: a projection must repeat it.
+    root: String,
     names: Vec<String>,
     sources: Vec<Source>,
 }
@@ -140,6 +142,7 @@ impl ParquetTable {
             sources.push(source);
         }
         Ok(ParquetTable {
+            root: schema.root_schema().name().to_owned(),
             reader,
             names,
             sources,
@@ -174,6 +177,28 @@ impl ParquetTable {
             .get_row_group(group)
             .map_err(|err| fail(None, format!("cannot read the row group: {err}")))?;
         let rows = row_group.metadata().num_rows() as usize;
+        // The crate is built with Snappy only (what featgen, DuckDB, BigQuery and Spark write
+        // by default): name any other codec instead of the crate's "disabled feature".
+        for (leaf, chunk) in row_group.metadata().columns().iter().enumerate() {
+            let codec = chunk.compression();
+            if !matches!(codec, Compression::UNCOMPRESSED | Compression::SNAPPY) {
+                let root = row_group
+                    .metadata()
+                    .schema_descr()
+                    .get_column_root_idx(leaf);
+                if wanted.contains(&root) {
+                    // `ZSTD(ZstdLevel(3))` is named `ZSTD`.
+                    let codec = codec.to_string();
+                    let codec = codec.split('(').next().unwrap_or_default();
+                    return Err(fail(
+                        Some(root),
+                        format!(
+                            "compressed with {codec}, which featgen does not read: write the file with SNAPPY or uncompressed (DuckDB: COMPRESSION snappy)"
+                        ),
+                    ));
+                }
+            }
+        }
         let mut columns = Vec::with_capacity(wanted.len());
         let mut nested = Vec::new();
         for (slot, &at) in wanted.iter().enumerate() {
@@ -191,7 +216,7 @@ impl ParquetTable {
             }
         }
         if !nested.is_empty() {
-            let projection = Type::group_type_builder("schema")
+            let projection = Type::group_type_builder(&self.root)
                 .with_fields(nested.iter().map(|(_, _, field)| field.clone()).collect())
                 .build()
                 .map_err(|err| fail(None, err.to_string()))?;
@@ -374,22 +399,24 @@ fn big_endian(data: &[u8]) -> Result<i128, String> {
     Ok(i128::from_be_bytes(bytes))
 }
 
-/// `mantissa × 10^-scale` exactly. Trailing zeros are dropped first so that a
-/// `DECIMAL(38, 18)` of any amount below 10^20 fits rust_decimal's 96-bit mantissa.
+/// `mantissa × 10^-scale` exactly, at the column's scale (a billing export's precision is
+/// the apportioning unit). Only when that does not fit rust_decimal (96-bit mantissa, 28
+/// places) are trailing zeros dropped, so that a `DECIMAL(38, 18)` of any amount below 10^20
+/// still reads.
 pub(crate) fn decimal_cell(mut mantissa: i128, mut scale: u32) -> Result<Cell, String> {
-    if scale > 28 && mantissa == 0 {
-        scale = 0;
-    }
-    while scale > 0 && mantissa % 10 == 0 {
+    loop {
+        let fits = (scale <= 28)
+            .then(|| Decimal::try_from_i128_with_scale(mantissa, scale).ok())
+            .flatten();
+        if let Some(value) = fits {
+            return Ok(Cell::Decimal(value));
+        }
+        if scale == 0 || mantissa % 10 != 0 {
+            return Err(format!(
+                "{mantissa}e-{scale} does not fit a decimal (96 bits, at most 28 places)"
+            ));
+        }
         mantissa /= 10;
         scale -= 1;
     }
-    if scale > 28 {
-        return Err(format!(
-            "DECIMAL with scale {scale} is finer than featgen reads (28 decimal places)"
-        ));
-    }
-    Decimal::try_from_i128_with_scale(mantissa, scale)
-        .map(Cell::Decimal)
-        .map_err(|_| format!("{mantissa}e-{scale} is too large for a decimal"))
 }
