@@ -168,7 +168,7 @@ db.execute(f"COPY (SELECT * FROM feature_cost) TO '{out}' (FORMAT parquet)")
 print(json.dumps({"query_seconds": time.perf_counter() - start}))
 "#;
 
-/// Runs `argv` as a child of Python and returns its wall time, peak RSS and stdout.
+/// A child process's wall time, peak RSS and first line of output.
 struct Measured {
     seconds: f64,
     peak_mb: f64,
@@ -186,6 +186,7 @@ sys.stdout.write(out.decode())
 print(json.dumps({"wall_seconds": seconds, "peak_rss_kb": usage.ru_maxrss, "status": status}))
 "#;
 
+/// Runs `argv` as a child of Python, which measures it.
 fn measure(python: &Path, argv: &[&str]) -> Measured {
     let output = Command::new(python)
         .args(["-c", MEASURE])

@@ -371,9 +371,10 @@ fn expand<T: DataType>(
         ));
     }
     let mut values = values.into_iter();
+    let mut levels = levels.into_iter();
     let mut cells = Vec::with_capacity(rows);
-    for row in 0..rows {
-        if max_def > 0 && levels[row] < max_def {
+    for _ in 0..rows {
+        if max_def > 0 && levels.next().is_some_and(|level| level < max_def) {
             cells.push(Cell::Null);
             continue;
         }

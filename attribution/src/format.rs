@@ -1406,7 +1406,11 @@ fn read_parquet<R: Row>(
         if failed {
             return None;
         }
-        while columns.first().is_none_or(|cells| cells.len() == 0) && !wanted.is_empty() {
+        while columns
+            .first()
+            .is_none_or(|cells| cells.as_slice().is_empty())
+            && !wanted.is_empty()
+        {
             if group == table.row_groups() {
                 return None;
             }
