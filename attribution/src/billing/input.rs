@@ -255,7 +255,7 @@ pub(crate) struct Position {
     /// The 1-based line (JSON array: element; Parquet: row of the file).
     pub line: u64,
     /// The 0-based Parquet row group.
-    pub row_group: Option<usize>,
+    pub row_group: Option<u32>,
 }
 
 impl Position {
@@ -272,7 +272,7 @@ pub(crate) struct ReadError {
     /// The 1-based line (Parquet: row), when known.
     pub line: Option<u64>,
     /// The Parquet row group, when known.
-    pub row_group: Option<usize>,
+    pub row_group: Option<u32>,
     /// The column, when one is at fault.
     pub column: Option<String>,
     /// What went wrong.
@@ -409,7 +409,8 @@ fn for_each_parquet_row<E: From<ReadError>>(
 ) -> Result<(), E> {
     let located = |err: crate::columnar::ColumnarError| ReadError {
         line: err.row,
-        row_group: err.row_group,
+        // The format counts row groups in an i32: the index fits.
+        row_group: err.row_group.map(|group| group as u32),
         column: err.column,
         message: err.message,
     };
@@ -429,7 +430,7 @@ fn for_each_parquet_row<E: From<ReadError>>(
             line += 1;
             let at = Position {
                 line,
-                row_group: Some(group),
+                row_group: Some(group as u32),
             };
             visit(
                 at,

@@ -325,7 +325,7 @@ pub struct BillingError {
     /// the problem has one.
     pub line: Option<u64>,
     /// The 0-based Parquet row group, for Parquet files.
-    pub row_group: Option<usize>,
+    pub row_group: Option<u32>,
     /// The column at fault, when there is one.
     pub column: Option<String>,
     /// What is wrong.
@@ -347,7 +347,7 @@ impl fmt::Display for BillingError {
 impl std::error::Error for BillingError {}
 
 /// `file:line`, or `file: row group G, row N` for Parquet.
-fn place(file: &Path, line: Option<u64>, row_group: Option<usize>) -> String {
+fn place(file: &Path, line: Option<u64>, row_group: Option<u32>) -> String {
     match (line, row_group) {
         (Some(row), Some(group)) => format!("{}: row group {group}, row {row}", file.display()),
         (None, Some(group)) => format!("{}: row group {group}", file.display()),
@@ -453,7 +453,7 @@ impl Bill {
 struct RowAt {
     file: usize,
     line: u64,
-    row_group: Option<usize>,
+    row_group: Option<u32>,
 }
 
 /// Reads billing files one after the other into a [`Bill`].
