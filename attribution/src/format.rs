@@ -1049,7 +1049,9 @@ impl TempFile {
                 NEXT.fetch_add(1, Ordering::Relaxed)
             ));
             let path = dir.join(name);
+            // Readable too: stdout's staged rows are read back to be copied out.
             match fs::OpenOptions::new()
+                .read(true)
                 .write(true)
                 .create_new(true)
                 .open(&path)
