@@ -140,6 +140,7 @@ import json, sys, time, duckdb
 sql, form, shares, billing, out = sys.argv[1:]
 db = duckdb.connect()
 db.execute("SET threads = 2")
+db.execute("SET enable_progress_bar = false")
 db.execute("SET TimeZone = 'UTC'")
 if form == "parquet":
     db.execute(f"CREATE VIEW fact_cpu_share AS SELECT * FROM read_parquet('{shares}')")
