@@ -220,7 +220,7 @@ fn check(python: &Path, file: &Path) -> (u64, String) {
     let output = Command::new(python)
         .args([
             "-c",
-            "import duckdb, sys; n, t = duckdb.sql(f\"SELECT count(*), CAST(sum(cost) AS VARCHAR) FROM read_parquet('{sys.argv[1]}')\").fetchone(); print(n, t)",
+            "import duckdb, sys; n, t = duckdb.execute(f\"SELECT count(*), CAST(sum(cost) AS VARCHAR) FROM read_parquet('{sys.argv[1]}')\").fetchall()[0]; print(n, t)",
             file.to_str().unwrap(),
         ])
         .output()
