@@ -255,7 +255,12 @@ pub fn allocate(
                 if slice.unallocated {
                     run.bill_only(key, slice)?;
                 } else {
-                    run.price(key, slice, &mut group)?;
+                    // The last slice of the group takes its rows; an earlier one (another
+                    // currency, which the billing reader refuses) prices copies.
+                    let last = slices.peek().is_none_or(|(next, _)| {
+                        next.start != start || next.deployment != deployment
+                    });
+                    run.price(key, slice, &mut group, last)?;
                     priced = true;
                 }
             }
@@ -367,12 +372,14 @@ impl Run<'_> {
         })
     }
 
-    /// A billed slice with share rows: split by CPU.
+    /// A billed slice with share rows: split by CPU. With `take`, the rows are moved into the
+    /// cost rows (and `rows` left empty) instead of copied.
     fn price(
         &mut self,
         key: &SliceKey,
         slice: &Slice,
-        rows: &mut [ShareRow],
+        rows: &mut Vec<ShareRow>,
+        take: bool,
     ) -> Result<(), CostError> {
         rows.sort_by(|a, b| {
             (bucket_of(a), a.feature_id, &a.endpoint, &a.feature).cmp(&(
@@ -401,12 +408,18 @@ impl Run<'_> {
                 naive[i] = Some(part);
             }
         }
-        for ((row, cost), naive) in rows.iter().zip(costs).zip(naive) {
+        let shares: Box<dyn Iterator<Item = ShareRow>> = if take {
+            Box::new(rows.drain(..))
+        } else {
+            Box::new(rows.iter().cloned())
+        };
+        for ((row, cost), naive) in shares.zip(costs).zip(naive) {
             let cost_per_request = row.requests.filter(|&n| n > 0).map(|n| per_unit(cost, n));
+            let bucket = bucket_of(&row);
             self.write(CostRow {
                 cost_per_request,
                 cost_if_equal_per_request: naive,
-                ..CostRow::priced(row, cost, key.currency.clone(), bucket_of(row))
+                ..CostRow::priced(row, cost, key.currency.clone(), bucket)
             })?;
         }
         Ok(())

@@ -22,7 +22,7 @@
 
 use std::fmt;
 use std::fs::{self, File};
-use std::io::{self, BufRead, BufReader, BufWriter, Read, Write};
+use std::io::{self, BufRead, BufReader, BufWriter, Read, Seek, Write};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::sync::Arc;
@@ -32,14 +32,12 @@ use parquet::basic::Compression;
 use parquet::data_type::{ByteArray, ByteArrayType, DoubleType, FixedLenByteArray};
 use parquet::data_type::{FixedLenByteArrayType, Int64Type};
 use parquet::file::properties::WriterProperties;
-use parquet::file::reader::{FileReader, SerializedFileReader};
 use parquet::file::writer::SerializedFileWriter;
-use parquet::record::Field;
-use parquet::record::reader::RowIter;
 use rust_decimal::{Decimal, RoundingStrategy};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use crate::columnar::{Cell, ParquetSource, ParquetTable};
 use crate::row::{Bucket, CostRow, ShareRow};
 use crate::time::UtcTime;
 
@@ -213,7 +211,7 @@ pub enum Value<'a> {
 }
 
 /// A row kind that the formats can write and read: [`ShareRow`] and [`CostRow`].
-pub trait Row: Serialize + DeserializeOwned {
+pub trait Row: Serialize + DeserializeOwned + Send + 'static {
     /// The warehouse table of this row kind.
     const TABLE: &'static str;
     /// The columns, in contract order (the order of the serde fields).
@@ -455,92 +453,301 @@ fn parse_bucket(name: &str) -> Result<Bucket, String> {
 ///
 /// A file is written beside its final path and renamed into place only when complete, so
 /// readers never see a partial file and a failed run leaves the previous file as it was.
+/// Stdout gets the rows only once they are all written (staged in a temporary file).
 pub fn write_rows<'a, R: Row + 'a>(
     rows: impl IntoIterator<Item = &'a R>,
     format: Format,
     out: Option<&Path>,
 ) -> Result<u64, FormatError> {
-    match out.filter(|path| path.as_os_str() != "-") {
-        None => {
-            let stdout = BufWriter::with_capacity(1 << 16, io::stdout());
-            write_rows_to(rows, format, stdout, "-")
-        }
-        Some(path) => write_file_atomically(path, |file| {
-            write_rows_to(
-                rows,
-                format,
-                BufWriter::with_capacity(1 << 16, file),
-                &path.display().to_string(),
-            )
-        }),
+    let staged = Staged::create(out)?;
+    let mut encoder = Encoder::new(format, staged.sink()?, &staged.name())?;
+    for row in rows {
+        encoder.write(row)?;
     }
+    let count = encoder.finish()?;
+    staged.finish()?;
+    Ok(count)
 }
 
 /// Writes `rows` as `format` to `writer` (flushed at the end); `name` names it in errors.
 pub fn write_rows_to<'a, R: Row + 'a, W: Write + Send>(
     rows: impl IntoIterator<Item = &'a R>,
     format: Format,
-    mut writer: W,
+    writer: W,
     name: &str,
 ) -> Result<u64, FormatError> {
-    let io_error = |err: io::Error| FormatError::new(name, None, format!("cannot write: {err}"));
-    let count = match format {
-        Format::Ndjson => {
-            let mut count = 0;
-            for row in rows {
-                serde_json::to_writer(&mut writer, row).map_err(|err| {
-                    FormatError::new(name, Some(format!("row {}", count + 1)), err)
-                })?;
-                writer.write_all(b"\n").map_err(io_error)?;
-                count += 1;
-            }
-            count
-        }
-        Format::Json => {
-            let mut count = 0;
-            writer.write_all(b"[").map_err(io_error)?;
-            for row in rows {
-                writer
-                    .write_all(if count == 0 { b"\n" } else { b",\n" })
-                    .map_err(io_error)?;
-                serde_json::to_writer(&mut writer, row).map_err(|err| {
-                    FormatError::new(name, Some(format!("row {}", count + 1)), err)
-                })?;
-                count += 1;
-            }
-            writer.write_all(b"\n]\n").map_err(io_error)?;
-            count
-        }
-        Format::Csv => write_csv(rows, &mut writer, name)?,
-        Format::Parquet => return write_parquet(rows, writer, name),
-    };
-    writer.flush().map_err(io_error)?;
-    Ok(count)
+    let mut encoder = Encoder::new(format, writer, name)?;
+    for row in rows {
+        encoder.write(row)?;
+    }
+    encoder.finish()
 }
 
-fn write_csv<'a, R: Row + 'a>(
-    rows: impl IntoIterator<Item = &'a R>,
-    writer: &mut impl Write,
-    name: &str,
-) -> Result<u64, FormatError> {
-    let io_error = |err: io::Error| FormatError::new(name, None, format!("cannot write: {err}"));
-    let header: Vec<&str> = R::COLUMNS.iter().map(|column| column.name).collect();
-    writeln!(writer, "{}", header.join(",")).map_err(io_error)?;
-    let mut line = String::new();
-    let mut count = 0;
-    for row in rows {
-        line.clear();
-        for index in 0..R::COLUMNS.len() {
-            if index > 0 {
-                line.push(',');
+/// Rows written one at a time as they are made, encoded on a thread of its own: the streaming
+/// form of [`write_rows`], with the same bytes and the same all-or-nothing output. Memory holds
+/// a few batches of rows and at most one Parquet row group. Dropped without
+/// [`RowWriter::finish`], it leaves no file.
+pub struct RowWriter<R: Row> {
+    batch: Vec<R>,
+    send: Option<std::sync::mpsc::SyncSender<ToEncoder<R>>>,
+    worker: Option<std::thread::JoinHandle<Result<u64, FormatError>>>,
+}
+
+/// What the writer sends its encoding thread.
+enum ToEncoder<R> {
+    /// Rows to encode.
+    Rows(Vec<R>),
+    /// The last rows: end the output and put it in place.
+    Finish(Vec<R>),
+}
+
+impl<R: Row> RowWriter<R> {
+    /// A writer of `format` to `out` (a temporary file beside it), or to stdout when `out` is
+    /// `None` or `-`.
+    pub fn create(format: Format, out: Option<&Path>) -> Result<RowWriter<R>, FormatError> {
+        let staged = Staged::create(out)?;
+        let mut encoder = Encoder::new(format, staged.sink()?, &staged.name())?;
+        let name = staged.name();
+        let (send, receive) = std::sync::mpsc::sync_channel::<ToEncoder<R>>(4);
+        let worker = std::thread::spawn(move || {
+            for message in receive {
+                let (ToEncoder::Rows(batch) | ToEncoder::Finish(batch)) = &message;
+                for row in batch {
+                    encoder.write(row)?;
+                }
+                if let ToEncoder::Finish(_) = message {
+                    let count = encoder.finish()?;
+                    staged.finish()?;
+                    return Ok(count);
+                }
             }
-            push_csv_field(&mut line, &row.value(index));
-        }
-        line.push('\n');
-        writer.write_all(line.as_bytes()).map_err(io_error)?;
-        count += 1;
+            // Dropped unfinished: the staged file goes, never renamed.
+            Err(FormatError::new(
+                &name,
+                None,
+                "the writer was dropped unfinished",
+            ))
+        });
+        Ok(RowWriter {
+            batch: Vec::with_capacity(BATCH),
+            send: Some(send),
+            worker: Some(worker),
+        })
     }
-    Ok(count)
+
+    /// Writes one row (an encoding error shows here or at [`RowWriter::finish`]).
+    pub fn write(&mut self, row: R) -> Result<(), FormatError> {
+        self.batch.push(row);
+        if self.batch.len() == BATCH {
+            let batch = std::mem::replace(&mut self.batch, Vec::with_capacity(BATCH));
+            let sent = self
+                .send
+                .as_ref()
+                .is_some_and(|send| send.send(ToEncoder::Rows(batch)).is_ok());
+            if !sent {
+                // The encoder stopped: its error says why.
+                return Err(self
+                    .join()
+                    .err()
+                    .unwrap_or_else(|| FormatError::new("-", None, "the row writer stopped")));
+            }
+        }
+        Ok(())
+    }
+
+    /// Ends the output (Parquet's last row group and footer), syncs it and renames it into
+    /// place, or copies it to stdout; returns the number of rows written.
+    pub fn finish(mut self) -> Result<u64, FormatError> {
+        let batch = std::mem::take(&mut self.batch);
+        if let Some(send) = &self.send {
+            // A failed send means the encoder stopped; join reports why.
+            let _ = send.send(ToEncoder::Finish(batch));
+        }
+        self.join()
+    }
+
+    fn join(&mut self) -> Result<u64, FormatError> {
+        self.send = None;
+        match self.worker.take().map(std::thread::JoinHandle::join) {
+            Some(Ok(result)) => result,
+            Some(Err(panic)) => std::panic::resume_unwind(panic),
+            None => Err(FormatError::new(
+                "-",
+                None,
+                "the row writer already stopped",
+            )),
+        }
+    }
+}
+
+impl<R: Row> Drop for RowWriter<R> {
+    fn drop(&mut self) {
+        // Unfinished: closing the channel ends the encoder, which removes the staged file.
+        self.send = None;
+        if let Some(worker) = self.worker.take() {
+            let _ = worker.join();
+        }
+    }
+}
+
+/// Where written bytes go until they are complete.
+enum Staged {
+    /// A file beside the output, renamed into place.
+    File(AtomicFile),
+    /// A temporary file, copied to stdout.
+    Stdout(TempFile),
+}
+
+impl Staged {
+    fn create(out: Option<&Path>) -> Result<Staged, FormatError> {
+        Ok(match out.filter(|path| path.as_os_str() != "-") {
+            Some(path) => Staged::File(AtomicFile::create(path)?),
+            None => {
+                let dir = std::env::temp_dir();
+                let temp = TempFile::create(&dir, std::ffi::OsStr::new("featgen-stdout")).map_err(
+                    |err| {
+                        FormatError::new(
+                            "-",
+                            None,
+                            format!("cannot create a temporary file in {}: {err}", dir.display()),
+                        )
+                    },
+                )?;
+                Staged::Stdout(temp)
+            }
+        })
+    }
+
+    fn name(&self) -> String {
+        match self {
+            Staged::File(file) => file.path.display().to_string(),
+            Staged::Stdout(_) => "-".to_owned(),
+        }
+    }
+
+    /// A buffered writer onto the staged file.
+    fn sink(&self) -> Result<Sink, FormatError> {
+        let temp = match self {
+            Staged::File(file) => &file.temp,
+            Staged::Stdout(temp) => temp,
+        };
+        let handle = temp
+            .file
+            .try_clone()
+            .map_err(|err| FormatError::new(&self.name(), None, format!("cannot write: {err}")))?;
+        Ok(Box::new(BufWriter::with_capacity(1 << 16, handle)))
+    }
+
+    /// Puts the complete bytes in place: renamed over the output, or copied to stdout.
+    fn finish(self) -> Result<(), FormatError> {
+        match self {
+            Staged::File(file) => file.commit(),
+            Staged::Stdout(mut temp) => {
+                let fail = |err: io::Error| {
+                    FormatError::new("-", None, format!("cannot write to stdout: {err}"))
+                };
+                temp.file.seek(io::SeekFrom::Start(0)).map_err(fail)?;
+                let mut stdout = io::stdout().lock();
+                io::copy(&mut temp.file, &mut stdout).map_err(fail)?;
+                stdout.flush().map_err(fail)
+            }
+        }
+    }
+}
+
+/// The byte sink of a [`RowWriter`].
+type Sink = Box<dyn Write + Send>;
+
+/// Encodes rows of one format onto a sink.
+struct Encoder<R: Row, W: Write + Send> {
+    kind: EncoderKind<R, W>,
+    name: String,
+    count: u64,
+}
+
+enum EncoderKind<R: Row, W: Write + Send> {
+    Ndjson(W),
+    Json(W),
+    Csv { sink: W, line: String },
+    Parquet(Box<ParquetEncoder<R, W>>),
+}
+
+impl<R: Row, W: Write + Send> Encoder<R, W> {
+    fn new(format: Format, mut sink: W, name: &str) -> Result<Encoder<R, W>, FormatError> {
+        let io_error =
+            |err: io::Error| FormatError::new(name, None, format!("cannot write: {err}"));
+        let kind = match format {
+            Format::Ndjson => EncoderKind::Ndjson(sink),
+            Format::Json => {
+                sink.write_all(b"[").map_err(io_error)?;
+                EncoderKind::Json(sink)
+            }
+            Format::Csv => {
+                let header: Vec<&str> = R::COLUMNS.iter().map(|column| column.name).collect();
+                writeln!(sink, "{}", header.join(",")).map_err(io_error)?;
+                EncoderKind::Csv {
+                    sink,
+                    line: String::new(),
+                }
+            }
+            Format::Parquet => EncoderKind::Parquet(Box::new(ParquetEncoder::new(sink, name)?)),
+        };
+        Ok(Encoder {
+            kind,
+            name: name.to_owned(),
+            count: 0,
+        })
+    }
+
+    fn write(&mut self, row: &R) -> Result<(), FormatError> {
+        let name = &self.name;
+        let io_error =
+            |err: io::Error| FormatError::new(name, None, format!("cannot write: {err}"));
+        let json_error = |err: serde_json::Error| {
+            FormatError::new(name, Some(format!("row {}", self.count + 1)), err)
+        };
+        match &mut self.kind {
+            EncoderKind::Ndjson(sink) => {
+                serde_json::to_writer(&mut *sink, row).map_err(json_error)?;
+                sink.write_all(b"\n").map_err(io_error)?;
+            }
+            EncoderKind::Json(sink) => {
+                sink.write_all(if self.count == 0 { b"\n" } else { b",\n" })
+                    .map_err(io_error)?;
+                serde_json::to_writer(&mut *sink, row).map_err(json_error)?;
+            }
+            EncoderKind::Csv { sink, line } => {
+                line.clear();
+                for index in 0..R::COLUMNS.len() {
+                    if index > 0 {
+                        line.push(',');
+                    }
+                    push_csv_field(line, &row.value(index));
+                }
+                line.push('\n');
+                sink.write_all(line.as_bytes()).map_err(io_error)?;
+            }
+            EncoderKind::Parquet(encoder) => encoder.write(row, name)?,
+        }
+        self.count += 1;
+        Ok(())
+    }
+
+    fn finish(self) -> Result<u64, FormatError> {
+        let name = self.name.as_str();
+        let io_error =
+            |err: io::Error| FormatError::new(name, None, format!("cannot write: {err}"));
+        let mut sink = match self.kind {
+            EncoderKind::Ndjson(sink) | EncoderKind::Csv { sink, .. } => sink,
+            EncoderKind::Json(mut sink) => {
+                sink.write_all(b"\n]\n").map_err(io_error)?;
+                sink
+            }
+            EncoderKind::Parquet(encoder) => encoder.finish(name)?,
+        };
+        sink.flush().map_err(io_error)?;
+        Ok(self.count)
+    }
 }
 
 /// Appends one CSV field: null is an empty field, and an empty string is `""` so that
@@ -602,120 +809,168 @@ fn decimal_bytes(value: Decimal) -> Result<[u8; 16], String> {
     Ok(mantissa.to_be_bytes())
 }
 
-fn write_parquet<'a, R: Row + 'a, W: Write + Send>(
-    rows: impl IntoIterator<Item = &'a R>,
-    writer: W,
-    name: &str,
-) -> Result<u64, FormatError> {
-    let fail = |location: Option<String>, err: &dyn fmt::Display| {
-        FormatError::new(name, location, format!("cannot write Parquet: {err}"))
-    };
-    let schema = parquet::schema::parser::parse_message_type(&parquet_schema(R::TABLE, R::COLUMNS))
-        .map_err(|err| fail(None, &err))?;
-    let properties = WriterProperties::builder()
-        .set_compression(Compression::SNAPPY)
-        .set_max_row_group_size(PARQUET_ROW_GROUP)
-        .build();
-    let mut file = SerializedFileWriter::new(writer, Arc::new(schema), Arc::new(properties))
-        .map_err(|err| fail(None, &err))?;
-    let mut rows = rows.into_iter().peekable();
-    let mut group: Vec<&R> = Vec::with_capacity(PARQUET_ROW_GROUP.min(4_096));
-    let mut written = 0_u64;
-    while rows.peek().is_some() {
-        group.clear();
-        group.extend(rows.by_ref().take(PARQUET_ROW_GROUP));
-        let mut row_group = file.next_row_group().map_err(|err| fail(None, &err))?;
-        for (index, column) in R::COLUMNS.iter().enumerate() {
-            let mut writer = row_group
-                .next_column()
-                .map_err(|err| fail(None, &err))?
-                .ok_or_else(|| fail(None, &"schema has fewer columns than the row"))?;
-            let values = group.iter().map(|row| row.value(index));
-            let mut levels = Vec::with_capacity(group.len());
-            let bad = |row: usize, err: &dyn fmt::Display| {
-                fail(
-                    Some(format!(
-                        "row {}, column `{}`",
-                        written + row as u64 + 1,
-                        column.name
-                    )),
-                    err,
+/// One column of the row group being filled: its values and, when nullable, its levels.
+struct ColumnBuffer {
+    levels: Vec<i16>,
+    values: ColumnValues,
+}
+
+enum ColumnValues {
+    Int64(Vec<i64>),
+    Double(Vec<f64>),
+    Bytes(Vec<ByteArray>),
+    Decimal(Vec<FixedLenByteArray>),
+}
+
+/// Parquet written a row group at a time: rows are converted into column buffers as they
+/// come, and each full row group is written out.
+struct ParquetEncoder<R: Row, W: Write + Send> {
+    file: SerializedFileWriter<W>,
+    columns: Vec<ColumnBuffer>,
+    buffered: usize,
+    written: u64,
+    row: std::marker::PhantomData<fn(&R)>,
+}
+
+impl<R: Row, W: Write + Send> ParquetEncoder<R, W> {
+    fn new(sink: W, name: &str) -> Result<ParquetEncoder<R, W>, FormatError> {
+        let fail = |err: &dyn fmt::Display| {
+            FormatError::new(name, None, format!("cannot write Parquet: {err}"))
+        };
+        let schema =
+            parquet::schema::parser::parse_message_type(&parquet_schema(R::TABLE, R::COLUMNS))
+                .map_err(|err| fail(&err))?;
+        let properties = WriterProperties::builder()
+            .set_compression(Compression::SNAPPY)
+            .set_max_row_group_size(PARQUET_ROW_GROUP)
+            .build();
+        let file = SerializedFileWriter::new(sink, Arc::new(schema), Arc::new(properties))
+            .map_err(|err| fail(&err))?;
+        let columns = R::COLUMNS
+            .iter()
+            .map(|column| ColumnBuffer {
+                levels: Vec::new(),
+                values: match column.kind {
+                    Kind::Time | Kind::Int => ColumnValues::Int64(Vec::new()),
+                    Kind::Float => ColumnValues::Double(Vec::new()),
+                    Kind::Text => ColumnValues::Bytes(Vec::new()),
+                    Kind::Decimal => ColumnValues::Decimal(Vec::new()),
+                },
+            })
+            .collect();
+        Ok(ParquetEncoder {
+            file,
+            columns,
+            buffered: 0,
+            written: 0,
+            row: std::marker::PhantomData,
+        })
+    }
+
+    fn write(&mut self, row: &R, name: &str) -> Result<(), FormatError> {
+        let at = self.written + self.buffered as u64 + 1;
+        for (index, (column, buffer)) in R::COLUMNS.iter().zip(&mut self.columns).enumerate() {
+            let bad = |err: &dyn fmt::Display| {
+                FormatError::new(
+                    name,
+                    Some(format!("row {at}, column `{}`", column.name)),
+                    format!("cannot write Parquet: {err}"),
                 )
             };
-            macro_rules! collect {
-                ($pattern:pat => $convert:expr) => {{
-                    let mut out = Vec::with_capacity(group.len());
-                    for (row, value) in values.enumerate() {
-                        match value {
-                            Value::Null if column.nullable => levels.push(0),
-                            $pattern => {
-                                levels.push(1);
-                                out.push($convert.map_err(|err: String| bad(row, &err))?);
-                            }
-                            other => return Err(bad(row, &format!("unexpected {other:?}"))),
-                        }
-                    }
-                    out
-                }};
+            let value = row.value(index);
+            if column.nullable {
+                buffer.levels.push(i16::from(value != Value::Null));
             }
-            let levels_ref =
-                |levels: &[i16]| column.nullable.then_some(levels).map(<[i16]>::to_vec);
-            let result = match column.kind {
-                Kind::Time => {
-                    let out = collect!(Value::Time(time) => time
-                        .unix()
+            match (value, &mut buffer.values) {
+                (Value::Null, _) if column.nullable => {}
+                (Value::Time(time), ColumnValues::Int64(out)) => out.push(
+                    time.unix()
                         .checked_mul(1_000_000)
-                        .ok_or_else(|| "time out of range".to_owned()));
-                    let levels = levels_ref(&levels);
-                    writer
-                        .typed::<Int64Type>()
-                        .write_batch(&out, levels.as_deref(), None)
+                        .ok_or_else(|| bad(&"time out of range"))?,
+                ),
+                (Value::Int(value), ColumnValues::Int64(out)) => {
+                    out.push(i64::try_from(value).map_err(|_| {
+                        bad(&format!("{value} does not fit a signed 64-bit integer"))
+                    })?)
                 }
-                Kind::Int => {
-                    let out = collect!(Value::Int(value) => i64::try_from(value)
-                        .map_err(|_| format!("{value} does not fit a signed 64-bit integer")));
-                    let levels = levels_ref(&levels);
-                    writer
-                        .typed::<Int64Type>()
-                        .write_batch(&out, levels.as_deref(), None)
+                (Value::Float(value), ColumnValues::Double(out)) => out.push(value),
+                (Value::Text(text), ColumnValues::Bytes(out)) => {
+                    out.push(ByteArray::from(text.as_bytes().to_vec()))
                 }
-                Kind::Float => {
-                    let out = collect!(Value::Float(value) => Ok::<_, String>(value));
-                    let levels = levels_ref(&levels);
-                    writer
+                (Value::Decimal(value), ColumnValues::Decimal(out)) => {
+                    let bytes = decimal_bytes(value).map_err(|err| bad(&err))?;
+                    out.push(FixedLenByteArray::from(bytes.to_vec()))
+                }
+                (other, _) => return Err(bad(&format!("unexpected {other:?}"))),
+            }
+        }
+        self.buffered += 1;
+        if self.buffered == PARQUET_ROW_GROUP {
+            self.flush_group(name)?;
+        }
+        Ok(())
+    }
+
+    fn flush_group(&mut self, name: &str) -> Result<(), FormatError> {
+        let fail = |err: &dyn fmt::Display| {
+            FormatError::new(name, None, format!("cannot write Parquet: {err}"))
+        };
+        let mut row_group = self.file.next_row_group().map_err(|err| fail(&err))?;
+        for (column, buffer) in R::COLUMNS.iter().zip(&mut self.columns) {
+            let mut writer = row_group
+                .next_column()
+                .map_err(|err| fail(&err))?
+                .ok_or_else(|| fail(&"schema has fewer columns than the row"))?;
+            let levels = column.nullable.then_some(buffer.levels.as_slice());
+            let result = match &mut buffer.values {
+                ColumnValues::Int64(values) => {
+                    let result = writer
+                        .typed::<Int64Type>()
+                        .write_batch(values, levels, None);
+                    values.clear();
+                    result
+                }
+                ColumnValues::Double(values) => {
+                    let result = writer
                         .typed::<DoubleType>()
-                        .write_batch(&out, levels.as_deref(), None)
+                        .write_batch(values, levels, None);
+                    values.clear();
+                    result
                 }
-                Kind::Text => {
-                    let out = collect!(Value::Text(text) =>
-                        Ok::<_, String>(ByteArray::from(text.as_bytes().to_vec())));
-                    let levels = levels_ref(&levels);
-                    writer
+                ColumnValues::Bytes(values) => {
+                    let result = writer
                         .typed::<ByteArrayType>()
-                        .write_batch(&out, levels.as_deref(), None)
+                        .write_batch(values, levels, None);
+                    values.clear();
+                    result
                 }
-                Kind::Decimal => {
-                    let out = collect!(Value::Decimal(value) => decimal_bytes(value)
-                        .map(|bytes| FixedLenByteArray::from(bytes.to_vec())));
-                    let levels = levels_ref(&levels);
-                    writer.typed::<FixedLenByteArrayType>().write_batch(
-                        &out,
-                        levels.as_deref(),
-                        None,
-                    )
+                ColumnValues::Decimal(values) => {
+                    let result = writer
+                        .typed::<FixedLenByteArrayType>()
+                        .write_batch(values, levels, None);
+                    values.clear();
+                    result
                 }
             };
-            result.map_err(|err| fail(None, &err))?;
-            writer.close().map_err(|err| fail(None, &err))?;
+            result.map_err(|err| fail(&err))?;
+            buffer.levels.clear();
+            writer.close().map_err(|err| fail(&err))?;
         }
-        row_group.close().map_err(|err| fail(None, &err))?;
-        written += group.len() as u64;
+        row_group.close().map_err(|err| fail(&err))?;
+        self.written += self.buffered as u64;
+        self.buffered = 0;
+        Ok(())
     }
-    let mut writer = file.into_inner().map_err(|err| fail(None, &err))?;
-    writer
-        .flush()
-        .map_err(|err| FormatError::new(name, None, format!("cannot write: {err}")))?;
-    Ok(written)
+
+    /// Writes the last row group and the footer; gives the sink back.
+    fn finish(mut self, name: &str) -> Result<W, FormatError> {
+        if self.buffered > 0 {
+            self.flush_group(name)?;
+        }
+        self.file
+            .into_inner()
+            .map_err(|err| FormatError::new(name, None, format!("cannot write Parquet: {err}")))
+    }
 }
 
 /// Runs `write` on a new temporary file beside `path`, then syncs it and renames it to `path`;
@@ -724,28 +979,55 @@ pub fn write_file_atomically<T>(
     path: &Path,
     write: impl FnOnce(&mut File) -> Result<T, FormatError>,
 ) -> Result<T, FormatError> {
-    let name = path.display().to_string();
-    let fail = |what: &str, err: io::Error| FormatError::new(&name, None, format!("{what}: {err}"));
-    let dir = match path.parent() {
-        Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    let file_name = path
-        .file_name()
-        .ok_or_else(|| FormatError::new(&name, None, "not a file name"))?;
-    let mut temp = TempFile::create(&dir, file_name).map_err(|err| {
-        fail(
-            &format!("cannot create a temporary file in {}", dir.display()),
-            err,
-        )
-    })?;
-    let value = write(&mut temp.file)?;
-    temp.file
-        .sync_all()
-        .map_err(|err| fail("cannot sync", err))?;
-    fs::rename(&temp.path, path).map_err(|err| fail("cannot rename the temporary file", err))?;
-    temp.path = PathBuf::new();
+    let mut file = AtomicFile::create(path)?;
+    let value = write(&mut file.temp.file)?;
+    file.commit()?;
     Ok(value)
+}
+
+/// A file written beside its final path and renamed into place by [`AtomicFile::commit`].
+struct AtomicFile {
+    temp: TempFile,
+    path: PathBuf,
+}
+
+impl AtomicFile {
+    fn create(path: &Path) -> Result<AtomicFile, FormatError> {
+        let name = path.display().to_string();
+        let dir = match path.parent() {
+            Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        let file_name = path
+            .file_name()
+            .ok_or_else(|| FormatError::new(&name, None, "not a file name"))?;
+        let temp = TempFile::create(&dir, file_name).map_err(|err| {
+            FormatError::new(
+                &name,
+                None,
+                format!("cannot create a temporary file in {}: {err}", dir.display()),
+            )
+        })?;
+        Ok(AtomicFile {
+            temp,
+            path: path.to_path_buf(),
+        })
+    }
+
+    /// Syncs the file and renames it to its final path.
+    fn commit(mut self) -> Result<(), FormatError> {
+        let name = self.path.display().to_string();
+        let fail =
+            |what: &str, err: io::Error| FormatError::new(&name, None, format!("{what}: {err}"));
+        self.temp
+            .file
+            .sync_all()
+            .map_err(|err| fail("cannot sync", err))?;
+        fs::rename(&self.temp.path, &self.path)
+            .map_err(|err| fail("cannot rename the temporary file", err))?;
+        self.temp.path = PathBuf::new();
+        Ok(())
+    }
 }
 
 /// A temporary file that removes itself unless renamed (its `path` then emptied).
@@ -767,7 +1049,9 @@ impl TempFile {
                 NEXT.fetch_add(1, Ordering::Relaxed)
             ));
             let path = dir.join(name);
+            // Readable too: stdout's staged rows are read back to be copied out.
             match fs::OpenOptions::new()
+                .read(true)
                 .write(true)
                 .create_new(true)
                 .open(&path)
@@ -813,14 +1097,14 @@ pub fn read_rows<R: Row + 'static>(
 ) -> Result<RowReader<R>, FormatError> {
     let name = path.display().to_string();
     let fail = |err: io::Error| FormatError::new(&name, None, format!("cannot read: {err}"));
-    let raw: Box<dyn Read> = if path.as_os_str() == "-" {
+    let raw: Box<dyn Read + Send> = if path.as_os_str() == "-" {
         Box::new(io::stdin())
     } else {
         Box::new(File::open(path).map_err(fail)?)
     };
     let mut input = BufReader::with_capacity(1 << 16, raw);
     let gzipped = input.fill_buf().map_err(fail)?.starts_with(&GZIP_MAGIC);
-    let mut input: Box<dyn BufRead> = if gzipped {
+    let mut input: Box<dyn BufRead + Send> = if gzipped {
         Box::new(BufReader::with_capacity(
             1 << 16,
             MultiGzDecoder::new(input),
@@ -839,7 +1123,7 @@ pub fn read_rows<R: Row + 'static>(
         Some(format) => format,
         None => detected,
     };
-    let rows: Box<dyn Iterator<Item = Result<R, FormatError>>> = match format {
+    let rows: Box<dyn Iterator<Item = Result<R, FormatError>> + Send> = match format {
         Format::Ndjson => Box::new(read_ndjson(input, name)),
         Format::Json => {
             let rows: Vec<R> = serde_json::from_reader(input).map_err(|err| {
@@ -859,7 +1143,101 @@ pub fn read_rows<R: Row + 'static>(
             Box::new(read_parquet(file, name)?)
         }
     };
-    Ok(RowReader { rows })
+    Ok(RowReader {
+        rows: Box::new(in_background(rows)),
+    })
+}
+
+/// Rows decoded per message from the reading thread: large enough that the channel costs
+/// nothing per row, small enough that memory stays a few batches.
+const BATCH: usize = 2_048;
+
+/// Runs `rows` on a thread of its own, so that decoding (parsing CSV or JSON, decompressing and
+/// decoding Parquet) runs on one core while the consumer works on another. At most a few
+/// batches are in flight; the thread stops at the first error, or when the consumer drops the
+/// iterator.
+fn in_background<T: Send + 'static>(
+    rows: impl Iterator<Item = Result<T, FormatError>> + Send + 'static,
+) -> impl Iterator<Item = Result<T, FormatError>> {
+    let (send, receive) = std::sync::mpsc::sync_channel::<Vec<Result<T, FormatError>>>(4);
+    std::thread::spawn(move || {
+        let mut rows = rows.fuse();
+        loop {
+            let mut batch = Vec::with_capacity(BATCH);
+            for row in rows.by_ref() {
+                let failed = row.is_err();
+                batch.push(row);
+                if failed || batch.len() == BATCH {
+                    break;
+                }
+            }
+            let done = batch.len() < BATCH || batch.last().is_some_and(Result::is_err);
+            if batch.is_empty() || send.send(batch).is_err() || done {
+                return;
+            }
+        }
+    });
+    receive.into_iter().flatten()
+}
+
+/// The rows of several files, each in (step start, deployment) order, merged into that order
+/// (rows of equal keys in file order), reading one row ahead per file. Files out of order
+/// make rows out of order, which [`crate::cost::allocate`] detects.
+pub fn read_merged<R: Row>(
+    paths: &[PathBuf],
+    format: Option<Format>,
+) -> Result<Merged<R>, FormatError> {
+    let mut files = Vec::with_capacity(paths.len());
+    for path in paths {
+        let mut rows = read_rows::<R>(path, format)?;
+        let head = rows.next().transpose()?;
+        files.push(MergedFile { rows, head });
+    }
+    Ok(Merged {
+        files,
+        failed: false,
+    })
+}
+
+/// The rows of [`read_merged`].
+pub struct Merged<R> {
+    files: Vec<MergedFile<R>>,
+    failed: bool,
+}
+
+struct MergedFile<R> {
+    rows: RowReader<R>,
+    head: Option<R>,
+}
+
+impl<R: Row> MergedFile<R> {
+    /// Takes the head row and reads the next one.
+    fn pop(&mut self) -> Result<Option<R>, FormatError> {
+        let row = self.head.take();
+        if row.is_some() {
+            self.head = self.rows.next().transpose()?;
+        }
+        Ok(row)
+    }
+}
+
+impl<R: Row> Iterator for Merged<R> {
+    type Item = Result<R, FormatError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.failed {
+            return None;
+        }
+        let at = (0..self.files.len())
+            .filter(|&at| self.files[at].head.is_some())
+            .min_by(|&a, &b| {
+                let key = |at: usize| self.files[at].head.as_ref().map(Row::slice);
+                key(a).cmp(&key(b))
+            })?;
+        let row = self.files[at].pop().transpose()?;
+        self.failed = row.is_err();
+        Some(row)
+    }
 }
 
 /// Reads every row of `path` into a vector; see [`read_rows`].
@@ -997,36 +1375,19 @@ fn value_from_text(column: &Column, cell: &str) -> Result<Value<'static>, String
     })
 }
 
-enum ParquetSource {
-    File(File),
-    Memory(bytes::Bytes),
-}
-
+/// Reads Parquet row group by row group through the column readers ([`crate::columnar`]).
 fn read_parquet<R: Row>(
     source: ParquetSource,
     name: String,
-) -> Result<impl Iterator<Item = Result<R, FormatError>>, FormatError> {
-    let fail = |err: parquet::errors::ParquetError| {
-        FormatError::new(&name, None, format!("not a readable Parquet file: {err}"))
-    };
-    let reader: Box<dyn FileReader> = match source {
-        ParquetSource::File(file) => Box::new(SerializedFileReader::new(file).map_err(fail)?),
-        ParquetSource::Memory(bytes) => Box::new(SerializedFileReader::new(bytes).map_err(fail)?),
-    };
+) -> Result<impl Iterator<Item = Result<R, FormatError>> + Send, FormatError> {
+    let table = ParquetTable::open(source)
+        .map_err(|err| FormatError::new(&name, err.location(), err.message))?;
     // Columns are matched by name, so files written by other tools (DuckDB's `COPY ... TO`)
     // read too; a missing nullable column reads as null.
-    let fields = reader
-        .metadata()
-        .file_metadata()
-        .schema_descr()
-        .root_schema()
-        .get_fields()
-        .iter()
-        .map(|field| field.name().to_owned())
-        .collect::<Vec<_>>();
-    let mut positions = Vec::with_capacity(R::COLUMNS.len());
+    let mut wanted = Vec::new();
+    let mut slots = Vec::with_capacity(R::COLUMNS.len());
     for column in R::COLUMNS {
-        let position = fields.iter().position(|field| field == column.name);
+        let position = table.names().iter().position(|field| field == column.name);
         if position.is_none() && !column.nullable {
             return Err(FormatError::new(
                 &name,
@@ -1034,102 +1395,121 @@ fn read_parquet<R: Row>(
                 format!("missing column `{}`", column.name),
             ));
         }
-        positions.push(position);
+        slots.push(position.map(|at| {
+            wanted.push(at);
+            wanted.len() - 1
+        }));
     }
-    let rows = RowIter::from_file_into(reader);
-    Ok(rows.enumerate().map(move |(index, row)| {
+    let mut group = 0;
+    let mut columns: Vec<std::vec::IntoIter<Cell>> = Vec::new();
+    let mut row = 0_u64;
+    let mut failed = false;
+    Ok(std::iter::from_fn(move || {
+        if failed {
+            return None;
+        }
+        while columns
+            .first()
+            .is_none_or(|cells| cells.as_slice().is_empty())
+            && !wanted.is_empty()
+        {
+            if group == table.row_groups() {
+                return None;
+            }
+            match table.read_row_group(group, &wanted) {
+                Ok(read) => columns = read.into_iter().map(Vec::into_iter).collect(),
+                Err(err) => {
+                    failed = true;
+                    return Some(Err(FormatError::new(&name, err.location(), err.message)));
+                }
+            }
+            group += 1;
+        }
+        let mut cells: Vec<Cell> = columns
+            .iter_mut()
+            .map(|c| c.next().unwrap_or_default())
+            .collect();
+        row += 1;
         let location = |column: Option<&str>| {
+            let at = format!("row group {}, row {row}", group - 1);
             Some(match column {
-                Some(column) => format!("row {}, column `{column}`", index + 1),
-                None => format!("row {}", index + 1),
+                Some(column) => format!("{at}, column `{column}`"),
+                None => at,
             })
         };
-        let row = row.map_err(|err| FormatError::new(&name, location(None), err))?;
-        let mut cells: Vec<Option<Field>> = row
-            .into_columns()
-            .into_iter()
-            .map(|(_, field)| Some(field))
-            .collect();
         let mut values = Vec::with_capacity(R::COLUMNS.len());
-        for (column, position) in R::COLUMNS.iter().zip(&positions) {
-            let field = position
-                .and_then(|at| cells[at].take())
-                .unwrap_or(Field::Null);
-            let value = value_from_parquet(column, field)
-                .map_err(|err| FormatError::new(&name, location(Some(column.name)), err))?;
-            values.push(value);
+        for (column, slot) in R::COLUMNS.iter().zip(&slots) {
+            let cell = slot.map_or(Cell::Null, |at| std::mem::take(&mut cells[at]));
+            match value_from_cell(column, cell) {
+                Ok(value) => values.push(value),
+                Err(err) => {
+                    failed = true;
+                    return Some(Err(FormatError::new(
+                        &name,
+                        location(Some(column.name)),
+                        err,
+                    )));
+                }
+            }
         }
-        R::from_values(values).map_err(|err| FormatError::new(&name, location(None), err))
+        let row =
+            R::from_values(values).map_err(|err| FormatError::new(&name, location(None), err));
+        failed = row.is_err();
+        Some(row)
     }))
 }
 
-/// A cell of `column` from a Parquet field of any reasonable physical type.
-fn value_from_parquet(column: &Column, field: Field) -> Result<Value<'static>, String> {
-    let unexpected = |field: &Field| format!("expected {:?}, found {field:?}", column.kind);
-    let value = match (column.kind, field) {
-        (_, Field::Null) if column.nullable => Value::Null,
-        (_, Field::Null) => return Err("null in a column that cannot be null".into()),
-        (Kind::Time, Field::TimestampMicros(micros)) if micros % 1_000_000 == 0 => {
+/// A cell of `column` from a Parquet cell of any reasonable type.
+fn value_from_cell(column: &Column, cell: Cell) -> Result<Value<'static>, String> {
+    let unexpected = |cell: &Cell| {
+        format!(
+            "expected {}, found a {} value",
+            match column.kind {
+                Kind::Time => "a TIMESTAMP",
+                Kind::Text => "a STRING",
+                Kind::Float => "a DOUBLE",
+                Kind::Int => "an integer",
+                Kind::Decimal => "a DECIMAL",
+            },
+            cell.type_name()
+        )
+    };
+    let value = match (column.kind, cell) {
+        (_, Cell::Null) if column.nullable => Value::Null,
+        (_, Cell::Null) => return Err("null in a column that cannot be null".into()),
+        (Kind::Time, Cell::TimeMicros(micros)) if micros % 1_000_000 == 0 => {
             Value::Time(UtcTime(micros / 1_000_000))
         }
-        (Kind::Time, Field::TimestampMillis(millis)) if millis % 1_000 == 0 => {
-            Value::Time(UtcTime(millis / 1_000))
+        (Kind::Time, Cell::TimeMicros(micros)) => {
+            return Err(format!(
+                "{micros} µs is not on a whole second (steps start on whole seconds)"
+            ));
         }
-        (Kind::Time, Field::Str(text)) => Value::Time(
+        (Kind::Time, Cell::Text(text)) => Value::Time(
             text.parse()
                 .map_err(|err: crate::time::TimeError| err.to_string())?,
         ),
-        (Kind::Text, Field::Str(text)) => Value::Text(text.into()),
-        (Kind::Float, Field::Double(value)) => Value::Float(value),
-        (Kind::Float, Field::Float(value)) => Value::Float(f64::from(value)),
-        (Kind::Int, field) => Value::Int(match field {
-            Field::Byte(v) => v.into(),
-            Field::Short(v) => v.into(),
-            Field::Int(v) => v.into(),
-            Field::Long(v) => v.into(),
-            Field::UByte(v) => v.into(),
-            Field::UShort(v) => v.into(),
-            Field::UInt(v) => v.into(),
-            Field::ULong(v) => v.into(),
-            field => return Err(unexpected(&field)),
-        }),
-        (Kind::Decimal, Field::Decimal(decimal)) => {
-            let data = decimal.data();
-            if data.len() > 16 || decimal.scale() < 0 || decimal.scale() > 28 {
-                return Err(format!(
-                    "DECIMAL({}, {}) is wider than featgen reads (28 decimal places)",
-                    decimal.precision(),
-                    decimal.scale()
-                ));
-            }
-            let negative = data.first().is_some_and(|b| b & 0x80 != 0);
-            let mut bytes = [if negative { 0xff } else { 0 }; 16];
-            bytes[16 - data.len()..].copy_from_slice(data);
-            // Trailing zeros are dropped first so that a DECIMAL(38, 18) of any amount below
-            // 10^20 fits rust_decimal's 96-bit mantissa.
-            let (mut mantissa, mut scale) = (i128::from_be_bytes(bytes), decimal.scale() as u32);
-            while scale > 0 && mantissa % 10 == 0 {
-                mantissa /= 10;
-                scale -= 1;
-            }
-            Value::Decimal(
-                Decimal::try_from_i128_with_scale(mantissa, scale)
-                    .map_err(|_| format!("{mantissa}e-{scale} is too large for a decimal"))?,
-            )
-        }
-        (Kind::Decimal, Field::Str(text)) => Value::Decimal(
+        (Kind::Text, Cell::Text(text)) => Value::Text(text.into()),
+        (Kind::Float, Cell::Float(value)) => Value::Float(value),
+        (Kind::Int, Cell::Int(value)) => Value::Int(value),
+        // Row files' money is at the file's scale (18 for featgen's Parquet): read back
+        // without its trailing zeros, as written.
+        (Kind::Decimal, Cell::Decimal(value)) => Value::Decimal(value.normalize()),
+        (Kind::Decimal, Cell::Int(value)) => Value::Decimal(
+            Decimal::try_from_i128_with_scale(value, 0)
+                .map_err(|_| format!("{value} is too large for a decimal"))?,
+        ),
+        (Kind::Decimal, Cell::Text(text)) => Value::Decimal(
             text.parse()
                 .map_err(|_| format!("`{text}` is not a decimal number"))?,
         ),
-        (Kind::Decimal, Field::Long(v)) => Value::Decimal(v.into()),
-        (Kind::Decimal, Field::Int(v)) => Value::Decimal(v.into()),
-        (Kind::Decimal, field @ (Field::Double(_) | Field::Float(_))) => {
+        (Kind::Decimal, cell @ Cell::Float(_)) => {
             return Err(format!(
                 "{}: money must be a DECIMAL or a string, never a float (cast it to DECIMAL)",
-                unexpected(&field)
+                unexpected(&cell)
             ));
         }
-        (_, field) => return Err(unexpected(&field)),
+        (_, cell) => return Err(unexpected(&cell)),
     };
     Ok(value)
 }
@@ -1196,7 +1576,7 @@ mod tests {
         let cost = |row: &ShareRow, cost: &str, bucket: Bucket, per: Option<&str>| CostRow {
             cost_per_request: per.map(|p| p.parse().unwrap()),
             cost_if_equal_per_request: per.map(|_| "-0.000000000000000001".parse().unwrap()),
-            ..CostRow::priced(row, cost.parse().unwrap(), "USD".into(), bucket)
+            ..CostRow::priced(row.clone(), cost.parse().unwrap(), "USD".into(), bucket)
         };
         let mut rows = vec![
             cost(&share[0], "12.340", Bucket::Feature, Some("0.0000036293")),
@@ -1397,14 +1777,10 @@ mod tests {
         ];
         for (input, stored) in cases {
             let bytes = decimal_bytes(input.parse().unwrap()).unwrap();
-            let field = Field::Decimal(parquet::data_type::Decimal::from_bytes(
-                ByteArray::from(bytes.to_vec()),
-                38,
-                18,
-            ));
+            let cell = crate::columnar::decimal_cell(i128::from_be_bytes(bytes), 18).unwrap();
             let column = column("cost", Kind::Decimal, false);
             assert_eq!(
-                value_from_parquet(&column, field).unwrap(),
+                value_from_cell(&column, cell).unwrap(),
                 Value::Decimal(stored.parse().unwrap()),
                 "{input}"
             );

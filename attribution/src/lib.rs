@@ -10,6 +10,7 @@
 
 pub mod apportion;
 pub mod billing;
+mod columnar;
 pub mod cost;
 pub mod format;
 pub mod period;

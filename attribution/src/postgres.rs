@@ -439,7 +439,7 @@ mod tests {
         let base = share(0, "api", Some("create_message"), 10);
         let cost = |bucket, cost: &str, per: Option<&str>| CostRow {
             cost_per_request: per.map(|p| p.parse().unwrap()),
-            ..CostRow::priced(&base, cost.parse().unwrap(), "USD".into(), bucket)
+            ..CostRow::priced(base.clone(), cost.parse().unwrap(), "USD".into(), bucket)
         };
         let rows = vec![
             cost(

@@ -150,18 +150,18 @@ pub struct CostRow {
 impl CostRow {
     /// `share`'s fields priced at `cost` in `currency`, in `bucket`; the per-request figures
     /// unset (set them with struct update syntax).
-    pub fn priced(share: &ShareRow, cost: Decimal, currency: String, bucket: Bucket) -> CostRow {
+    pub fn priced(share: ShareRow, cost: Decimal, currency: String, bucket: Bucket) -> CostRow {
         CostRow {
             start_time: share.start_time,
             end_time: share.end_time,
-            deployment: share.deployment.clone(),
-            feature: share.feature.clone(),
-            endpoint: share.endpoint.clone(),
+            deployment: share.deployment,
+            feature: share.feature,
+            endpoint: share.endpoint,
             percentage_of_cpu: share.percentage_of_cpu,
             feature_id: share.feature_id,
-            feature_group: share.feature_group.clone(),
-            team: share.team.clone(),
-            tier: share.tier.clone(),
+            feature_group: share.feature_group,
+            team: share.team,
+            tier: share.tier,
             cpu_ns: share.cpu_ns,
             samples: share.samples,
             requests: share.requests,

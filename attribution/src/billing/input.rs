@@ -1,5 +1,5 @@
-//! Reading billing files: gzip or plain; CSV, newline-delimited JSON or a JSON array; one row at
-//! a time, with the line it came from.
+//! Reading billing files: gzip or plain; CSV, newline-delimited JSON, a JSON array or Parquet;
+//! one row at a time, with the line (or Parquet row group and row) it came from.
 
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -9,6 +9,7 @@ use rust_decimal::Decimal;
 use serde_json::{Map, Value};
 
 use super::{RowProblem, SkipReason};
+use crate::columnar::{Cell as ParquetCell, ParquetSource, ParquetTable};
 use crate::time::UtcTime;
 
 /// One billing row, whatever the file's syntax.
@@ -20,6 +21,12 @@ pub(crate) enum Row<'a> {
     },
     /// A JSON object (a line of NDJSON or an element of an array).
     Json(&'a Map<String, Value>),
+    /// Row `index` of a Parquet row group's columns, each named in `header`.
+    Parquet {
+        columns: &'a [Vec<ParquetCell>],
+        index: usize,
+        header: &'a HashMap<String, usize>,
+    },
 }
 
 /// A cell: text from CSV, a value from JSON, or nothing.
@@ -27,13 +34,14 @@ enum Cell<'a> {
     Absent,
     Text(&'a str),
     Json(&'a Value),
+    Parquet(&'a ParquetCell),
 }
 
 impl<'a> Row<'a> {
     /// Whether the row has the column at all (a CSV header, or a JSON key).
     pub(crate) fn has(&self, column: &str) -> bool {
         match self {
-            Row::Csv { header, .. } => header.contains_key(column),
+            Row::Csv { header, .. } | Row::Parquet { header, .. } => header.contains_key(column),
             Row::Json(object) => object.contains_key(column),
         }
     }
@@ -41,7 +49,7 @@ impl<'a> Row<'a> {
     /// The column names of the row, for messages.
     pub(crate) fn columns(&self) -> Vec<&str> {
         match self {
-            Row::Csv { header, .. } => {
+            Row::Csv { header, .. } | Row::Parquet { header, .. } => {
                 let mut names: Vec<(&usize, &str)> = header
                     .iter()
                     .map(|(name, at)| (at, name.as_str()))
@@ -62,6 +70,14 @@ impl<'a> Row<'a> {
                 }
             }
             Row::Json(object) => object.get(column).map_or(Cell::Absent, Cell::Json),
+            Row::Parquet {
+                columns,
+                index,
+                header,
+            } => match header.get(column) {
+                Some(&at) => Cell::Parquet(&columns[at][*index]),
+                None => Cell::Absent,
+            },
         }
     }
 
@@ -73,6 +89,13 @@ impl<'a> Row<'a> {
             Cell::Text(text) => text,
             Cell::Json(Value::String(text)) => text.as_str(),
             Cell::Json(other) => return Some(Cow::Owned(other.to_string())),
+            Cell::Parquet(ParquetCell::Null) => return None,
+            Cell::Parquet(ParquetCell::Text(text)) => text.as_str(),
+            Cell::Parquet(ParquetCell::Json(value)) => return Some(Cow::Owned(value.to_string())),
+            Cell::Parquet(ParquetCell::TimeMicros(micros)) => {
+                return Some(Cow::Owned(format!("{micros} µs since 1970")));
+            }
+            Cell::Parquet(other) => return Some(Cow::Owned(parquet_scalar_text(other))),
         }
         .trim();
         (!text.is_empty() && text != "NULL" && text != "null").then_some(Cow::Borrowed(text))
@@ -87,6 +110,28 @@ impl<'a> Row<'a> {
                     return Ok(Some(Decimal::from(integer)));
                 }
                 number.as_f64().map(|float| Cow::Owned(float.to_string()))
+            }
+            Cell::Parquet(ParquetCell::Decimal(value)) => return Ok(Some(*value)),
+            Cell::Parquet(ParquetCell::Int(value)) => {
+                return Decimal::try_from_i128_with_scale(*value, 0)
+                    .map(Some)
+                    .map_err(|_| RowProblem {
+                        reason: SkipReason::UnparsableNumber,
+                        column: column.to_owned(),
+                        detail: format!("{value} is too large for a decimal"),
+                    });
+            }
+            Cell::Parquet(
+                cell @ (ParquetCell::Bool(_) | ParquetCell::TimeMicros(_) | ParquetCell::Json(_)),
+            ) => {
+                return Err(RowProblem {
+                    reason: SkipReason::UnparsableNumber,
+                    column: column.to_owned(),
+                    detail: format!(
+                        "a Parquet {} value is not an amount (store the column as DECIMAL, a number or a STRING)",
+                        cell.type_name()
+                    ),
+                });
             }
             _ => self.text(column),
         };
@@ -103,6 +148,34 @@ impl<'a> Row<'a> {
 
     /// A time (see [`UtcTime`]'s accepted forms).
     pub(crate) fn time(&self, column: &str) -> Result<Option<UtcTime>, RowProblem> {
+        let problem = |detail: String| RowProblem {
+            reason: SkipReason::UnparsableTime,
+            column: column.to_owned(),
+            detail,
+        };
+        match self.cell(column) {
+            Cell::Parquet(ParquetCell::TimeMicros(micros)) if micros % 1_000_000 == 0 => {
+                return Ok(Some(UtcTime(micros / 1_000_000)));
+            }
+            Cell::Parquet(ParquetCell::TimeMicros(micros)) => {
+                return Err(problem(format!(
+                    "{micros} µs since 1970 is not on a whole second"
+                )));
+            }
+            Cell::Parquet(
+                cell @ (ParquetCell::Bool(_)
+                | ParquetCell::Int(_)
+                | ParquetCell::Float(_)
+                | ParquetCell::Decimal(_)
+                | ParquetCell::Json(_)),
+            ) => {
+                return Err(problem(format!(
+                    "a Parquet {} value is not a time (store the column as TIMESTAMP or a STRING)",
+                    cell.type_name()
+                )));
+            }
+            _ => {}
+        }
         let Some(text) = self.text(column) else {
             return Ok(None);
         };
@@ -128,8 +201,30 @@ impl<'a> Row<'a> {
                         detail: format!("not JSON: {err}"),
                     })
             }
-            Cell::Json(Value::Null) | Cell::Absent => Ok(None),
-            Cell::Json(value) => Ok(Some(Cow::Borrowed(value))),
+            Cell::Json(Value::Null) | Cell::Absent | Cell::Parquet(ParquetCell::Null) => Ok(None),
+            Cell::Json(value) | Cell::Parquet(ParquetCell::Json(value)) => {
+                Ok(Some(Cow::Borrowed(value)))
+            }
+            Cell::Parquet(ParquetCell::Text(_)) => {
+                let Some(text) = self.text(column) else {
+                    return Ok(None);
+                };
+                serde_json::from_str(&text)
+                    .map(|value| Some(Cow::Owned(value)))
+                    .map_err(|err| RowProblem {
+                        reason: SkipReason::InvalidJson,
+                        column: column.to_owned(),
+                        detail: format!("not JSON: {err}"),
+                    })
+            }
+            Cell::Parquet(cell) => Err(RowProblem {
+                reason: SkipReason::InvalidJson,
+                column: column.to_owned(),
+                detail: format!(
+                    "a Parquet {} value is not JSON (store the column as a STRING of JSON, a STRUCT, LIST or MAP)",
+                    cell.type_name()
+                ),
+            }),
         }
     }
 
@@ -138,30 +233,72 @@ impl<'a> Row<'a> {
     pub(crate) fn record_values(&self) -> Option<Vec<&str>> {
         match self {
             Row::Csv { record, .. } => Some(record.iter().map(str::trim).collect()),
-            Row::Json(_) => None,
+            Row::Json(_) | Row::Parquet { .. } => None,
+        }
+    }
+}
+
+/// The text of a Parquet scalar that is not text itself.
+fn parquet_scalar_text(cell: &ParquetCell) -> String {
+    match cell {
+        ParquetCell::Bool(value) => value.to_string(),
+        ParquetCell::Int(value) => value.to_string(),
+        ParquetCell::Float(value) => value.to_string(),
+        ParquetCell::Decimal(value) => value.to_string(),
+        other => format!("{other:?}"),
+    }
+}
+
+/// Where a row is in its file.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Position {
+    /// The 1-based line (JSON array: element; Parquet: row of the file).
+    pub line: u64,
+    /// The 0-based Parquet row group.
+    pub row_group: Option<u32>,
+}
+
+impl Position {
+    fn line(line: u64) -> Position {
+        Position {
+            line,
+            row_group: None,
         }
     }
 }
 
 /// Why a file could not be read at all (not a row's problem).
 pub(crate) struct ReadError {
-    /// The 1-based line, when known.
+    /// The 1-based line (Parquet: row), when known.
     pub line: Option<u64>,
+    /// The Parquet row group, when known.
+    pub row_group: Option<u32>,
+    /// The column, when one is at fault.
+    pub column: Option<String>,
     /// What went wrong.
     pub message: String,
 }
 
+impl ReadError {
+    fn at(line: Option<u64>, message: String) -> ReadError {
+        ReadError {
+            line,
+            row_group: None,
+            column: None,
+            message,
+        }
+    }
+}
+
 /// Calls `visit` with every row of `source` and its 1-based line (for a JSON array: the
-/// element's 1-based index). Gzip is recognized by its magic bytes; JSON by a first non-blank
-/// byte `{` (NDJSON) or `[` (an array); anything else is CSV with a header line.
+/// element's 1-based index; Parquet: the row group and the row of the file). Gzip is recognized
+/// by its magic bytes; Parquet by `PAR1`; JSON by a first non-blank byte `{` (NDJSON) or `[`
+/// (an array); anything else is CSV with a header line.
 pub(crate) fn for_each_row<E: From<ReadError>>(
     source: impl Read,
-    mut visit: impl FnMut(u64, &Row) -> Result<(), E>,
+    mut visit: impl FnMut(Position, &Row) -> Result<(), E>,
 ) -> Result<(), E> {
-    let io_error = |err: std::io::Error| ReadError {
-        line: None,
-        message: err.to_string(),
-    };
+    let io_error = |err: std::io::Error| ReadError::at(None, err.to_string());
     let mut buffered = BufReader::with_capacity(1 << 16, source);
     let gzip = buffered
         .fill_buf()
@@ -175,6 +312,13 @@ pub(crate) fn for_each_row<E: From<ReadError>>(
     } else {
         Box::new(buffered)
     };
+    if source.fill_buf().map_err(io_error)?.starts_with(b"PAR1") {
+        // The footer is at the end: the file is read whole (a billing export is a small
+        // fraction of the share rows).
+        let mut bytes = Vec::new();
+        source.read_to_end(&mut bytes).map_err(io_error)?;
+        return for_each_parquet_row(bytes::Bytes::from(bytes), visit);
+    }
     let first = loop {
         let bytes = source.fill_buf().map_err(io_error)?;
         match bytes.iter().position(|b| !b.is_ascii_whitespace()) {
@@ -189,9 +333,8 @@ pub(crate) fn for_each_row<E: From<ReadError>>(
     match first {
         None => Ok(()),
         Some(b'[') => {
-            let value: Value = serde_json::from_reader(source).map_err(|err| ReadError {
-                line: Some(err.line() as u64),
-                message: format!("invalid JSON: {err}"),
+            let value: Value = serde_json::from_reader(source).map_err(|err| {
+                ReadError::at(Some(err.line() as u64), format!("invalid JSON: {err}"))
             })?;
             let Value::Array(rows) = value else {
                 unreachable!("a document starting with `[` is an array")
@@ -200,7 +343,7 @@ pub(crate) fn for_each_row<E: From<ReadError>>(
                 let Value::Object(object) = row else {
                     return Err(not_an_object(index as u64 + 1).into());
                 };
-                visit(index as u64 + 1, &Row::Json(object))?;
+                visit(Position::line(index as u64 + 1), &Row::Json(object))?;
             }
             Ok(())
         }
@@ -216,21 +359,21 @@ pub(crate) fn for_each_row<E: From<ReadError>>(
                 if line.trim().is_empty() {
                     continue;
                 }
-                let object: Map<String, Value> =
-                    serde_json::from_str(&line).map_err(|err| ReadError {
-                        line: Some(number),
-                        message: format!("not a JSON object: {err}"),
-                    })?;
-                visit(number, &Row::Json(&object))?;
+                let object: Map<String, Value> = serde_json::from_str(&line).map_err(|err| {
+                    ReadError::at(Some(number), format!("not a JSON object: {err}"))
+                })?;
+                visit(Position::line(number), &Row::Json(&object))?;
             }
         }
         Some(_) => {
             let mut reader = csv::ReaderBuilder::new()
                 .trim(csv::Trim::Headers)
                 .from_reader(source);
-            let csv_error = |err: csv::Error| ReadError {
-                line: err.position().map(csv::Position::line),
-                message: format!("invalid CSV: {err}"),
+            let csv_error = |err: csv::Error| {
+                ReadError::at(
+                    err.position().map(csv::Position::line),
+                    format!("invalid CSV: {err}"),
+                )
             };
             let header: HashMap<String, usize> = reader
                 .headers()
@@ -243,7 +386,7 @@ pub(crate) fn for_each_row<E: From<ReadError>>(
             while reader.read_record(&mut record).map_err(csv_error)? {
                 let line = record.position().map_or(0, csv::Position::line);
                 visit(
-                    line,
+                    Position::line(line),
                     &Row::Csv {
                         record: &record,
                         header: &header,
@@ -256,8 +399,48 @@ pub(crate) fn for_each_row<E: From<ReadError>>(
 }
 
 fn not_an_object(index: u64) -> ReadError {
-    ReadError {
-        line: Some(index),
-        message: "array element is not a JSON object".into(),
+    ReadError::at(Some(index), "array element is not a JSON object".into())
+}
+
+/// Visits the rows of a Parquet file, decoded a row group at a time by columns.
+fn for_each_parquet_row<E: From<ReadError>>(
+    bytes: bytes::Bytes,
+    mut visit: impl FnMut(Position, &Row) -> Result<(), E>,
+) -> Result<(), E> {
+    let located = |err: crate::columnar::ColumnarError| ReadError {
+        line: err.row,
+        // The format counts row groups in an i32: the index fits.
+        row_group: err.row_group.map(|group| group as u32),
+        column: err.column,
+        message: err.message,
+    };
+    let table = ParquetTable::open(ParquetSource::Memory(bytes)).map_err(located)?;
+    let header: HashMap<String, usize> = table
+        .names()
+        .iter()
+        .enumerate()
+        .map(|(at, name)| (name.clone(), at))
+        .collect();
+    let every: Vec<usize> = (0..table.names().len()).collect();
+    let mut line = 0;
+    for group in 0..table.row_groups() {
+        let columns = table.read_row_group(group, &every).map_err(located)?;
+        let rows = columns.first().map_or(0, Vec::len);
+        for index in 0..rows {
+            line += 1;
+            let at = Position {
+                line,
+                row_group: Some(group as u32),
+            };
+            visit(
+                at,
+                &Row::Parquet {
+                    columns: &columns,
+                    index,
+                    header: &header,
+                },
+            )?;
+        }
     }
+    Ok(())
 }

@@ -3,7 +3,8 @@
 //! Four formats, each in its own module, are detected from their columns (or forced): the source
 //! article's rows ([`article`]), FOCUS 1.0 to 1.2 ([`focus`]), the GCP detailed export with GKE
 //! cost allocation ([`gcp`]) and AWS CUR 2.0 with split cost allocation data ([`aws`]). Files are
-//! CSV, newline-delimited JSON or a JSON array, gzip or not. A row whose charge period covers
+//! CSV, newline-delimited JSON, a JSON array or Parquet (flat columns by the column readers, nested
+//! ones as JSON), gzip or not. A row whose charge period covers
 //! several steps (a daily row) is spread over them in proportion to the seconds it overlaps each,
 //! by the exact rule of [`crate::apportion`], so the parts sum to the row. A row that names no
 //! deployment lands in an unallocated slice (`deployment` empty, or GKE's `kube:*` name).
@@ -320,8 +321,11 @@ pub struct SkipCount {
 pub struct BillingError {
     /// The file.
     pub file: PathBuf,
-    /// The 1-based line (for a JSON array, the element), when the problem has one.
+    /// The 1-based line (for a JSON array, the element; for Parquet, the row of the file), when
+    /// the problem has one.
     pub line: Option<u64>,
+    /// The 0-based Parquet row group, for Parquet files.
+    pub row_group: Option<u32>,
     /// The column at fault, when there is one.
     pub column: Option<String>,
     /// What is wrong.
@@ -332,10 +336,7 @@ pub struct BillingError {
 
 impl fmt::Display for BillingError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.file.display())?;
-        if let Some(line) = self.line {
-            write!(f, ":{line}")?;
-        }
+        write!(f, "{}", place(&self.file, self.line, self.row_group))?;
         if let Some(column) = &self.column {
             write!(f, ": column `{column}`")?;
         }
@@ -344,6 +345,16 @@ impl fmt::Display for BillingError {
 }
 
 impl std::error::Error for BillingError {}
+
+/// `file:line`, or `file: row group G, row N` for Parquet.
+fn place(file: &Path, line: Option<u64>, row_group: Option<u32>) -> String {
+    match (line, row_group) {
+        (Some(row), Some(group)) => format!("{}: row group {group}, row {row}", file.display()),
+        (None, Some(group)) => format!("{}: row group {group}", file.display()),
+        (Some(line), None) => format!("{}:{line}", file.display()),
+        (None, None) => file.display().to_string(),
+    }
+}
 
 /// The key of a billed slice: output order is (start, deployment, currency).
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -442,6 +453,7 @@ impl Bill {
 struct RowAt {
     file: usize,
     line: u64,
+    row_group: Option<u32>,
 }
 
 /// Reads billing files one after the other into a [`Bill`].
@@ -478,6 +490,7 @@ impl BillReader {
         let file = std::fs::File::open(path).map_err(|err| BillingError {
             file: path.to_owned(),
             line: None,
+            row_group: None,
             column: None,
             problem: format!("cannot open: {err}"),
             fix: "give the path of a readable billing export".into(),
@@ -490,8 +503,12 @@ impl BillReader {
         let file = self.files.len();
         self.files.push(path.to_owned());
         let mut format: Option<(BillingFormat, Box<dyn FormatReader>)> = None;
-        let result = input::for_each_row(source, |line, row| -> Result<(), Located> {
-            let at = RowAt { file, line };
+        let result = input::for_each_row(source, |position, row| -> Result<(), Located> {
+            let at = RowAt {
+                file,
+                line: position.line,
+                row_group: position.row_group,
+            };
             let (file_format, reader) = match &mut format {
                 Some((file_format, reader)) => {
                     self.check_same_format(*file_format, row, at)?;
@@ -543,9 +560,10 @@ impl BillReader {
             Located::Read(read) => BillingError {
                 file: path.to_owned(),
                 line: read.line,
-                column: None,
+                row_group: read.row_group,
+                column: read.column,
                 problem: read.message,
-                fix: "give a well-formed CSV (with a header line), NDJSON or JSON array file, gzip or not".into(),
+                fix: "give a well-formed CSV (with a header line), NDJSON, JSON array or Parquet file, gzip or not".into(),
             },
         })
     }
@@ -583,6 +601,7 @@ impl BillReader {
             return Err(BillingError {
                 file: self.files.first().cloned().unwrap_or_default(),
                 line: None,
+                row_group: None,
                 column: None,
                 problem: format!(
                     "{skipped} billing rows cannot be read (more than --max-skipped {}): {}",
@@ -605,10 +624,15 @@ impl BillReader {
         BillingError {
             file: self.files[at.file].clone(),
             line: Some(at.line),
+            row_group: at.row_group,
             column,
             problem,
             fix,
         }
+    }
+
+    fn place(&self, at: RowAt) -> String {
+        place(&self.files[at.file], Some(at.line), at.row_group)
     }
 
     fn check_same_format(
@@ -644,9 +668,8 @@ impl BillReader {
 
     fn skip(&mut self, problem: RowProblem, at: RowAt) {
         let located = format!(
-            "{}:{}: column `{}`: {}",
-            self.files[at.file].display(),
-            at.line,
+            "{}: column `{}`: {}",
+            self.place(at),
             problem.column,
             problem.detail
         );
@@ -734,10 +757,9 @@ impl BillReader {
                         at,
                         Some(currency_column.into()),
                         format!(
-                            "the currency changes within the deployment-hour {start} of `{deployment}`: {} here, {currency} at {}:{}",
+                            "the currency changes within the deployment-hour {start} of `{deployment}`: {} here, {currency} at {}",
                             charge.currency,
-                            self.files[first_at.file].display(),
-                            first_at.line
+                            self.place(first_at)
                         ),
                         "give each deployment's charges in one currency (one export per billing account)".into(),
                     ));

@@ -15,7 +15,7 @@ use featgen_attribution::billing::{
     BillReader, BillingFormat, BillingOptions, CostColumn, DeploymentKey,
 };
 use featgen_attribution::cost::{CostError, Reconciliation, allocate, sort_shares};
-use featgen_attribution::format::{self, Format};
+use featgen_attribution::format::{self, Format, RowWriter};
 use featgen_attribution::postgres;
 use featgen_attribution::time::HOUR;
 use featgen_attribution::{CostRow, ShareRow};
@@ -49,7 +49,7 @@ pub struct CostArgs {
     /// Instead of --shares: the CPU shares computed here, as `featgen shares` computes them.
     #[command(flatten)]
     pub source: ShareSourceArgs,
-    /// Billing export (CSV, NDJSON or a JSON array, gzip or not); repeatable.
+    /// Billing export (CSV, NDJSON, a JSON array or Parquet, gzip or not); repeatable.
     #[arg(long, value_name = "FILE", required = true, num_args = 1..)]
     pub billing: Vec<PathBuf>,
     /// Billing format: article, focus, gcp, aws [default: detected from each file's columns].
@@ -174,19 +174,42 @@ fn price(args: &CostArgs, computed: Option<Vec<ShareRow>>) -> Result<Reconciliat
     if let Some(path) = &args.billing_hourly_out {
         bill.write_hourly_csv(path).map_err(|err| err.to_string())?;
     }
-    // The format module writes from a slice, so the priced rows are held until written. The
-    // share rows stream when the files come in (start_time, deployment) order, as `featgen
-    // shares` writes them; otherwise they are read again, whole, and sorted.
+    // The share rows stream when the files come in (start_time, deployment) order, as `featgen
+    // shares` writes them, and each (step, deployment)'s cost rows are written as soon as it is
+    // priced; otherwise the rows are read again, whole, and sorted. Only `--postgres` keeps the rows,
+    // for PostgreSQL's one transaction.
+    let out_format = args
+        .format
+        .or_else(|| args.out.as_deref().and_then(Format::from_path))
+        .unwrap_or(Format::Ndjson);
+    let write_out = args.postgres.is_none() || args.out.is_some();
+    let new_writer = || -> Result<Option<RowWriter<CostRow>>, String> {
+        write_out
+            .then(|| RowWriter::create(out_format, args.out.as_deref()))
+            .transpose()
+            .map_err(|err| err.to_string())
+    };
     let mut rows: Vec<CostRow> = Vec::new();
+    let mut writer = new_writer()?;
+    let keep = args.postgres.is_some();
+    let emit = |writer: &mut Option<RowWriter<CostRow>>, rows: &mut Vec<CostRow>, row: CostRow| {
+        match writer {
+            Some(writer) => {
+                if keep {
+                    rows.push(row.clone());
+                }
+                writer.write(row).map_err(std::io::Error::other)
+            }
+            None => {
+                rows.push(row);
+                Ok(())
+            }
+        }
+    };
     let streamed = match computed {
-        // In (start_time, deployment) order, as `featgen shares` writes them.
-        Some(shares) => allocate(&bill, shares, |row| {
-            rows.push(row);
-            Ok(())
-        }),
+        Some(shares) => allocate(&bill, shares, |row| emit(&mut writer, &mut rows, row)),
         None => allocate(&bill, share_stream(&args.shares, &read_error), |row| {
-            rows.push(row);
-            Ok(())
+            emit(&mut writer, &mut rows, row)
         }),
     };
     if let Some(err) = read_error.take() {
@@ -195,23 +218,18 @@ fn price(args: &CostArgs, computed: Option<Vec<ShareRow>>) -> Result<Reconciliat
     let summary = match streamed {
         Err(CostError::Unsorted { .. }) => {
             rows.clear();
+            // A new writer; the old one's temporary file goes with it.
+            writer = new_writer()?;
             let mut shares: Vec<ShareRow> = share_stream(&args.shares, &read_error).collect();
             if let Some(err) = read_error.take() {
                 return Err(err);
             }
             sort_shares(&mut shares);
-            allocate(&bill, shares, |row| {
-                rows.push(row);
-                Ok(())
-            })
+            allocate(&bill, shares, |row| emit(&mut writer, &mut rows, row))
         }
         other => other,
     }
     .map_err(|err| err.to_string())?;
-    let out_format = args
-        .format
-        .or_else(|| args.out.as_deref().and_then(Format::from_path))
-        .unwrap_or(Format::Ndjson);
     if let Some(conninfo) = &args.postgres {
         let options = postgres::PgOptions {
             ca_file: args.ca_file.clone(),
@@ -222,15 +240,14 @@ fn price(args: &CostArgs, computed: Option<Vec<ShareRow>>) -> Result<Reconciliat
             report.slices, report.deleted, report.inserted
         );
     }
-    if args.postgres.is_none() || args.out.is_some() {
-        format::write_rows(&rows, out_format, args.out.as_deref())
-            .map_err(|err| err.to_string())?;
+    if let Some(writer) = writer {
+        writer.finish().map_err(|err| err.to_string())?;
     }
     Ok(summary)
 }
 
-/// The share rows of `paths`, file after file; the first read error ends them and is kept in
-/// `error`.
+/// The share rows of `paths`, merged in (start_time, deployment) order; the first read error
+/// ends them and is kept in `error`.
 fn share_stream<'a>(
     paths: &'a [PathBuf],
     error: &'a RefCell<Option<String>>,
@@ -238,18 +255,9 @@ fn share_stream<'a>(
     let keep = move |err: String| {
         error.borrow_mut().get_or_insert(err);
     };
-    paths
-        .iter()
-        .take_while(move |_| error.borrow().is_none())
-        .flat_map(
-            move |path| match format::read_rows::<ShareRow>(path, None) {
-                Ok(rows) => Some(rows),
-                Err(err) => {
-                    keep(err.to_string());
-                    None
-                }
-            },
-        )
+    format::read_merged::<ShareRow>(paths, None)
+        .map_err(|err| keep(err.to_string()))
+        .into_iter()
         .flatten()
         .map_while(move |row| row.map_err(|err| keep(err.to_string())).ok())
 }
