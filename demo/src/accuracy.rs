@@ -39,11 +39,6 @@ pub struct Measured {
 /// The three endpoints: (CPU per request, I/O wait per request), in microseconds.
 const SHAPES: [(u64, u64); 3] = [(2_000, 6_000), (600, 45_000), (200, 3_000)];
 
-/// One request of each endpoint starts every tick: 2.8 ms of CPU per 2 ms keeps the two workers
-/// about 70% busy, so that 60 s at 100 Hz gives about 8,400 samples, a standard error near half a
-/// point for the largest share (a 1-point bound needs that many).
-const TICK: Duration = Duration::from_millis(2);
-
 #[route(POST, "/accuracy/send", feature = Messaging, endpoint = "messages.send")]
 async fn send(cpu: Duration, wait: Duration) {
     work_then_wait(cpu, wait).await;
@@ -129,7 +124,7 @@ pub fn run(duration: Duration, hz: u32, profiles: &Path) -> Result<Vec<Measured>
     let counters: [[Arc<AtomicU64>; 3]; 3] = Default::default();
     runtime.block_on(async {
         let deadline = Instant::now() + duration;
-        let mut tick = tokio::time::interval(TICK);
+        let mut tick = tokio::time::interval(Duration::from_millis(4));
         let mut tasks = tokio::task::JoinSet::new();
         let mut n: u64 = 0;
         while Instant::now() < deadline {

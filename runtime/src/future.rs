@@ -75,6 +75,10 @@ impl<F> Routed<F> {
 
     /// The route and the pinned wrapped value, for wrappers that poll something other than a
     /// future (response bodies) under the route.
+    #[cfg_attr(
+        not(any(feature = "axum", feature = "actix-web")),
+        allow(dead_code, reason = "only the framework adapters poll bodies")
+    )]
     #[inline]
     pub(crate) fn project(self: Pin<&mut Self>) -> (&'static Route, Pin<&mut F>) {
         let (route, _, inner) = self.project_counts();

@@ -152,9 +152,11 @@ fn an_untrusted_server_fails_the_handshake_counted_without_blocking() {
     assert!(during.sinks[0].profiles_pending <= 4, "{during:#?}");
     let stopping = Instant::now();
     let stats = profiler.stop();
+    // Not a speed check: stop must end at its shutdown timeout (500 ms) whatever the server
+    // does; the generous bound only tells a hang from a slow, loaded machine.
     assert!(
-        stopping.elapsed() < Duration::from_secs(2),
-        "stop took {:?}",
+        stopping.elapsed() < Duration::from_secs(30),
+        "stop took {:?}: it waited on the server instead of its shutdown timeout",
         stopping.elapsed()
     );
     assert_conserved(&stats);
