@@ -2,44 +2,21 @@
 //! the same rows and the same reconciliation as `featgen cost --shares` over the file that
 //! `featgen shares` writes from the same directory.
 
+mod common;
 #[path = "../../attribution/tests/support/mod.rs"]
 mod support;
 
+use common::{T0, featgen, stderr, write_messaging_registry};
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 use support::Builder;
-
-/// 2025-06-12 15:00:00 UTC, the hour the article's bill prices.
-const T0: i64 = 1_749_740_400;
-
-fn featgen(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_featgen"))
-        .current_dir(dir)
-        .args(args)
-        .output()
-        .unwrap()
-}
-
-fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
-}
 
 /// A registry with `messaging`, the article's bill, and profiles of two billed deployments
 /// (three pods) in its hour: a known feature, an unknown one and unattributed CPU.
 fn setup() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path();
-    std::fs::create_dir_all(root.join("registry")).unwrap();
-    std::fs::write(
-        root.join("registry/features.yaml"),
-        "- feature: messaging\n  team: msgs-team\n  tier: S\n  feature_group: chat\n",
-    )
-    .unwrap();
-    std::fs::write(
-        root.join("registry/featgen.lock"),
-        "version = 1\n\n[features]\nmessaging = 1\n",
-    )
-    .unwrap();
+    write_messaging_registry(root);
     std::fs::copy(
         Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("../attribution/tests/fixtures/billing/article.csv"),

@@ -1,43 +1,18 @@
 //! `featgen shares` as users run it: output formats, warnings and exit codes.
 
+mod common;
 #[path = "../../attribution/tests/support/mod.rs"]
 mod support;
 
+use common::{T0, featgen, stderr, write_messaging_registry};
 use featgen_attribution::ShareRow;
-use std::path::Path;
-use std::process::{Command, Output};
 use support::Builder;
-
-/// 2025-06-12 15:00:00 UTC.
-const T0: i64 = 1_749_740_400;
-
-fn featgen(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_featgen"))
-        .current_dir(dir)
-        .args(args)
-        .output()
-        .unwrap()
-}
-
-fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
-}
 
 /// A registry with `messaging` (id 1), and two profiles of one deployment in the hour at T0.
 fn setup() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path();
-    std::fs::create_dir_all(root.join("registry")).unwrap();
-    std::fs::write(
-        root.join("registry/features.yaml"),
-        "- feature: messaging\n  team: msgs-team\n  tier: S\n  feature_group: chat\n",
-    )
-    .unwrap();
-    std::fs::write(
-        root.join("registry/featgen.lock"),
-        "version = 1\n\n[features]\nmessaging = 1\n",
-    )
-    .unwrap();
+    write_messaging_registry(root);
     for (index, pod) in ["pod-a", "pod-b"].iter().enumerate() {
         let mut profile = Builder::cpu((T0 + 10 * index as i64) * 1_000_000_000, 10_000_000_000);
         let series = [
