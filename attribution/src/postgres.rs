@@ -1,8 +1,9 @@
 //! Rows into PostgreSQL: `fact_cpu_share` and `fact_feature_cost`, idempotently.
 //!
-//! [`write_rows`] runs one transaction that deletes exactly the (`start_time`, `deployment`)
-//! slices present in the rows and then copies the rows in (`COPY ... FROM STDIN`, the fastest
-//! load PostgreSQL has): re-running an hour replaces it, and nothing else in the table changes.
+//! A [`PgWriter`] streams rows into one transaction that deletes exactly the (`start_time`,
+//! `deployment`) slices present in the rows, each as it is first seen, and copies the rows in
+//! by batches (`COPY ... FROM STDIN`, the fastest load PostgreSQL has): re-running an hour
+//! replaces it, nothing else in the table changes, and memory holds one batch, not the rows.
 //! If anything fails the transaction rolls back and the table is as it was.
 //!
 //! The connection string is libpq's, as a URL (`postgres://user@host/db?sslmode=require`) or
@@ -10,15 +11,16 @@
 //! Mozilla's roots plus an optional CA file) when the server offers it, and require it with
 //! `sslmode=require`; Unix sockets never use TLS. Passwords never appear in errors.
 
-use std::collections::BTreeSet;
+use std::collections::HashSet;
 use std::fmt::{self, Write as _};
-use std::io::{BufWriter, Write};
+use std::io::Write;
+use std::marker::PhantomData;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use postgres::config::Host;
-use postgres::{Client, Config};
+use postgres::{Client, Config, Transaction};
 
 use crate::format::{Row, Value};
 use crate::time::UtcTime;
@@ -39,6 +41,10 @@ pub struct PgReport {
     pub deleted: u64,
     /// Rows inserted.
     pub inserted: u64,
+    /// `COPY` statements sent (one per batch).
+    pub batches: u64,
+    /// The most rows held in memory at once (at most one batch).
+    pub most_rows_held: usize,
 }
 
 /// Why rows could not be written.
@@ -173,78 +179,177 @@ fn push_copy_value(out: &mut String, value: &Value<'_>) {
     }
 }
 
-/// Writes `rows` into `R::TABLE` (`fact_cpu_share` or `fact_feature_cost`) in one transaction
-/// that first deletes every row of the (step, deployment) slices present in `rows`.
-pub fn write_rows<R: Row>(client: &mut Client, rows: &[R]) -> Result<PgReport, PgError> {
-    let fail = |what: &str, err: postgres::Error| PgError {
-        target: R::TABLE.to_owned(),
-        message: format!("{what}: {}", error_text(&err)),
-    };
-    let slices: BTreeSet<(UtcTime, &str)> = rows.iter().map(Row::slice).collect();
-    let starts: Vec<SystemTime> = slices
-        .iter()
-        .map(|&(start, _)| {
-            let offset = Duration::from_secs(start.unix().unsigned_abs());
-            if start.unix() >= 0 {
-                SystemTime::UNIX_EPOCH + offset
-            } else {
-                SystemTime::UNIX_EPOCH - offset
-            }
-        })
-        .collect();
-    let deployments: Vec<&str> = slices.iter().map(|&(_, deployment)| deployment).collect();
+/// Rows held in memory by a [`PgWriter`] before they are sent: one batch.
+pub const BATCH_ROWS: usize = 16_384;
 
-    let mut transaction = client
-        .transaction()
-        .map_err(|err| fail("cannot begin", err))?;
-    let deleted = transaction
-        .execute(
-            &format!(
-                "DELETE FROM {table} AS t USING unnest($1::timestamptz[], $2::text[]) AS s (start_time, deployment) \
-                 WHERE t.start_time = s.start_time AND t.deployment = s.deployment",
-                table = R::TABLE
-            ),
-            &[&starts, &deployments],
-        )
-        .map_err(|err| fail("cannot delete the slices being replaced", err))?;
-    let columns: Vec<&str> = R::COLUMNS.iter().map(|column| column.name).collect();
-    let copy = format!(
-        "COPY {} ({}) FROM STDIN (FORMAT text)",
-        R::TABLE,
-        columns.join(", ")
-    );
-    let writer = transaction
-        .copy_in(&copy)
-        .map_err(|err| fail("cannot start COPY", err))?;
-    let mut writer = BufWriter::with_capacity(1 << 16, writer);
-    let mut line = String::new();
-    for row in rows {
-        line.clear();
+/// Streams rows into `R::TABLE` (`fact_cpu_share` or `fact_feature_cost`) in one transaction,
+/// replacing exactly the (step, deployment) slices written.
+///
+/// Rows are encoded as `COPY ... (FORMAT text)` lines into a batch of at most `batch_rows`
+/// rows; a full batch is sent as one `COPY ... FROM STDIN`, preceded by one `DELETE` of the
+/// slices first seen in that batch (so a slice is emptied before any of its rows arrive, and
+/// never again). Memory is one batch plus the keys of the slices seen, whatever the number of
+/// rows. Nothing is visible until [`PgWriter::finish`] commits; dropping the writer unfinished,
+/// or any error, rolls the whole transaction back.
+pub struct PgWriter<'c, R: Row> {
+    transaction: Transaction<'c>,
+    batch_rows: usize,
+    /// Every slice seen in this transaction (already deleted or about to be).
+    seen: HashSet<(UtcTime, String)>,
+    /// The previous row's slice: rows come grouped by slice, so most need no lookup.
+    previous: Option<(UtcTime, String)>,
+    /// Slices first seen in the batch being built, deleted before it is copied.
+    new_starts: Vec<SystemTime>,
+    new_deployments: Vec<String>,
+    /// The batch being built, as COPY text, and its row count.
+    batch: String,
+    batch_len: usize,
+    report: PgReport,
+    rows: PhantomData<fn(&R)>,
+}
+
+impl<'c, R: Row> PgWriter<'c, R> {
+    /// Begins the transaction on `client`, with batches of [`BATCH_ROWS`] rows.
+    pub fn begin(client: &'c mut Client) -> Result<PgWriter<'c, R>, PgError> {
+        PgWriter::with_batch_rows(client, BATCH_ROWS)
+    }
+
+    /// Begins the transaction on `client`, with batches of `batch_rows` rows (at least 1).
+    pub fn with_batch_rows(
+        client: &'c mut Client,
+        batch_rows: usize,
+    ) -> Result<PgWriter<'c, R>, PgError> {
+        let transaction = client
+            .transaction()
+            .map_err(|err| table_error::<R>("cannot begin", &err))?;
+        Ok(PgWriter {
+            transaction,
+            batch_rows: batch_rows.max(1),
+            seen: HashSet::new(),
+            previous: None,
+            new_starts: Vec::new(),
+            new_deployments: Vec::new(),
+            batch: String::new(),
+            batch_len: 0,
+            report: PgReport::default(),
+            rows: PhantomData,
+        })
+    }
+
+    /// Adds `row`; sends the batch when it is full.
+    pub fn write(&mut self, row: &R) -> Result<(), PgError> {
+        let (start, deployment) = row.slice();
+        let same =
+            matches!(&self.previous, Some((time, name)) if *time == start && name == deployment);
+        if !same {
+            if self.seen.insert((start, deployment.to_owned())) {
+                self.new_starts.push(system_time(start));
+                self.new_deployments.push(deployment.to_owned());
+            }
+            self.previous = Some((start, deployment.to_owned()));
+        }
         for index in 0..R::COLUMNS.len() {
             if index > 0 {
-                line.push('\t');
+                self.batch.push('\t');
             }
-            push_copy_value(&mut line, &row.value(index));
+            push_copy_value(&mut self.batch, &row.value(index));
         }
-        line.push('\n');
-        writer.write_all(line.as_bytes()).map_err(|err| PgError {
-            target: R::TABLE.to_owned(),
-            message: format!("COPY failed: {err}"),
-        })?;
+        self.batch.push('\n');
+        self.batch_len += 1;
+        self.report.most_rows_held = self.report.most_rows_held.max(self.batch_len);
+        if self.batch_len >= self.batch_rows {
+            self.send()?;
+        }
+        Ok(())
     }
-    let writer = writer.into_inner().map_err(|err| PgError {
+
+    /// Sends the last batch and commits; returns what was done.
+    pub fn finish(mut self) -> Result<PgReport, PgError> {
+        self.send()?;
+        self.transaction
+            .commit()
+            .map_err(|err| table_error::<R>("cannot commit", &err))?;
+        Ok(PgReport {
+            slices: self.seen.len(),
+            ..self.report
+        })
+    }
+
+    /// Deletes the batch's new slices, then copies its rows in.
+    fn send(&mut self) -> Result<(), PgError> {
+        if !self.new_starts.is_empty() {
+            self.report.deleted += self
+                .transaction
+                .execute(
+                    &format!(
+                        "DELETE FROM {table} AS t USING unnest($1::timestamptz[], $2::text[]) AS s (start_time, deployment) \
+                         WHERE t.start_time = s.start_time AND t.deployment = s.deployment",
+                        table = R::TABLE
+                    ),
+                    &[&self.new_starts, &self.new_deployments],
+                )
+                .map_err(|err| table_error::<R>("cannot delete the slices being replaced", &err))?;
+            self.new_starts.clear();
+            self.new_deployments.clear();
+        }
+        if self.batch_len == 0 {
+            return Ok(());
+        }
+        let columns: Vec<&str> = R::COLUMNS.iter().map(|column| column.name).collect();
+        let copy = format!(
+            "COPY {} ({}) FROM STDIN (FORMAT text)",
+            R::TABLE,
+            columns.join(", ")
+        );
+        let mut writer = self
+            .transaction
+            .copy_in(&copy)
+            .map_err(|err| table_error::<R>("cannot start COPY", &err))?;
+        writer
+            .write_all(self.batch.as_bytes())
+            .map_err(|err| PgError {
+                target: R::TABLE.to_owned(),
+                message: format!("COPY failed: {err}"),
+            })?;
+        self.report.inserted += writer
+            .finish()
+            .map_err(|err| table_error::<R>("COPY failed", &err))?;
+        self.report.batches += 1;
+        self.batch.clear();
+        self.batch_len = 0;
+        Ok(())
+    }
+}
+
+/// `time` as the `SystemTime` that the `postgres` crate binds to `timestamptz`.
+fn system_time(time: UtcTime) -> SystemTime {
+    let offset = Duration::from_secs(time.unix().unsigned_abs());
+    if time.unix() >= 0 {
+        SystemTime::UNIX_EPOCH + offset
+    } else {
+        SystemTime::UNIX_EPOCH - offset
+    }
+}
+
+/// An error of a statement on `R::TABLE`.
+fn table_error<R: Row>(what: &str, err: &postgres::Error) -> PgError {
+    PgError {
         target: R::TABLE.to_owned(),
-        message: format!("COPY failed: {}", err.error()),
-    })?;
-    let inserted = writer.finish().map_err(|err| fail("COPY failed", err))?;
-    transaction
-        .commit()
-        .map_err(|err| fail("cannot commit", err))?;
-    Ok(PgReport {
-        slices: slices.len(),
-        deleted,
-        inserted,
-    })
+        message: format!("{what}: {}", error_text(err)),
+    }
+}
+
+/// Writes `rows` with a [`PgWriter`] on `client`: one transaction that replaces exactly the
+/// (step, deployment) slices present in `rows`.
+pub fn write_rows<'a, R: Row + 'a>(
+    client: &mut Client,
+    rows: impl IntoIterator<Item = &'a R>,
+) -> Result<PgReport, PgError> {
+    let mut writer = PgWriter::begin(client)?;
+    for row in rows {
+        writer.write(row)?;
+    }
+    writer.finish()
 }
 
 /// The server's message with its detail, or the client error.
@@ -265,7 +370,11 @@ fn error_text(err: &postgres::Error) -> String {
 }
 
 /// Connects to `conninfo` and writes `rows` (see [`write_rows`]).
-pub fn write<R: Row>(conninfo: &str, options: &PgOptions, rows: &[R]) -> Result<PgReport, PgError> {
+pub fn write<'a, R: Row + 'a>(
+    conninfo: &str,
+    options: &PgOptions,
+    rows: impl IntoIterator<Item = &'a R>,
+) -> Result<PgReport, PgError> {
     let mut client = connect(conninfo, options)?;
     write_rows(&mut client, rows)
 }
@@ -384,7 +493,9 @@ mod tests {
             PgReport {
                 slices: 3,
                 deleted: 0,
-                inserted: 5
+                inserted: 5,
+                batches: 1,
+                most_rows_held: 5,
             }
         );
         let mut client = db.client();
@@ -401,7 +512,9 @@ mod tests {
             PgReport {
                 slices: 1,
                 deleted: 3,
-                inserted: 2
+                inserted: 2,
+                batches: 1,
+                most_rows_held: 2,
             }
         );
         let expected = vec![
@@ -431,6 +544,117 @@ mod tests {
             "{error}"
         );
         assert_eq!(shares_in_db(&mut client), rows);
+    }
+
+    /// Rows of hours `hours` × deployments `d0..d{deployments}`, `per_slice` endpoints each,
+    /// made one at a time (never a vector): what a long `featgen cost` run streams.
+    fn many_shares(
+        hours: std::ops::Range<i64>,
+        deployments: usize,
+        per_slice: usize,
+    ) -> impl Iterator<Item = ShareRow> {
+        hours.flat_map(move |hour| {
+            (0..deployments).flat_map(move |deployment| {
+                (0..per_slice).map(move |endpoint| {
+                    share(
+                        hour,
+                        &format!("d{deployment}"),
+                        Some(&format!("e{endpoint}")),
+                        endpoint as u64 + 1,
+                    )
+                })
+            })
+        })
+    }
+
+    fn count(client: &mut Client, filter: &str) -> i64 {
+        client
+            .query_one(
+                &format!("SELECT count(*) FROM fact_cpu_share WHERE {filter}"),
+                &[],
+            )
+            .unwrap()
+            .get(0)
+    }
+
+    #[test]
+    fn a_large_write_holds_one_batch_not_the_rows() {
+        let db = TestDb::new();
+        let mut client = db.client();
+        // Not replaced by the writes below: another deployment in the same hours.
+        write_rows(&mut client, &[share(0, "other", None, 7)]).unwrap();
+        // 12,000 rows in 300 slices, sent by batches of 500.
+        let write = |client: &mut Client| {
+            let mut writer = PgWriter::with_batch_rows(client, 500).unwrap();
+            for row in many_shares(0..6, 50, 40) {
+                writer.write(&row).unwrap();
+            }
+            writer.finish().unwrap()
+        };
+        let report = write(&mut client);
+        assert_eq!(
+            report,
+            PgReport {
+                slices: 300,
+                deleted: 0,
+                inserted: 12_000,
+                batches: 24,
+                most_rows_held: 500,
+            }
+        );
+        assert_eq!(count(&mut client, "true"), 12_001);
+        // Again: every slice is deleted once, at its first row, and rewritten whole.
+        let report = write(&mut client);
+        assert_eq!((report.deleted, report.inserted), (12_000, 12_000));
+        assert_eq!(report.most_rows_held, 500);
+        assert_eq!(count(&mut client, "true"), 12_001);
+        assert_eq!(count(&mut client, "deployment = 'other'"), 1);
+    }
+
+    #[test]
+    fn a_slice_whose_rows_are_scattered_over_batches_is_deleted_once() {
+        let db = TestDb::new();
+        let mut client = db.client();
+        let rows: Vec<ShareRow> = (0..10)
+            .flat_map(|round| {
+                ["api", "web"].map(|deployment| share(0, deployment, Some(&format!("e{round}")), 1))
+            })
+            .collect();
+        write_rows(&mut client, &rows).unwrap();
+        // The slices come back interleaved, three rows a batch: the second batch's `api` rows
+        // must not delete the first batch's.
+        let mut writer = PgWriter::with_batch_rows(&mut client, 3).unwrap();
+        for row in &rows {
+            writer.write(row).unwrap();
+        }
+        let report = writer.finish().unwrap();
+        assert_eq!(
+            (report.slices, report.deleted, report.inserted),
+            (2, 20, 20)
+        );
+        assert_eq!(shares_in_db(&mut client).len(), 20);
+    }
+
+    #[test]
+    fn a_failure_after_batches_were_sent_rolls_them_all_back() {
+        let db = TestDb::new();
+        let mut client = db.client();
+        let before: Vec<ShareRow> = many_shares(0..2, 3, 4).collect();
+        write_rows(&mut client, &before).unwrap();
+        // Eleven batches go in (and their slices are deleted) before the bad row fails its batch.
+        let mut rows: Vec<ShareRow> = many_shares(0..2, 3, 4)
+            .chain(many_shares(2..10, 3, 4))
+            .collect();
+        rows[95].feature_id = 999_999;
+        let mut writer = PgWriter::with_batch_rows(&mut client, 8).unwrap();
+        let error = rows
+            .iter()
+            .try_for_each(|row| writer.write(row))
+            .unwrap_err()
+            .to_string();
+        drop(writer);
+        assert!(error.contains("violates foreign key constraint"), "{error}");
+        assert_eq!(shares_in_db(&mut client), before);
     }
 
     #[test]
