@@ -20,10 +20,13 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use postgres::config::Host;
-use postgres::{Client, Config, Transaction};
+use postgres::{Config, Transaction};
 
 use crate::format::{Row, Value};
 use crate::time::UtcTime;
+
+/// A connection, as [`connect`] opens it.
+pub use postgres::Client;
 
 /// How to connect, beyond the connection string.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

@@ -16,7 +16,7 @@ use featgen_attribution::billing::{
 };
 use featgen_attribution::cost::{CostError, Reconciliation, allocate, sort_shares};
 use featgen_attribution::format::{self, Format, RowWriter};
-use featgen_attribution::postgres;
+use featgen_attribution::postgres::{self, PgWriter};
 use featgen_attribution::time::HOUR;
 use featgen_attribution::{CostRow, ShareRow};
 
@@ -176,8 +176,8 @@ fn price(args: &CostArgs, computed: Option<Vec<ShareRow>>) -> Result<Reconciliat
     }
     // The share rows stream when the files come in (start_time, deployment) order, as `featgen
     // shares` writes them, and each (step, deployment)'s cost rows are written as soon as it is
-    // priced; otherwise the rows are read again, whole, and sorted. Only `--postgres` keeps the rows,
-    // for PostgreSQL's one transaction.
+    // priced; otherwise the rows are read again, whole, and sorted. `--postgres` streams them
+    // too, by batches, into one transaction committed at the end.
     let out_format = args
         .format
         .or_else(|| args.out.as_deref().and_then(Format::from_path))
@@ -189,61 +189,72 @@ fn price(args: &CostArgs, computed: Option<Vec<ShareRow>>) -> Result<Reconciliat
             .transpose()
             .map_err(|err| err.to_string())
     };
-    let mut rows: Vec<CostRow> = Vec::new();
-    let mut writer = new_writer()?;
-    let keep = args.postgres.is_some();
-    let emit = |writer: &mut Option<RowWriter<CostRow>>, rows: &mut Vec<CostRow>, row: CostRow| {
-        match writer {
-            Some(writer) => {
-                if keep {
-                    rows.push(row.clone());
-                }
-                writer.write(row).map_err(std::io::Error::other)
-            }
-            None => {
-                rows.push(row);
-                Ok(())
-            }
+    let mut client = match &args.postgres {
+        Some(conninfo) => {
+            let options = postgres::PgOptions {
+                ca_file: args.ca_file.clone(),
+            };
+            Some(postgres::connect(conninfo, &options).map_err(|err| err.to_string())?)
         }
+        None => None,
     };
-    let streamed = match computed {
-        Some(shares) => allocate(&bill, shares, |row| emit(&mut writer, &mut rows, row)),
-        None => allocate(&bill, share_stream(&args.shares, &read_error), |row| {
-            emit(&mut writer, &mut rows, row)
-        }),
-    };
-    if let Some(err) = read_error.take() {
-        return Err(err);
-    }
-    let summary = match streamed {
-        Err(CostError::Unsorted { .. }) => {
-            rows.clear();
-            // A new writer; the old one's temporary file goes with it.
-            writer = new_writer()?;
-            let mut shares: Vec<ShareRow> = share_stream(&args.shares, &read_error).collect();
-            if let Some(err) = read_error.take() {
-                return Err(err);
+    // Share rows in memory (computed, or sorted after the files turned out unsorted), else the
+    // files streamed.
+    let mut shares = computed;
+    loop {
+        // Each attempt has its own output file and transaction: an abandoned attempt's
+        // temporary file is removed and its rows rolled back when they drop.
+        let mut writer = new_writer()?;
+        let mut warehouse = begin(&mut client)?;
+        let mut emit = |row: CostRow| -> std::io::Result<()> {
+            if let Some(warehouse) = &mut warehouse {
+                warehouse.write(&row).map_err(std::io::Error::other)?;
             }
-            sort_shares(&mut shares);
-            allocate(&bill, shares, |row| emit(&mut writer, &mut rows, row))
-        }
-        other => other,
-    }
-    .map_err(|err| err.to_string())?;
-    if let Some(conninfo) = &args.postgres {
-        let options = postgres::PgOptions {
-            ca_file: args.ca_file.clone(),
+            match &mut writer {
+                Some(writer) => writer.write(row).map_err(std::io::Error::other),
+                None => Ok(()),
+            }
         };
-        let report = postgres::write(conninfo, &options, &rows).map_err(|err| err.to_string())?;
-        eprintln!(
-            "fact_feature_cost: {} slices replaced ({} rows deleted, {} inserted)",
-            report.slices, report.deleted, report.inserted
-        );
+        let streamed = match shares.take() {
+            Some(rows) => allocate(&bill, rows, &mut emit),
+            None => allocate(&bill, share_stream(&args.shares, &read_error), &mut emit),
+        };
+        if let Some(err) = read_error.take() {
+            return Err(err);
+        }
+        let summary = match streamed {
+            Err(CostError::Unsorted { .. }) => {
+                let mut rows: Vec<ShareRow> = share_stream(&args.shares, &read_error).collect();
+                if let Some(err) = read_error.take() {
+                    return Err(err);
+                }
+                sort_shares(&mut rows);
+                shares = Some(rows);
+                continue;
+            }
+            other => other.map_err(|err| err.to_string())?,
+        };
+        if let Some(warehouse) = warehouse {
+            let report = warehouse.finish().map_err(|err| err.to_string())?;
+            eprintln!(
+                "fact_feature_cost: {} slices replaced ({} rows deleted, {} inserted)",
+                report.slices, report.deleted, report.inserted
+            );
+        }
+        if let Some(writer) = writer {
+            writer.finish().map_err(|err| err.to_string())?;
+        }
+        return Ok(summary);
     }
-    if let Some(writer) = writer {
-        writer.finish().map_err(|err| err.to_string())?;
-    }
-    Ok(summary)
+}
+
+/// A transaction writing `fact_feature_cost` on `client`, when there is one (`--postgres`).
+fn begin(client: &mut Option<postgres::Client>) -> Result<Option<PgWriter<'_, CostRow>>, String> {
+    client
+        .as_mut()
+        .map(PgWriter::begin)
+        .transpose()
+        .map_err(|err| err.to_string())
 }
 
 /// The share rows of `paths`, merged in (start_time, deployment) order; the first read error
