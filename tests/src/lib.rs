@@ -41,6 +41,24 @@ pub fn python_command() -> Command {
     Command::new(python())
 }
 
+/// The Python interpreter of the dbt venv (dbt-core and dbt-duckdb, pinned in
+/// `scripts/requirements-dbt.txt`): `$FEATGEN_TEST_DBT_PYTHON`, else `.venv-dbt/bin/python`.
+///
+/// # Panics
+/// When neither exists: run `scripts/test`, which creates the venv.
+pub fn dbt_python() -> PathBuf {
+    let path = std::env::var_os("FEATGEN_TEST_DBT_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace_root().join(".venv-dbt/bin/python"));
+    assert!(
+        path.exists(),
+        "the dbt venv is missing ({}); run `scripts/test`, which creates it from \
+         scripts/requirements-dbt.txt",
+        path.display()
+    );
+    path
+}
+
 /// libpq connection string of the throwaway PostgreSQL started by `scripts/test`.
 ///
 /// # Panics

@@ -11,7 +11,7 @@ use featgen_attribution::billing::{Bill, BillReader, BillingOptions, Slice, Slic
 use featgen_attribution::cost::{allocate, sort_shares};
 use featgen_attribution::format::{Format, write_rows};
 use featgen_attribution::{CostRow, ShareRow, UNATTRIBUTED_ID, UtcTime};
-use featgen_tests::{postgres_conninfo, python_command, run_ok, workspace_root};
+use featgen_tests::{dbt_python, postgres_conninfo, python_command, run_ok, workspace_root};
 use rust_decimal::Decimal;
 
 /// (start, deployment, currency, bucket, feature_id, endpoint) → (cost, per request, naive).
@@ -394,6 +394,101 @@ fn the_dbt_package_models_exactly_featgen_cost_and_its_tests_hold() {
             differences.len(),
             differences.join("\n")
         );
+    }
+}
+
+/// The synthetic bill's shares with names the repository's dimensions have (the dbt package
+/// tests the relationships of `feature_group` and `team`).
+fn with_known_names((bill, mut shares): (Bill, Vec<ShareRow>)) -> (Bill, Vec<ShareRow>) {
+    for row in &mut shares {
+        if row.feature.is_some() {
+            row.feature_group = Some("chat".into());
+            row.team = Some("msgs-team".into());
+        }
+    }
+    (bill, shares)
+}
+
+/// The results of one dbt run: (node name, resource type, status, failures, message).
+type DbtResults = Vec<(String, String, String, Option<u64>, Option<String>)>;
+
+/// dbt itself (`scripts/requirements-dbt.txt`, the venv `.venv-dbt`) builds the package in
+/// DuckDB (`tests/engines/run_dbt.py`): the model's rows are `featgen cost`'s, its 17 tests pass,
+/// and after one unit is moved between two slices the reconciliation test fails on both.
+#[test]
+fn real_dbt_builds_the_package_into_featgen_costs_and_its_reconciliation_catches_a_moved_unit() {
+    let dir = tempfile::tempdir().unwrap();
+    let datasets = [
+        ("synthetic", with_known_names(synthetic())),
+        ("article", article()),
+    ];
+    let work = dir.path().join("dbt");
+    let mut command = Command::new(dbt_python());
+    command
+        .arg(workspace_root().join("tests/engines/run_dbt.py"))
+        .arg(workspace_root().join("generated/dbt/featgen_attribution"))
+        .arg(workspace_root().join("generated/sql/duckdb/dimensions.sql"))
+        .arg(&work);
+    for (name, (bill, shares)) in &datasets {
+        let input = dir.path().join(name);
+        std::fs::create_dir(&input).unwrap();
+        let (shares_csv, billing_csv) = inputs(&input, bill, shares);
+        command.arg(shares_csv).arg(billing_csv);
+    }
+    // dbt's own log is the output to read when this fails.
+    run_ok(&mut command);
+    let results: Vec<serde_json::Value> =
+        serde_json::from_str(&std::fs::read_to_string(work.join("results.json")).unwrap()).unwrap();
+    assert_eq!(results.len(), datasets.len());
+    for ((name, (bill, shares)), result) in datasets.iter().zip(&results) {
+        let runs =
+            |run: &str| -> DbtResults { serde_json::from_value(result[run].clone()).unwrap() };
+
+        // dbt build: the model and its 17 tests, every one passing.
+        let build = runs("build");
+        let kinds = |kind: &str| build.iter().filter(|node| node.1 == kind).count();
+        assert_eq!(
+            (kinds("model"), kinds("test"), build.len()),
+            (1, 17, 18),
+            "{name}: {build:#?}"
+        );
+        assert!(
+            build
+                .iter()
+                .all(|node| node.2 == "success" || node.2 == "pass"),
+            "{name}: {build:#?}"
+        );
+
+        // Its table is featgen's rows, to the digit.
+        let want = expected(bill, shares);
+        let got = parse(&result["rows"].to_string());
+        let differences = differences(&want, &got, "dbt build");
+        assert!(
+            differences.is_empty(),
+            "{name}: {} differences:\n{}",
+            differences.len(),
+            differences.join("\n")
+        );
+
+        // One unit moved between two slices: the reconciliation test fails on exactly those
+        // two, and every other test still passes.
+        let moved = runs("moved");
+        assert_eq!(moved.len(), 17, "{name}: {moved:#?}");
+        assert!(
+            moved.iter().any(|node| node.0 == "reconciliation"),
+            "{name}: {moved:#?}"
+        );
+        for node in &moved {
+            if node.0 == "reconciliation" {
+                assert_eq!(
+                    (node.2.as_str(), node.3),
+                    ("fail", Some(2)),
+                    "{name}: {node:?}"
+                );
+            } else {
+                assert_eq!(node.2, "pass", "{name}: {node:?}");
+            }
+        }
     }
 }
 
