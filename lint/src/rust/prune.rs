@@ -9,10 +9,11 @@
 //! - A file that contains none of those words is not parsed at all: it is kept aside and parsed
 //!   only if a registration elsewhere names a function it might define (see `check`).
 //! - In a file that is parsed, the text inside every function body whose identifiers include
-//!   none of those words, every struct, enum and union with a body (attributes included: no
-//!   fact comes from a type definition), and every doc comment is replaced by spaces before
-//!   tokenizing. Newlines stay, so every position is unchanged; signatures, attributes of
-//!   functions, `mod`, `use` and `impl` structure stay, which is all that resolution needs.
+//!   none of those words, every function's parameters, every struct, enum and union with a
+//!   body (attributes included: no fact comes from a type definition), and every doc comment
+//!   is replaced by spaces before tokenizing. Newlines stay, so every position is unchanged;
+//!   function names and attributes, `mod`, `use` and the `impl` blocks kept stay, which is all
+//!   that resolution needs.
 //!
 //! Syntax errors inside blanked text are not reported (unbalanced delimiters still are); the
 //! compiler reports those anyway. If the pruned text does not parse, the caller parses the
@@ -260,7 +261,8 @@ impl Pruner<'_> {
         let mut previous_keyword: Option<Opens> = None;
         let mut depth = 0usize;
         // Where the current item starts (its first attribute), and at which depth: a struct,
-        // enum or union goes whole, attributes (`#[derive(..)]`) included.
+        // enum or union, or an `impl` block blanked, goes whole, attributes (`#[derive(..)]`)
+        // included.
         let mut item: Option<(usize, usize)> = None;
         while let Some(start) = self.token_start(at) {
             let (token, next) = self.token_at(start);
@@ -300,7 +302,7 @@ impl Pruner<'_> {
                         self.blanked_fns.truncate(fns_before);
                     } else {
                         let whole = match item {
-                            Some((first, d)) if opens == Opens::Fields && d == depth => {
+                            Some((first, d)) if opens != Opens::FnBody && d == depth => {
                                 (first, (close + 1).min(self.text.len()))
                             }
                             _ => (next, close),
@@ -313,6 +315,14 @@ impl Pruner<'_> {
                     }
                     item = None;
                     depth += 1;
+                }
+                // A function's parameters: only its name and attributes are facts.
+                Token::Open(b'(') if pending == Some((Opens::FnBody, depth)) => {
+                    previous_keyword = None;
+                    let (close, _) = self.body(next, false);
+                    self.blanks.push((next, close));
+                    at = (close + 1).min(self.text.len());
+                    continue;
                 }
                 Token::Open(open) => {
                     previous_keyword = None;
@@ -392,14 +402,8 @@ impl Pruner<'_> {
             .get_or_insert_with(|| words.iter().any(|w| source.contains(w)))
     }
 
-    /// The token starting at or after `at` (whitespace and comments skipped; doc comments are
-    /// blanked on the way) and the index just after it.
-    fn next_token(&mut self, at: usize) -> Option<(Token, usize)> {
-        let at = self.token_start(at)?;
-        Some(self.token_at(at))
-    }
-
-    /// Where the next token starts, from `at` (see [`Self::next_token`]).
+    /// Where the next token starts, from `at`: whitespace and comments are skipped, doc
+    /// comments blanked on the way.
     fn token_start(&mut self, mut at: usize) -> Option<usize> {
         let text = self.text;
         loop {
@@ -637,13 +641,10 @@ mod tests {
 
     #[test]
     fn keeps_signatures_and_bodies_that_matter() {
-        assert_eq!(
-            pruned("fn a(x: u8) -> u8 { x + 1 }"),
-            "fn a(x: u8) -> u8 { }"
-        );
+        assert_eq!(pruned("fn a(x: u8) -> u8 { x + 1 }"), "fn a( ) -> u8 { }");
         assert_eq!(
             pruned("impl S { fn b(&self) { tokio::spawn(run()); } fn c() { 1 } }"),
-            "impl S { fn b(&self) { tokio::spawn(run()); } fn c() { } }"
+            "impl S { fn b( ) { tokio::spawn(run()); } fn c() { } }"
         );
         assert_eq!(
             pruned(
@@ -664,7 +665,7 @@ mod tests {
         // A pointer type is not a function with a body.
         assert_eq!(
             pruned("impl From<fn()> for S { fn from(f: fn()) -> S { S } }"),
-            "impl From<fn()> for S { fn from(f: fn()) -> S { } }"
+            "impl From<fn()> for S { fn from( ) -> S { } }"
         );
         assert_eq!(
             pruned("trait T { fn a(); fn b() { 2 } }"),
@@ -682,7 +683,7 @@ mod tests {
         let out: Vec<&str> = out.split(' ').filter(|s| !s.is_empty()).collect();
         assert_eq!(
             out.join(" "),
-            "impl<T> S<T> { }\nimpl R { fn b() { tokio::spawn(c()) } }\nfn f() -> impl Fn() { }"
+            "\nimpl R { fn b() { tokio::spawn(c()) } }\nfn f() -> impl Fn() { }"
         );
         let (_, blanked) = triggers.prune(source, Pruning::Shallow);
         assert!(blanked.is_empty());
@@ -691,7 +692,7 @@ mod tests {
         let (out, blanked) = triggers.prune(source, Pruning::Deep);
         assert_eq!(blanked, ["get"]);
         let out: Vec<&str> = out.split(' ').filter(|s| !s.is_empty()).collect();
-        assert_eq!(out.join(" "), "use axum::routing::get;\nimpl Store { }");
+        assert_eq!(out.join(" "), "use axum::routing::get;\n");
     }
 
     #[test]
@@ -713,7 +714,7 @@ mod tests {
                       let c = '}'; let b = b'{'; /* } */ // }\n '\\'' }\nfn route() { route() }";
         assert_eq!(
             pruned(source),
-            "fn a<'a>(x: &'a str) -> char {\n }\nfn route() { route() }"
+            "fn a<'a>( ) -> char {\n }\nfn route() { route() }"
         );
         assert_eq!(
             pruned("fn a() { \"é\" } fn route() {}"),
