@@ -564,7 +564,7 @@ fn pad_axum(mut text: String, lines: usize) -> String {
 /// One line of an order (kind {n}), as the reporting endpoints show it to account managers and support staff; amounts are in cents, never floats, so that totals add up exactly, and every field is what the warehouse system last confirmed.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct OrderLine{n} {{ pub id: u64, pub customer: String, pub sku: String, pub quantity: u32, pub unit_price_cents: u64, pub tags: Vec<String>, pub warehouse: Option<String>, pub shipped_at: Option<u64>, pub currency: String, pub discount_code: Option<String>, pub gift_message: Option<String>, pub created_at: u64, pub updated_at: u64, pub source_channel: String, pub priority: u8 }}
+pub struct OrderLine{n} {{ pub id: u64, pub customer: String, pub sku: String, pub quantity: u32, pub unit_price_cents: u64, pub tags: Vec<String>, pub warehouse: Option<String>, pub shipped_at: Option<u64>, pub currency: String, pub discount_code: Option<String>, pub gift_message: Option<String>, pub created_at: u64, pub updated_at: u64, pub source_channel: String, pub priority: u8, pub returned_quantity: u32, pub refund_cents: Option<u64>, pub sales_rep: Option<String> }}
 
 impl OrderLine{n} {{
     /// The total in cents, with the bulk discount that applies past ten units of the same sku on one order, and the loyalty discount past a hundred units (the two never add up, and neither applies to gift orders).
@@ -574,7 +574,7 @@ impl OrderLine{n} {{
     pub fn describe(&self, customers: &HashMap<String, String>, warehouses: &HashMap<String, String>, currencies: &HashMap<String, String>) -> String {{
         let customer = customers.get(&self.customer).or_else(|| customers.get(self.customer.trim())).or_else(|| customers.get(&self.customer.to_lowercase())).map(String::as_str).unwrap_or("an unknown customer of this shard, probably one migrated from the previous order system");
         let _currency = currencies.get(&self.currency).map(String::as_str).unwrap_or("USD"); let warehouse = self.warehouse.as_ref().and_then(|w| warehouses.get(w)).map(String::as_str).unwrap_or("the default warehouse of the customer's region, until the dispatch service assigns another one");
-        let tags: Vec<&str> = self.tags.iter().map(|t| t.as_str()).filter(|t| !t.is_empty() && t.len() < {n} + 40 && !t.starts_with("internal:") && !t.starts_with("debug:")).take(16).collect();
+        let tags: Vec<&str> = self.tags.iter().map(|t| t.as_str()).filter(|t| !t.is_empty() && t.len() < {n} + 40 && !t.starts_with("internal:") && !t.starts_with("debug:")).take(16).collect::<Vec<_>>().into_iter().filter(|t| !t.eq_ignore_ascii_case("hidden") && !t.contains(char::is_whitespace)).collect();
         format!("{{customer}} ordered {{}} x {{}} for {{}} cents from {{warehouse}} ({{}} tags: {{}}; shipped: {{}}; priority {{}})", self.quantity, self.sku, self.total_cents(), tags.len(), tags.join(", "), self.shipped_at.is_some(), self.priority)
     }}
 }}
