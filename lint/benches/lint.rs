@@ -4,11 +4,14 @@
 //! - `pruned`: 2,000 handlers in 1,000 files, the rest ordinary code that mostly never needs
 //!   parsing (30 MB);
 //! - `axum`: a monorepo where every file imports axum and has handlers, a router, structs and
-//!   impls (65 MB), so that every file is parsed and none is skipped.
+//!   impls, 117 bytes a line (117 MB, the size issue 14 measured), so that every file is parsed
+//!   and none is skipped.
 //!
 //! Run with `lint/bench.sh -- [pruned] [axum] [--runs N]` (installs ripgrep when missing, then
 //! `cargo bench`; both trees by default). Each tree is generated in a temporary directory at
-//! every run and removed afterwards (`FEATGEN_BENCH_TREE=DIR` keeps them in `DIR/<tree>`).
+//! every run and removed afterwards (`FEATGEN_BENCH_TREE=DIR` keeps them in `DIR/<tree>`, and
+//! writes what the first lint run found, findings then routes as JSON, to `DIR/<tree>.found.json`
+//! so that versions of the lint can be compared).
 //! Figures are the best of several runs with a warm page cache, as a CI runner would see on
 //! re-runs; the peak resident memory of each lint run is read from `/proc/self/status` after
 //! resetting it (Linux).
@@ -18,7 +21,15 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use featgen_lint::{KnownFeature, KnownFeatures, LintConfig, Rule, lint};
+/// The allocator of the `featgen` binary (see cli/src/main.rs), so that the figures are the
+/// command's: the lint makes millions of small allocations.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+use featgen_lint::{
+    Format, KnownFeature, KnownFeatures, LintConfig, RoutesFormat, Rule, Summary, lint, render,
+    render_routes,
+};
 
 const FILES: usize = 5_000;
 const LINES: usize = 1_000_000;
@@ -94,16 +105,17 @@ fn main() {
         chosen
     };
     let dir = tempfile::tempdir().expect("temporary directory");
-    let parent =
-        std::env::var_os("FEATGEN_BENCH_TREE").map_or_else(|| dir.path().to_owned(), PathBuf::from);
+    let kept = std::env::var_os("FEATGEN_BENCH_TREE");
+    let keep = kept.is_some();
+    let parent = kept.map_or_else(|| dir.path().to_owned(), PathBuf::from);
     for tree in chosen {
-        bench(tree, &parent.join(tree.name), runs);
+        bench(tree, &parent.join(tree.name), runs, keep);
     }
 }
 
 /// Generates `tree` in `root` (unless a kept tree is there, complete), then lints it and
 /// searches it with ripgrep `runs` times each.
-fn bench(tree: &Tree, root: &Path, runs: usize) {
+fn bench(tree: &Tree, root: &Path, runs: usize, keep: bool) {
     let done = root.with_extension("totals");
     let kept = std::fs::read_to_string(&done).ok().and_then(|text| {
         let n: Vec<usize> = text
@@ -166,6 +178,18 @@ fn bench(tree: &Tree, root: &Path, runs: usize) {
         peaks.extend(peak_memory_mb());
     });
     assert_eq!(findings, totals.unassigned, "unassigned handlers found");
+    if keep {
+        // What the lint found, findings then routes (outside the timed runs), to compare
+        // versions of the lint.
+        let report = lint(&roots, &features, root, &config).expect("lint");
+        let summary = Summary {
+            files: report.files,
+            baselined: 0,
+        };
+        let found = render(&report.findings, Format::Json, summary)
+            + &render_routes(&report.routes, RoutesFormat::Json);
+        std::fs::write(root.with_extension("found.json"), found).expect("write the findings");
+    }
 
     let mut matches = 0;
     let (rg_time, rg_cpu) = best_of(runs, || {
@@ -533,23 +557,25 @@ pub fn router() -> Router<Arc<Store>> {{
 /// lookups and formatting) up to `lines` lines.
 fn pad_axum(mut text: String, lines: usize) -> String {
     let mut n = 0;
-    while text.lines().count() + 16 <= lines {
+    while text.lines().count() + 18 <= lines {
         let _ = write!(
             text,
             r#"
-/// One line of an order (kind {n}), as the reporting endpoints show it to account managers and support staff.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct OrderLine{n} {{ pub id: u64, pub customer: String, pub sku: String, pub quantity: u32, pub unit_price_cents: u64, pub tags: Vec<String> }}
+/// One line of an order (kind {n}), as the reporting endpoints show it to account managers and support staff; amounts are in cents, never floats, so that totals add up exactly, and every field is what the warehouse system last confirmed.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct OrderLine{n} {{ pub id: u64, pub customer: String, pub sku: String, pub quantity: u32, pub unit_price_cents: u64, pub tags: Vec<String>, pub warehouse: Option<String>, pub shipped_at: Option<u64>, pub currency: String, pub discount_code: Option<String>, pub gift_message: Option<String>, pub created_at: u64, pub updated_at: u64, pub source_channel: String, pub priority: u8, pub returned_quantity: u32, pub refund_cents: Option<u64>, pub sales_rep: Option<String> }}
 
 impl OrderLine{n} {{
-    /// The total in cents, with the bulk discount that applies past ten units of the same sku on one order.
-    pub fn total_cents(&self) -> u64 {{ let gross = self.unit_price_cents * u64::from(self.quantity); if self.quantity > 10 {{ gross - gross / 20 }} else {{ gross }} }}
+    /// The total in cents, with the bulk discount that applies past ten units of the same sku on one order, and the loyalty discount past a hundred units (the two never add up, and neither applies to gift orders).
+    pub fn total_cents(&self) -> u64 {{ let gross = self.unit_price_cents.saturating_mul(u64::from(self.quantity)).saturating_add(u64::from(self.priority) * 100); if self.quantity > 100 {{ gross - gross / 10 }} else if self.quantity > 10 {{ gross - gross / 20 }} else {{ gross }} }}
 
-    /// A line of text for the order summary e-mail, naming the customer as the account manager knows them.
-    pub fn describe(&self, customers: &HashMap<String, String>) -> String {{
-        let customer = customers.get(&self.customer).map(String::as_str).unwrap_or("an unknown customer of this shard");
-        let tags: Vec<&str> = self.tags.iter().map(|t| t.as_str()).filter(|t| !t.is_empty() && t.len() < {n} + 40).collect();
-        format!("{{customer}} ordered {{}} x {{}} for {{}} cents ({{}} tags: {{}})", self.quantity, self.sku, self.total_cents(), tags.len(), tags.join(", "))
+    /// A line of text for the order summary e-mail, naming the customer as the account manager knows them, and the warehouse the line ships from, in the customer's own currency, as the e-mail templates of the notification service expect it.
+    pub fn describe(&self, customers: &HashMap<String, String>, warehouses: &HashMap<String, String>, currencies: &HashMap<String, String>) -> String {{
+        let customer = customers.get(&self.customer).or_else(|| customers.get(self.customer.trim())).or_else(|| customers.get(&self.customer.to_lowercase())).map(String::as_str).unwrap_or("an unknown customer of this shard, probably one migrated from the previous order system");
+        let _currency = currencies.get(&self.currency).map(String::as_str).unwrap_or("USD"); let warehouse = self.warehouse.as_ref().and_then(|w| warehouses.get(w)).map(String::as_str).unwrap_or("the default warehouse of the customer's region, until the dispatch service assigns another one");
+        let tags: Vec<&str> = self.tags.iter().map(|t| t.as_str()).filter(|t| !t.is_empty() && t.len() < {n} + 40 && !t.starts_with("internal:") && !t.starts_with("debug:")).take(16).collect::<Vec<_>>().into_iter().filter(|t| !t.eq_ignore_ascii_case("hidden") && !t.contains(char::is_whitespace)).collect();
+        format!("{{customer}} ordered {{}} x {{}} for {{}} cents from {{warehouse}} ({{}} tags: {{}}; shipped: {{}}; priority {{}})", self.quantity, self.sku, self.total_cents(), tags.len(), tags.join(", "), self.shipped_at.is_some(), self.priority)
     }}
 }}
 "#
@@ -557,7 +583,7 @@ impl OrderLine{n} {{
         n += 1;
     }
     while text.lines().count() < lines {
-        text.push_str("// Nothing else in this shard: the store above is all the state its handlers need to answer.\n");
+        text.push_str("// Nothing else in this shard: the store above is all the state its handlers need to answer every request it gets, and the router says which.\n");
     }
     text
 }

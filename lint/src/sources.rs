@@ -233,10 +233,11 @@ pub const MAX_FILE_BYTES: u64 = 8 * 1024 * 1024;
 /// The text of `path`, or `None` when it is larger than [`MAX_FILE_BYTES`] (never reading
 /// more than that).
 fn read_limited(path: &Path) -> std::io::Result<Option<String>> {
-    let mut bytes = Vec::new();
-    std::fs::File::open(path)?
-        .take(MAX_FILE_BYTES + 1)
-        .read_to_end(&mut bytes)?;
+    let file = std::fs::File::open(path)?;
+    // Sized once from the metadata (through `take` the reader cannot tell): no regrowing.
+    let size = file.metadata().map_or(0, |m| m.len()).min(MAX_FILE_BYTES) + 1;
+    let mut bytes = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
+    file.take(MAX_FILE_BYTES + 1).read_to_end(&mut bytes)?;
     if bytes.len() as u64 > MAX_FILE_BYTES {
         return Ok(None);
     }

@@ -9,10 +9,11 @@
 //! - A file that contains none of those words is not parsed at all: it is kept aside and parsed
 //!   only if a registration elsewhere names a function it might define (see `check`).
 //! - In a file that is parsed, the text inside every function body whose identifiers include
-//!   none of those words, inside every struct, enum and union body, and of every doc comment is
-//!   replaced by spaces before tokenizing. Newlines stay, so every position is unchanged;
-//!   signatures, attributes, `mod`, `use` and `impl` structure stay, which is all that resolution
-//!   needs.
+//!   none of those words, every function's parameters, every struct, enum and union with a
+//!   body (attributes included: no fact comes from a type definition), and every doc comment
+//!   is replaced by spaces before tokenizing. Newlines stay, so every position is unchanged;
+//!   function names and attributes, `mod`, `use` and the `impl` blocks kept stay, which is all
+//!   that resolution needs.
 //!
 //! Syntax errors inside blanked text are not reported (unbalanced delimiters still are); the
 //! compiler reports those anyway. If the pruned text does not parse, the caller parses the
@@ -26,12 +27,12 @@ use super::vocabulary::{self, Vocabulary};
 /// The vocabulary of a lint run (it depends on the configured task calls).
 pub(crate) struct Triggers {
     file_words: AhoCorasick,
-    idents: Vec<String>,
+    idents: Words,
     /// Words whose presence says that a file uses a web framework.
     framework: Vec<&'static str>,
     /// Method names (`get`, `post`): they matter only as called functions (`get(h)`, not
     /// `map.get(k)`) in files that use a web framework.
-    methods: Vec<String>,
+    methods: Words,
 }
 
 impl Triggers {
@@ -70,13 +71,15 @@ impl Triggers {
         methods.extend(vocabulary::all(|v: &Vocabulary| v.attributes));
         Triggers {
             file_words,
-            idents: idents
-                .iter()
-                .map(|w| (*w).to_owned())
-                .chain(task_words)
-                .collect(),
+            idents: Words::new(
+                idents
+                    .iter()
+                    .map(|w| (*w).to_owned())
+                    .chain(task_words)
+                    .collect(),
+            ),
             framework: vocabulary::all(|v: &Vocabulary| v.framework),
-            methods: methods.iter().map(|w| (*w).to_owned()).collect(),
+            methods: Words::new(methods.iter().map(|w| (*w).to_owned()).collect()),
         }
     }
 
@@ -114,8 +117,15 @@ impl Triggers {
             // Everything else goes: the tokenizer need not step over it.
             let blanked = &source[start..end];
             let last_line = blanked.rfind('\n').map_or(0, |i| i + 1);
-            out.extend(blanked[..last_line].chars().filter(|c| *c == '\n'));
-            out.extend(blanked[last_line..].chars().map(|_| ' '));
+            let newlines = blanked.as_bytes()[..last_line]
+                .iter()
+                .filter(|&&b| b == b'\n')
+                .count();
+            out.extend(std::iter::repeat_n('\n', newlines));
+            out.extend(std::iter::repeat_n(
+                ' ',
+                blanked[last_line..].chars().count(),
+            ));
             copied = end;
         }
         out.push_str(&source[copied..]);
@@ -250,7 +260,15 @@ impl Pruner<'_> {
         let mut pending: Option<(Opens, usize)> = None;
         let mut previous_keyword: Option<Opens> = None;
         let mut depth = 0usize;
-        while let Some((token, next)) = self.next_token(at) {
+        // Where the current item starts (its first attribute), and at which depth: a struct,
+        // enum or union, or an `impl` block blanked, goes whole, attributes (`#[derive(..)]`)
+        // included.
+        let mut item: Option<(usize, usize)> = None;
+        while let Some(start) = self.token_start(at) {
+            let (token, next) = self.token_at(start);
+            if item.is_none() {
+                item = Some((start, depth));
+            }
             match token {
                 Token::Ident(start, end) => {
                     let word = &self.text[start..end];
@@ -283,19 +301,41 @@ impl Pruner<'_> {
                     if keep {
                         self.blanked_fns.truncate(fns_before);
                     } else {
-                        self.blanks.push((next, close));
+                        let whole = match item {
+                            Some((first, d)) if opens != Opens::FnBody && d == depth => {
+                                (first, (close + 1).min(self.text.len()))
+                            }
+                            _ => (next, close),
+                        };
+                        self.blanks.push(whole);
+                        item = None;
                         // Resume after the closing brace: the body's depth never counted.
                         at = (close + 1).min(self.text.len());
                         continue;
                     }
+                    item = None;
                     depth += 1;
                 }
-                Token::Open(_) => {
+                // A function's parameters: only its name and attributes are facts.
+                Token::Open(b'(') if pending == Some((Opens::FnBody, depth)) => {
+                    previous_keyword = None;
+                    let (close, _) = self.body(next, false);
+                    self.blanks.push((next, close));
+                    at = (close + 1).min(self.text.len());
+                    continue;
+                }
+                Token::Open(open) => {
                     previous_keyword = None;
                     depth += 1;
+                    if open == b'{' {
+                        item = None;
+                    }
                 }
                 Token::Close => {
                     previous_keyword = None;
+                    if self.text[start] == b'}' {
+                        item = None;
+                    }
                     depth = depth.saturating_sub(1);
                     if pending.is_some_and(|(_, d)| d > depth) {
                         pending = None;
@@ -303,6 +343,7 @@ impl Pruner<'_> {
                 }
                 Token::Semi => {
                     previous_keyword = None;
+                    item = None;
                     if pending.is_some_and(|(_, d)| d == depth) {
                         pending = None;
                     }
@@ -321,21 +362,25 @@ impl Pruner<'_> {
         let mut matters = false;
         let mut after_dot = false;
         let mut after_fn = false;
-        while let Some((token, next)) = self.next_token(at) {
+        while let Some(start) = self.token_start(at) {
+            let (token, next) = self.token_at(start);
             match token {
-                Token::Close if depth == 0 => return (at, matters),
+                Token::Close if depth == 0 => return (start, matters),
                 Token::Close => depth -= 1,
                 Token::Open(_) => depth += 1,
                 Token::Ident(start, end) => {
                     let word = &self.text[start..end];
-                    if names && after_fn {
+                    let defined = std::mem::replace(&mut after_fn, word == b"fn");
+                    if names && defined {
                         self.blanked_fns.push(self.source[start..end].to_owned());
                     }
-                    after_fn = word == b"fn";
+                    // A method name matters as a call, not where a function of that name is
+                    // defined (`fn get(&self, id: u64)` in a store is not `get(handler)`).
                     if !matters {
-                        matters = is_one_of(word, &self.triggers.idents)
+                        matters = self.triggers.idents.contains(word)
                             || (!after_dot
-                                && is_one_of(word, &self.triggers.methods)
+                                && !defined
+                                && self.triggers.methods.contains(word)
                                 && self.uses_framework());
                     }
                 }
@@ -357,14 +402,8 @@ impl Pruner<'_> {
             .get_or_insert_with(|| words.iter().any(|w| source.contains(w)))
     }
 
-    /// The token starting at or after `at` (whitespace and comments skipped; doc comments are
-    /// blanked on the way) and the index just after it.
-    fn next_token(&mut self, at: usize) -> Option<(Token, usize)> {
-        let at = self.token_start(at)?;
-        Some(self.token_at(at))
-    }
-
-    /// Where the next token starts, from `at` (see [`Self::next_token`]).
+    /// Where the next token starts, from `at`: whitespace and comments are skipped, doc
+    /// comments blanked on the way.
     fn token_start(&mut self, mut at: usize) -> Option<usize> {
         let text = self.text;
         loop {
@@ -423,11 +462,39 @@ impl Pruner<'_> {
     }
 }
 
-/// Whether `word` is in `list` (the first byte is compared before the rest, since most
-/// identifiers differ there).
-fn is_one_of(word: &[u8], list: &[String]) -> bool {
-    list.iter()
-        .any(|w| w.as_bytes().first() == word.first() && w.as_bytes() == word)
+/// A few words, tested against every identifier of every function body: most identifiers
+/// are rejected by their first byte and length alone, without comparing any text.
+struct Words {
+    words: Vec<String>,
+    /// Per first byte, bit `n` set when a word of `n` bytes starts with it (bit 0 for the
+    /// lengths past 63).
+    lengths: [u64; 256],
+}
+
+impl Words {
+    fn new(words: Vec<String>) -> Self {
+        let mut lengths = [0u64; 256];
+        for word in &words {
+            if let Some(&first) = word.as_bytes().first() {
+                lengths[usize::from(first)] |= length_bit(word.len());
+            }
+        }
+        Words { words, lengths }
+    }
+
+    /// Whether `word` is one of the words.
+    fn contains(&self, word: &[u8]) -> bool {
+        let Some(&first) = word.first() else {
+            return false;
+        };
+        self.lengths[usize::from(first)] & length_bit(word.len()) != 0
+            && self.words.iter().any(|w| w.as_bytes() == word)
+    }
+}
+
+/// The bit of [`Words::lengths`] for a word of `len` bytes.
+fn length_bit(len: usize) -> u64 {
+    if len < 64 { 1 << len } else { 1 }
 }
 
 /// Index of the newline ending the line that contains `at` (or the end).
@@ -574,24 +641,31 @@ mod tests {
 
     #[test]
     fn keeps_signatures_and_bodies_that_matter() {
-        assert_eq!(
-            pruned("fn a(x: u8) -> u8 { x + 1 }"),
-            "fn a(x: u8) -> u8 { }"
-        );
+        assert_eq!(pruned("fn a(x: u8) -> u8 { x + 1 }"), "fn a( ) -> u8 { }");
         assert_eq!(
             pruned("impl S { fn b(&self) { tokio::spawn(run()); } fn c() { 1 } }"),
-            "impl S { fn b(&self) { tokio::spawn(run()); } fn c() { } }"
+            "impl S { fn b( ) { tokio::spawn(run()); } fn c() { } }"
         );
         assert_eq!(
             pruned(
                 "/// Doc.\n#[derive(Debug)]\nstruct S { f: u8 }\nstruct T(u8);\nenum E { A, B }"
             ),
-            "\n#[derive(Debug)]\nstruct S { }\nstruct T(u8);\nenum E { }"
+            "\n\n \nstruct T(u8);\n"
+        );
+        // A type inside a kept body goes whole too; inside a macro's arguments only its body
+        // (the item cannot be told from the call around it).
+        assert_eq!(
+            pruned("fn r() { route(); #[derive(Debug)] struct S { a: u8 } }"),
+            "fn r() { route(); }"
+        );
+        assert_eq!(
+            pruned("m!(#[derive(Debug)] struct S { a: u8 });"),
+            "m!(#[derive(Debug)] struct S { });"
         );
         // A pointer type is not a function with a body.
         assert_eq!(
             pruned("impl From<fn()> for S { fn from(f: fn()) -> S { S } }"),
-            "impl From<fn()> for S { fn from(f: fn()) -> S { } }"
+            "impl From<fn()> for S { fn from( ) -> S { } }"
         );
         assert_eq!(
             pruned("trait T { fn a(); fn b() { 2 } }"),
@@ -609,10 +683,16 @@ mod tests {
         let out: Vec<&str> = out.split(' ').filter(|s| !s.is_empty()).collect();
         assert_eq!(
             out.join(" "),
-            "impl<T> S<T> { }\nimpl R { fn b() { tokio::spawn(c()) } }\nfn f() -> impl Fn() { }"
+            "\nimpl R { fn b() { tokio::spawn(c()) } }\nfn f() -> impl Fn() { }"
         );
         let (_, blanked) = triggers.prune(source, Pruning::Shallow);
         assert!(blanked.is_empty());
+        // Defining a function named like a routing function is not calling one.
+        let source = "use axum::routing::get;\nimpl Store { fn get(&self) -> u8 { 1 } }";
+        let (out, blanked) = triggers.prune(source, Pruning::Deep);
+        assert_eq!(blanked, ["get"]);
+        let out: Vec<&str> = out.split(' ').filter(|s| !s.is_empty()).collect();
+        assert_eq!(out.join(" "), "use axum::routing::get;\n");
     }
 
     #[test]
@@ -634,7 +714,7 @@ mod tests {
                       let c = '}'; let b = b'{'; /* } */ // }\n '\\'' }\nfn route() { route() }";
         assert_eq!(
             pruned(source),
-            "fn a<'a>(x: &'a str) -> char {\n }\nfn route() { route() }"
+            "fn a<'a>( ) -> char {\n }\nfn route() { route() }"
         );
         assert_eq!(
             pruned("fn a() { \"é\" } fn route() {}"),

@@ -209,31 +209,37 @@ pub(crate) fn scan(
     let scan_text = |text: &str| {
         let module = module.clone();
         depth::guarded(path, text, triggers, || {
-            let file = parse_tokens(path, text)?;
-            let mut scanner = Scanner {
-                out: RustFile {
-                    path: path.to_owned(),
-                    modules: vec![ModuleDecl {
-                        parent: None,
-                        name: String::new(),
-                    }],
-                    module: module.clone(),
-                    ..RustFile::default()
-                },
-                module: 0,
-                module_path: module,
-                aliases: HashMap::new(),
-                globs: HashSet::new(),
-                owner: None,
-                route_path: None,
-                nest: Vec::new(),
-                within: None,
-                tasks,
-            };
-            scanner.visit_file(&file);
-            // The tree is dropped (recursively) here, on the thread sized for it.
-            drop(file);
-            Ok(scanner.out)
+            let scanned = parse_tokens(path, text).map(|file| {
+                let mut scanner = Scanner {
+                    out: RustFile {
+                        path: path.to_owned(),
+                        modules: vec![ModuleDecl {
+                            parent: None,
+                            name: String::new(),
+                        }],
+                        module: module.clone(),
+                        ..RustFile::default()
+                    },
+                    module: 0,
+                    module_path: module,
+                    aliases: HashMap::new(),
+                    globs: HashSet::new(),
+                    owner: None,
+                    route_path: None,
+                    nest: Vec::new(),
+                    within: None,
+                    tasks,
+                };
+                scanner.visit_file(&file);
+                // The tree is dropped (recursively) here, on the thread sized for it.
+                drop(file);
+                scanner.out
+            });
+            // Every position is a `Location` by now. proc-macro2 keeps a copy of each text it
+            // tokenizes, for spans, until told otherwise: without this each thread would keep
+            // every file it parsed (and positions would wrap past 4 GiB of source).
+            proc_macro2::extra::invalidate_current_thread_spans();
+            scanned
         })
     };
     match scan_text(&pruned) {
