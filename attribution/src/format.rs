@@ -995,6 +995,8 @@ impl AtomicFile {
     fn create(path: &Path) -> Result<AtomicFile, FormatError> {
         let name = path.display().to_string();
         let dir = match path.parent() {
+            // A device's directory (`/dev`) is no place for a temporary file.
+            _ if is_device_or_pipe(path) => std::env::temp_dir(),
             Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
             _ => PathBuf::from("."),
         };
@@ -1014,11 +1016,25 @@ impl AtomicFile {
         })
     }
 
-    /// Syncs the file and renames it to its final path.
+    /// Syncs the file and renames it to its final path; a device or pipe there (`/dev/null`,
+    /// a FIFO) gets the bytes copied into it instead, since a rename would replace it with a
+    /// regular file.
     fn commit(mut self) -> Result<(), FormatError> {
         let name = self.path.display().to_string();
         let fail =
             |what: &str, err: io::Error| FormatError::new(&name, None, format!("{what}: {err}"));
+        if is_device_or_pipe(&self.path) {
+            self.temp
+                .file
+                .seek(io::SeekFrom::Start(0))
+                .map_err(|err| fail("cannot read back the temporary file", err))?;
+            let mut device = fs::OpenOptions::new()
+                .write(true)
+                .open(&self.path)
+                .map_err(|err| fail("cannot open", err))?;
+            io::copy(&mut self.temp.file, &mut device).map_err(|err| fail("cannot write", err))?;
+            return device.flush().map_err(|err| fail("cannot write", err));
+        }
         self.temp
             .file
             .sync_all()
@@ -1028,6 +1044,13 @@ impl AtomicFile {
         self.temp.path = PathBuf::new();
         Ok(())
     }
+}
+
+/// Whether `path` names an existing file that is neither regular nor a directory (a character
+/// device such as `/dev/null`, a FIFO, a socket), which output is written through, not renamed
+/// over.
+fn is_device_or_pipe(path: &Path) -> bool {
+    fs::metadata(path).is_ok_and(|meta| !meta.is_file() && !meta.is_dir())
 }
 
 /// A temporary file that removes itself unless renamed (its `path` then emptied).
@@ -1801,5 +1824,30 @@ mod tests {
         assert!(error.ends_with("row 3, column `cpu_ns`: cannot write Parquet: 18446744073709551615 does not fit a signed 64-bit integer"), "{error}");
         assert_eq!(fs::read(&path).unwrap(), before);
         assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    /// `--out /dev/null` run as root once renamed a regular file over `/dev/null`; a FIFO
+    /// stands in for the device here.
+    #[test]
+    fn a_pipe_is_written_through_not_renamed_over() {
+        use std::os::unix::fs::FileTypeExt;
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("rows.pipe");
+        let made = std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap();
+        assert!(made.success());
+        let reader = {
+            let fifo = fifo.clone();
+            std::thread::spawn(move || fs::read_to_string(fifo).unwrap())
+        };
+        write_rows(&share_rows(), Format::Csv, Some(&fifo)).unwrap();
+        let through_the_pipe = reader.join().unwrap();
+        assert!(fs::metadata(&fifo).unwrap().file_type().is_fifo());
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
+        let file = dir.path().join("rows.csv");
+        write_rows(&share_rows(), Format::Csv, Some(&file)).unwrap();
+        assert_eq!(through_the_pipe, fs::read_to_string(file).unwrap());
     }
 }

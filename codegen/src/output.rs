@@ -61,8 +61,15 @@ fn status(path: &Path, contents: &str) -> std::io::Result<FileStatus> {
 /// Writes `contents` to `path` atomically: a temporary file in the same directory renamed over
 /// the target, so readers see the old file or the new one, never a part. (No fsync: generated
 /// files are reproducible, so durability across a power cut is not worth a disk flush each.)
-/// Creates missing parent directories.
+/// Creates missing parent directories. A device or pipe at `path` (`/dev/null`, a FIFO) is
+/// written through instead: renaming over it would replace it with a regular file.
 pub fn write_atomic(path: &Path, contents: &str) -> std::io::Result<()> {
+    if std::fs::metadata(path).is_ok_and(|meta| !meta.is_file() && !meta.is_dir()) {
+        return std::fs::OpenOptions::new()
+            .write(true)
+            .open(path)?
+            .write_all(contents.as_bytes());
+    }
     let dir = path
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
@@ -343,6 +350,28 @@ mod tests {
             path: path.into(),
             contents: contents.into(),
         }
+    }
+
+    /// `featgen report --out /dev/null` run as root once renamed a regular file over
+    /// `/dev/null`; a FIFO stands in for the device here.
+    #[test]
+    fn a_pipe_is_written_through_not_renamed_over() {
+        use std::os::unix::fs::FileTypeExt;
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("report.pipe");
+        let made = std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap();
+        assert!(made.success());
+        let reader = {
+            let fifo = fifo.clone();
+            std::thread::spawn(move || std::fs::read_to_string(fifo).unwrap())
+        };
+        write_atomic(&fifo, "<html></html>").unwrap();
+        assert_eq!(reader.join().unwrap(), "<html></html>");
+        assert!(std::fs::metadata(&fifo).unwrap().file_type().is_fifo());
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
     }
 
     #[test]
