@@ -36,6 +36,7 @@ const PROFILE_SAMPLE: u32 = 2;
 const PROFILE_STRING_TABLE: u32 = 6;
 const PROFILE_TIME_NANOS: u32 = 9;
 const PROFILE_DURATION_NANOS: u32 = 10;
+const PROFILE_PERIOD: u32 = 12;
 const VALUE_TYPE_TYPE: u32 = 1;
 const VALUE_TYPE_UNIT: u32 = 2;
 const SAMPLE_VALUE: u32 = 2;
@@ -267,7 +268,7 @@ fn decode<'a>(
     sample_ranges.clear();
     strings.clear();
     let mut sample_types: Vec<(i64, i64)> = Vec::new();
-    let (mut time_nanos, mut duration_nanos) = (0, 0);
+    let (mut time_nanos, mut duration_nanos, mut period) = (0, 0, 0);
     let mut wire = Wire::new(bytes);
     while let Some((field, wire_type)) = wire.key()? {
         match (field, wire_type) {
@@ -276,6 +277,7 @@ fn decode<'a>(
             (PROFILE_SAMPLE_TYPE, LEN) => sample_types.push(value_type(wire.len_bytes()?)?),
             (PROFILE_TIME_NANOS, VARINT) => time_nanos = wire.varint()? as i64,
             (PROFILE_DURATION_NANOS, VARINT) => duration_nanos = wire.varint()? as i64,
+            (PROFILE_PERIOD, VARINT) => period = wire.varint()?,
             (_, wire_type) => wire.skip(wire_type)?,
         }
     }
@@ -312,12 +314,8 @@ fn decode<'a>(
     let samples_index = find_type(b"samples", b"count")?;
     let requests_index = find_type(b"requests", b"count")?;
     // A profile without `samples/count` has count × period CPU values (the profiler's own,
-    // Pyroscope's); the period is read only then.
-    let period = if samples_index.is_none() {
-        period_of(bytes)?
-    } else {
-        0
-    };
+    // Pyroscope's).
+    let period = u64::try_from(period as i64).unwrap_or(0);
 
     // Which string indices name the labels shares group by (the table need not be
     // deduplicated, so a name may sit at several indices).
@@ -337,9 +335,6 @@ fn decode<'a>(
     }
 
     let mut sets: HashMap<LabelSet, usize> = HashMap::default();
-    // The profiler writes every sample of a route with the same label bytes: the label set of
-    // bytes seen before is looked up rather than decoded again.
-    let mut seen: HashMap<&'a [u8], usize> = HashMap::default();
     // Distinct label sets in order of first appearance, and their sums.
     let mut order: Vec<LabelSet> = Vec::new();
     let mut set_of = |labels: LabelSet| match sets.entry(labels) {
@@ -349,14 +344,21 @@ fn decode<'a>(
             *entry.insert(order.len() - 1)
         }
     };
+    // Every encoder writes a sample's labels last, and the profiler writes every sample of a
+    // route with the same label bytes: a sample's tail from its first label is looked up whole
+    // (first against the previous sample's, since samples of a route tend to be adjacent),
+    // and a tail is decoded only the first time it is seen. Only tails of labels alone are
+    // kept, so equal bytes always mean the same label set.
+    let mut seen: HashMap<&'a [u8], usize> = HashMap::default();
+    let mut last_tail: (&'a [u8], usize) = (&[], 0);
     let mut sums: Vec<Sums> = Vec::new();
     let value_count = sample_types.len();
     for &(start, end) in sample_ranges.iter() {
         let sample_bytes = &bytes[start as usize..end as usize];
         values.clear();
-        // The byte range of the sample's labels, when they are contiguous (as every encoder
-        // writes them); `None` after a label that follows another field.
-        let mut label_bytes = Some((0, 0));
+        let mut set = None;
+        // A label followed by another field: the labels are gathered from the whole sample.
+        let mut mixed = false;
         let mut sample = Wire::new(sample_bytes);
         loop {
             let field_start = sample.at;
@@ -371,13 +373,30 @@ fn decode<'a>(
                     }
                 }
                 (SAMPLE_VALUE, VARINT) => values.push(sample.varint()?),
-                (SAMPLE_LABEL, LEN) => {
-                    sample.len_range()?;
-                    label_bytes = match label_bytes {
-                        Some((0, 0)) => Some((field_start, sample.at)),
-                        Some((from, to)) if to == field_start => Some((from, sample.at)),
-                        _ => None,
-                    };
+                (SAMPLE_LABEL, LEN) if !mixed => {
+                    let tail = &sample_bytes[field_start..];
+                    if !last_tail.0.is_empty() && tail == last_tail.0 {
+                        set = Some(last_tail.1);
+                        break;
+                    }
+                    if let Some(&known) = seen.get(tail) {
+                        last_tail = (tail, known);
+                        set = Some(known);
+                        break;
+                    }
+                    match only_labels(tail, &keys)? {
+                        Some(labels) => {
+                            let new = set_of(labels);
+                            seen.insert(tail, new);
+                            last_tail = (tail, new);
+                            set = Some(new);
+                            break;
+                        }
+                        None => {
+                            mixed = true;
+                            sample.len_range()?;
+                        }
+                    }
                 }
                 (_, wire_type) => sample.skip(wire_type)?,
             }
@@ -387,19 +406,10 @@ fn decode<'a>(
                 "a sample's value count differs from its sample types",
             ));
         }
-        let at = match label_bytes {
-            Some((from, to)) => {
-                let labels = &sample_bytes[from..to];
-                match seen.get(labels) {
-                    Some(&at) => at,
-                    None => {
-                        let at = set_of(label_set(labels, &keys)?);
-                        seen.insert(labels, at);
-                        at
-                    }
-                }
-            }
-            None => set_of(label_set(sample_bytes, &keys)?),
+        let at = match set {
+            Some(set) => set,
+            None if mixed => set_of(label_set(sample_bytes, &keys)?),
+            None => set_of(LabelSet::default()),
         };
         let value = |index: usize| -> Result<u64, Damage> {
             u64::try_from(values[index] as i64).map_err(|_| Damage::BadValue)
@@ -453,6 +463,20 @@ fn decode<'a>(
         duration_nanos,
         series,
     }))
+}
+
+/// The label set of `bytes` when they hold `Label` fields and nothing else (the tail of a
+/// sample), keeping the labels named in `keys` (string index, slot); `None` when another
+/// field sits among them.
+fn only_labels(bytes: &[u8], keys: &[(i64, usize)]) -> Result<Option<LabelSet>, Damage> {
+    let mut wire = Wire::new(bytes);
+    while let Some((field, wire_type)) = wire.key()? {
+        if (field, wire_type) != (SAMPLE_LABEL, LEN) {
+            return Ok(None);
+        }
+        wire.len_range()?;
+    }
+    label_set(bytes, keys).map(Some)
 }
 
 /// The label set of the `Label` fields in `bytes` (a sample, or the run of its labels),
@@ -619,21 +643,6 @@ fn label(bytes: &[u8]) -> Result<(i64, LabelRef), Damage> {
     Ok((key, value))
 }
 
-/// The `period` field of a profile (a second pass over the top-level fields, taken only for
-/// profiles without `samples/count`).
-fn period_of(bytes: &[u8]) -> Result<u64, Damage> {
-    const PROFILE_PERIOD: u32 = 12;
-    let mut period = 0;
-    let mut wire = Wire::new(bytes);
-    while let Some((field, wire_type)) = wire.key()? {
-        match (field, wire_type) {
-            (PROFILE_PERIOD, VARINT) => period = wire.varint()?,
-            (_, wire_type) => wire.skip(wire_type)?,
-        }
-    }
-    Ok(u64::try_from(period as i64).unwrap_or(0))
-}
-
 /// A cursor over protobuf wire-format bytes.
 struct Wire<'a> {
     bytes: &'a [u8],
@@ -649,7 +658,19 @@ impl<'a> Wire<'a> {
         self.at >= self.bytes.len()
     }
 
+    /// A varint, with the one-byte case (field keys, lengths, string indices) inline.
+    #[inline]
     fn varint(&mut self) -> Result<u64, Damage> {
+        if let Some(&byte) = self.bytes.get(self.at)
+            && byte < 0x80
+        {
+            self.at += 1;
+            return Ok(u64::from(byte));
+        }
+        self.long_varint()
+    }
+
+    fn long_varint(&mut self) -> Result<u64, Damage> {
         let mut value = 0u64;
         for shift in (0..70).step_by(7) {
             let &byte = self
@@ -669,6 +690,7 @@ impl<'a> Wire<'a> {
     }
 
     /// The next field number and wire type, `None` at the end.
+    #[inline]
     fn key(&mut self) -> Result<Option<(u32, u8)>, Damage> {
         if self.done() {
             return Ok(None);
@@ -683,6 +705,7 @@ impl<'a> Wire<'a> {
     }
 
     /// The byte range of a length-delimited field's contents (relative to this cursor's bytes).
+    #[inline]
     fn len_range(&mut self) -> Result<(u32, u32), Damage> {
         let len = usize::try_from(self.varint()?)
             .map_err(|_| Damage::Malformed("length out of range"))?;
@@ -696,11 +719,13 @@ impl<'a> Wire<'a> {
         Ok((start as u32, end as u32))
     }
 
+    #[inline]
     fn len_bytes(&mut self) -> Result<&'a [u8], Damage> {
         let (start, end) = self.len_range()?;
         Ok(&self.bytes[start as usize..end as usize])
     }
 
+    #[inline]
     fn skip(&mut self, wire_type: u8) -> Result<(), Damage> {
         let width = match wire_type {
             VARINT => return self.varint().map(drop),
