@@ -643,6 +643,16 @@ fn label(bytes: &[u8]) -> Result<(i64, LabelRef), Damage> {
     Ok((key, value))
 }
 
+/// A wire-format error: a small value, so that the cursor's results stay in registers.
+#[derive(Clone, Copy, Debug)]
+struct Malformed(&'static str);
+
+impl From<Malformed> for Damage {
+    fn from(Malformed(what): Malformed) -> Damage {
+        Damage::Malformed(what)
+    }
+}
+
 /// A cursor over protobuf wire-format bytes.
 struct Wire<'a> {
     bytes: &'a [u8],
@@ -659,8 +669,8 @@ impl<'a> Wire<'a> {
     }
 
     /// A varint, with the one-byte case (field keys, lengths, string indices) inline.
-    #[inline]
-    fn varint(&mut self) -> Result<u64, Damage> {
+    #[inline(always)]
+    fn varint(&mut self) -> Result<u64, Malformed> {
         if let Some(&byte) = self.bytes.get(self.at)
             && byte < 0x80
         {
@@ -670,72 +680,70 @@ impl<'a> Wire<'a> {
         self.long_varint()
     }
 
-    fn long_varint(&mut self) -> Result<u64, Damage> {
+    fn long_varint(&mut self) -> Result<u64, Malformed> {
         let mut value = 0u64;
         for shift in (0..70).step_by(7) {
             let &byte = self
                 .bytes
                 .get(self.at)
-                .ok_or(Damage::Malformed("truncated varint"))?;
+                .ok_or(Malformed("truncated varint"))?;
             self.at += 1;
             if shift == 63 && byte > 1 {
-                return Err(Damage::Malformed("varint longer than 64 bits"));
+                return Err(Malformed("varint longer than 64 bits"));
             }
             value |= u64::from(byte & 0x7f) << shift;
             if byte < 0x80 {
                 return Ok(value);
             }
         }
-        Err(Damage::Malformed("varint longer than 64 bits"))
+        Err(Malformed("varint longer than 64 bits"))
     }
 
     /// The next field number and wire type, `None` at the end.
-    #[inline]
-    fn key(&mut self) -> Result<Option<(u32, u8)>, Damage> {
+    #[inline(always)]
+    fn key(&mut self) -> Result<Option<(u32, u8)>, Malformed> {
         if self.done() {
             return Ok(None);
         }
         let key = self.varint()?;
-        let field =
-            u32::try_from(key >> 3).map_err(|_| Damage::Malformed("field number out of range"))?;
+        let field = u32::try_from(key >> 3).map_err(|_| Malformed("field number out of range"))?;
         if field == 0 {
-            return Err(Damage::Malformed("field number 0"));
+            return Err(Malformed("field number 0"));
         }
         Ok(Some((field, (key & 7) as u8)))
     }
 
     /// The byte range of a length-delimited field's contents (relative to this cursor's bytes).
     #[inline]
-    fn len_range(&mut self) -> Result<(u32, u32), Damage> {
-        let len = usize::try_from(self.varint()?)
-            .map_err(|_| Damage::Malformed("length out of range"))?;
+    fn len_range(&mut self) -> Result<(u32, u32), Malformed> {
+        let len = usize::try_from(self.varint()?).map_err(|_| Malformed("length out of range"))?;
         let start = self.at;
         let end = start
             .checked_add(len)
             .filter(|&end| end <= self.bytes.len())
-            .ok_or(Damage::Malformed("a field runs past the end (truncated?)"))?;
+            .ok_or(Malformed("a field runs past the end (truncated?)"))?;
         self.at = end;
         // Callers check that the whole buffer fits in u32.
         Ok((start as u32, end as u32))
     }
 
     #[inline]
-    fn len_bytes(&mut self) -> Result<&'a [u8], Damage> {
+    fn len_bytes(&mut self) -> Result<&'a [u8], Malformed> {
         let (start, end) = self.len_range()?;
         Ok(&self.bytes[start as usize..end as usize])
     }
 
     #[inline]
-    fn skip(&mut self, wire_type: u8) -> Result<(), Damage> {
+    fn skip(&mut self, wire_type: u8) -> Result<(), Malformed> {
         let width = match wire_type {
             VARINT => return self.varint().map(drop),
             LEN => return self.len_range().map(drop),
             FIXED64 => 8,
             FIXED32 => 4,
-            _ => return Err(Damage::Malformed("unknown or group wire type")),
+            _ => return Err(Malformed("unknown or group wire type")),
         };
         if self.bytes.len() - self.at < width {
-            return Err(Damage::Malformed("a field runs past the end (truncated?)"));
+            return Err(Malformed("a field runs past the end (truncated?)"));
         }
         self.at += width;
         Ok(())
