@@ -714,7 +714,7 @@ impl<'a> Wire<'a> {
     }
 
     /// The byte range of a length-delimited field's contents (relative to this cursor's bytes).
-    #[inline]
+    #[inline(always)]
     fn len_range(&mut self) -> Result<(u32, u32), Malformed> {
         let len = usize::try_from(self.varint()?).map_err(|_| Malformed("length out of range"))?;
         let start = self.at;
@@ -733,7 +733,7 @@ impl<'a> Wire<'a> {
         Ok(&self.bytes[start as usize..end as usize])
     }
 
-    #[inline]
+    #[inline(always)]
     fn skip(&mut self, wire_type: u8) -> Result<(), Malformed> {
         let width = match wire_type {
             VARINT => return self.varint().map(drop),
