@@ -10,15 +10,17 @@
 //!
 //! Besides wall time, each run reports the CPU time the process used (user + system, from
 //! `/proc/self/stat`), which other processes on a shared machine disturb less; and, on one
-//! thread, where the time goes: reading the files, inflating them (the reader's one-shot
-//! zlib-rs, flate2's streaming `Read` over zlib-rs, and miniz_oxide, flate2's default backend).
+//! thread, where the time goes: reading the files, inflating them (the reader's libdeflate, its
+//! general path's one-shot zlib-rs, flate2's streaming `Read` over zlib-rs, and miniz_oxide,
+//! flate2's default backend). `SHARES_BENCH_ONLY=featgen` runs only featgen's runs (for
+//! profiling them with `perf`).
 
 #[path = "../tests/support/mod.rs"]
 mod support;
 
 use featgen_attribution::format::{Format, write_rows_to};
 use featgen_attribution::period::{Period, Step};
-use featgen_attribution::pprof::{LabelNames, inflate};
+use featgen_attribution::pprof::{Inflater, LabelNames, inflate_with_zlib};
 use featgen_attribution::profiles::{ReadOptions, read_dir};
 use featgen_attribution::resolve::Resolver;
 use featgen_attribution::shares::shares;
@@ -249,16 +251,28 @@ fn where_the_time_goes(files: &[PathBuf]) {
         "  read the files: {wall:.3?} (CPU {cpu:.2?}) for {:.1} MiB",
         bytes as f64 / (1 << 20) as f64
     );
+    let mut inflater = Inflater::default();
     let (wall, cpu, inflated) = timed(|| {
         over_files(files, |raw| {
-            inflate(raw, &mut out).unwrap();
+            inflater.inflate(raw, &mut out).unwrap();
             out.len()
         })
     });
     let mib = inflated as f64 / (1 << 20) as f64;
+    let per_cpu = |cpu: Duration| mib / cpu.as_secs_f64().max(1e-3);
     println!(
-        "  + inflate, the reader's (zlib-rs, one call per file): {wall:.3?} (CPU {cpu:.2?}) to {mib:.1} MiB, {:.0} MiB/s of CPU",
-        mib / cpu.as_secs_f64().max(1e-3)
+        "  + inflate, the reader's (libdeflate, one call per file): {wall:.3?} (CPU {cpu:.2?}) to {mib:.1} MiB, {:.0} MiB/s of CPU",
+        per_cpu(cpu)
+    );
+    let (wall, cpu, _) = timed(|| {
+        over_files(files, |raw| {
+            inflate_with_zlib(raw, &mut out).unwrap();
+            out.len()
+        })
+    });
+    println!(
+        "  + inflate, the general path (zlib-rs, one call per member): {wall:.3?} (CPU {cpu:.2?}), {:.0} MiB/s of CPU",
+        per_cpu(cpu)
     );
     let (wall, cpu, _) = timed(|| {
         over_files(files, |raw| {
@@ -270,7 +284,7 @@ fn where_the_time_goes(files: &[PathBuf]) {
     });
     println!(
         "  + inflate, flate2 read::MultiGzDecoder over zlib-rs (streaming): {wall:.3?} (CPU {cpu:.2?}), {:.0} MiB/s of CPU",
-        mib / cpu.as_secs_f64().max(1e-3)
+        per_cpu(cpu)
     );
     let (wall, cpu, _) = timed(|| {
         over_files(files, |raw| {
@@ -283,7 +297,7 @@ fn where_the_time_goes(files: &[PathBuf]) {
     });
     println!(
         "  + inflate, miniz_oxide (flate2's default backend): {wall:.3?} (CPU {cpu:.2?}), {:.0} MiB/s of CPU",
-        mib / cpu.as_secs_f64().max(1e-3)
+        per_cpu(cpu)
     );
 }
 
@@ -353,6 +367,9 @@ fn main() {
             "featgen shares ({label}): median {:.3?} (min {:.3?}), CPU {:.2?} (median run) for {rows} hourly rows; peak RSS growth {} KiB",
             runs[1].0, runs[0].0, runs[1].1, peak
         );
+    }
+    if std::env::var("SHARES_BENCH_ONLY").is_ok_and(|only| only == "featgen") {
+        return;
     }
     println!("where the time goes, one thread:");
     where_the_time_goes(&files);

@@ -6,7 +6,7 @@ mod support;
 use featgen::profiler::proto::Label;
 use featgen_attribution::period::{Period, Step};
 use featgen_attribution::pprof::{
-    Contents, Damage, LabelNames, MAX_PROFILE_BYTES, Reader, SeriesCpu,
+    Contents, Damage, Inflater, LabelNames, MAX_PROFILE_BYTES, Reader, SeriesCpu, inflate_with_zlib,
 };
 use featgen_attribution::profiles::{ReadError, ReadOptions, read_dir};
 use featgen_attribution::time::UtcTime;
@@ -274,6 +274,50 @@ fn damaged_input_is_an_error_never_a_panic() {
     assert_eq!(reader.read_bytes(&negative.encode()), Err(Damage::BadValue));
     // Still reads good input afterwards (buffers are reset).
     assert_eq!(cpu(reader.read_bytes(&gz)).len(), 3);
+}
+
+#[test]
+fn every_gzip_member_is_read_and_bytes_after_the_last_are_an_error() {
+    let plain = sample_profile(T0 * 1_000_000_000).encode();
+    let mut reader = Reader::default();
+    let whole = cpu(reader.read_bytes(&plain)).into_iter().map(|s| s.cpu_ns);
+    let whole: Vec<u64> = whole.collect();
+    // A profile split over two members (as `cat a.gz b.gz` makes) reads as the whole.
+    for split in [1, plain.len() / 3, plain.len() - 1] {
+        let members = [gzip(&plain[..split]), gzip(&plain[split..])].concat();
+        let mut reader = Reader::default();
+        let read = cpu(reader.read_bytes(&members));
+        assert_eq!(read.iter().map(|s| s.cpu_ns).collect::<Vec<_>>(), whole);
+    }
+    // Identical members (same length and CRC in every trailer) are two members, not one.
+    let text = b"profiles are read whole, ".repeat(1_000);
+    let twice = [gzip(&text), gzip(&text)].concat();
+    let mut out = Vec::new();
+    Inflater::default().inflate(&twice, &mut out).unwrap();
+    assert_eq!(out, [text.clone(), text.clone()].concat());
+    // The fast path and the general path agree, buffer reuse included.
+    let mut inflater = Inflater::default();
+    for input in [gzip(&text), twice.clone(), gzip(&plain), gzip(b"")] {
+        let mut general = Vec::new();
+        inflate_with_zlib(&input, &mut general).unwrap();
+        inflater.inflate(&input, &mut out).unwrap();
+        assert_eq!(out, general);
+    }
+    // Bytes after the last member, and a wrong length in the trailer, are damage.
+    let gz = gzip(&plain);
+    for trailing in [&b"\0"[..], b"garbage after the member", &gz[..12]] {
+        let input = [gz.as_slice(), trailing].concat();
+        assert!(
+            matches!(reader.read_bytes(&input), Err(Damage::Gzip(_))),
+            "{trailing:?}"
+        );
+    }
+    let mut bad_length = gz.clone();
+    *bad_length.last_mut().unwrap() ^= 1;
+    assert!(matches!(
+        reader.read_bytes(&bad_length),
+        Err(Damage::Gzip(_))
+    ));
 }
 
 #[test]
