@@ -225,14 +225,24 @@ fn check(python: &Path, file: &Path) -> (u64, String) {
     let output = Command::new(python)
         .args([
             "-c",
-            "import duckdb, sys; n, t = duckdb.execute(f\"SELECT count(*), CAST(sum(cost) AS VARCHAR) FROM read_parquet('{sys.argv[1]}')\").fetchall()[0]; print(n, t)",
+            // No progress bar: on a month's file it would print before the figures.
+            "import duckdb, sys; db = duckdb.connect(); db.execute('SET enable_progress_bar = false'); n, t = db.execute(f\"SELECT count(*), CAST(sum(cost) AS VARCHAR) FROM read_parquet('{sys.argv[1]}')\").fetchall()[0]; print(n, t)",
             file.to_str().unwrap(),
         ])
         .output()
         .unwrap();
     let text = String::from_utf8(output.stdout).unwrap();
-    let (rows, total) = text.trim().split_once(' ').unwrap();
-    (rows.parse().unwrap(), total.to_owned())
+    let counted = text
+        .trim()
+        .split_once(' ')
+        .and_then(|(rows, total)| Some((rows.parse().ok()?, total.to_owned())));
+    counted.unwrap_or_else(|| {
+        panic!(
+            "cannot count {}: {text}{}",
+            file.display(),
+            String::from_utf8_lossy(&output.stderr)
+        )
+    })
 }
 
 fn load_average() -> String {
