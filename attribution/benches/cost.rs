@@ -11,12 +11,12 @@
 //! The data is generated once into `target/bench-data/cost-<hours>h/` (about 6 GB for the
 //! month; delete it to regenerate) and never enters git. Each engine runs as its own process,
 //! measured by the test venv's Python (`.venv/bin/python` or `$FEATGEN_TEST_PYTHON`, with
-//! `duckdb`): wall time and peak RSS from `wait4`. featgen's time is the whole run of this
-//! binary as a child (`--featgen` mode: read the bill, stream the share rows, price, write
-//! Parquet), the library calls `featgen cost` makes; DuckDB's is the `COPY` of the generated
-//! `feature_cost` view to Parquet, timed inside the child (opening views is not counted), over
-//! `read_parquet`/`read_csv` views of the same files, with `billing_hourly` a `GROUP BY` of
-//! the article's rows. Both outputs are then checked to have the same rows and total.
+//! `duckdb`): wall time, and CPU time and peak RSS from `wait4`. featgen's time is the whole
+//! run of this binary as a child (`--featgen` mode: read the bill, stream the share rows,
+//! price, write Parquet), the library calls `featgen cost` makes; DuckDB's is the `COPY` of the
+//! generated `feature_cost` view to Parquet, timed inside the child (opening views is not
+//! counted), over `read_parquet`/`read_csv` views of the same files, with `billing_hourly` a
+//! `GROUP BY` of the article's rows. Both outputs are then checked to have the same rows and total.
 
 use std::fs::{self, File};
 use std::io::{BufWriter, Write};
@@ -64,7 +64,7 @@ fn main() {
         hours * (DEPLOYMENTS * SKUS + 1),
         load_average()
     );
-    println!("input    engine   seconds  peak RSS MB  cost rows   total");
+    println!("input    engine   seconds  CPU s  peak RSS MB  cost rows   total");
     for format in ["parquet", "csv"] {
         let shares = data.join(format!("shares.{format}"));
         let billing = data.join(format!("billing.{format}"));
@@ -97,12 +97,13 @@ fn main() {
         let (featgen_rows, featgen_total) = check(&python, &featgen_out);
         let (duckdb_rows, duckdb_total) = check(&python, &duckdb_out);
         println!(
-            "{format:<8} featgen  {:>7.1}  {:>11.0}  {featgen_rows:>9}  {featgen_total}",
-            featgen.seconds, featgen.peak_mb
+            "{format:<8} featgen  {:>7.1}  {:>5.1}  {:>11.0}  {featgen_rows:>9}  {featgen_total}",
+            featgen.seconds, featgen.cpu_seconds, featgen.peak_mb
         );
+        // DuckDB's CPU is its whole process's (views and Python included), its time the query's.
         println!(
-            "{format:<8} duckdb   {duckdb_seconds:>7.1}  {:>11.0}  {duckdb_rows:>9}  {duckdb_total}",
-            duckdb.peak_mb
+            "{format:<8} duckdb   {duckdb_seconds:>7.1}  {:>5.1}  {:>11.0}  {duckdb_rows:>9}  {duckdb_total}",
+            duckdb.cpu_seconds, duckdb.peak_mb
         );
         println!(
             "{format:<8} featgen / duckdb time: {:.2}",
@@ -169,9 +170,11 @@ db.execute(f"COPY (SELECT * FROM feature_cost) TO '{out}' (FORMAT parquet)")
 print(json.dumps({"query_seconds": time.perf_counter() - start}))
 "#;
 
-/// A child process's wall time, peak RSS and first line of output.
+/// A child process's wall time, CPU time (user and system, all threads), peak RSS and first
+/// line of output.
 struct Measured {
     seconds: f64,
+    cpu_seconds: f64,
     peak_mb: f64,
     stdout: String,
 }
@@ -184,7 +187,8 @@ out = child.stdout.read()
 _, status, usage = os.wait4(child.pid, 0)
 seconds = time.perf_counter() - start
 sys.stdout.write(out.decode())
-print(json.dumps({"wall_seconds": seconds, "peak_rss_kb": usage.ru_maxrss, "status": status}))
+print(json.dumps({"wall_seconds": seconds, "cpu_seconds": usage.ru_utime + usage.ru_stime,
+    "peak_rss_kb": usage.ru_maxrss, "status": status}))
 "#;
 
 /// Runs `argv` as a child of Python, which measures it.
@@ -204,6 +208,7 @@ fn measure(python: &Path, argv: &[&str]) -> Measured {
     );
     Measured {
         seconds: field(last, "wall_seconds"),
+        cpu_seconds: field(last, "cpu_seconds"),
         peak_mb: field::<f64>(last, "peak_rss_kb") / 1024.0,
         stdout: stdout.lines().next().unwrap_or_default().to_owned(),
     }
@@ -220,14 +225,24 @@ fn check(python: &Path, file: &Path) -> (u64, String) {
     let output = Command::new(python)
         .args([
             "-c",
-            "import duckdb, sys; n, t = duckdb.execute(f\"SELECT count(*), CAST(sum(cost) AS VARCHAR) FROM read_parquet('{sys.argv[1]}')\").fetchall()[0]; print(n, t)",
+            // No progress bar: on a month's file it would print before the figures.
+            "import duckdb, sys; db = duckdb.connect(); db.execute('SET enable_progress_bar = false'); n, t = db.execute(f\"SELECT count(*), CAST(sum(cost) AS VARCHAR) FROM read_parquet('{sys.argv[1]}')\").fetchall()[0]; print(n, t)",
             file.to_str().unwrap(),
         ])
         .output()
         .unwrap();
     let text = String::from_utf8(output.stdout).unwrap();
-    let (rows, total) = text.trim().split_once(' ').unwrap();
-    (rows.parse().unwrap(), total.to_owned())
+    let counted = text
+        .trim()
+        .split_once(' ')
+        .and_then(|(rows, total)| Some((rows.parse().ok()?, total.to_owned())));
+    counted.unwrap_or_else(|| {
+        panic!(
+            "cannot count {}: {text}{}",
+            file.display(),
+            String::from_utf8_lossy(&output.stderr)
+        )
+    })
 }
 
 fn load_average() -> String {

@@ -315,13 +315,7 @@ struct Run<'a> {
 
 impl Run<'_> {
     fn write(&mut self, row: CostRow) -> Result<(), CostError> {
-        let totals = self
-            .totals
-            .entry(row.currency.clone())
-            .or_insert_with(|| CurrencyTotals {
-                currency: row.currency.clone(),
-                ..CurrencyTotals::default()
-            });
+        let totals = self.totals_of(&row.currency);
         *match row.bucket {
             Bucket::Feature => &mut totals.feature,
             Bucket::Unattributed => &mut totals.unattributed,
@@ -333,13 +327,21 @@ impl Run<'_> {
     }
 
     fn add_billed(&mut self, key: &SliceKey, slice: &Slice) {
-        self.totals
-            .entry(key.currency.clone())
-            .or_insert_with(|| CurrencyTotals {
-                currency: key.currency.clone(),
-                ..CurrencyTotals::default()
-            })
-            .billed += slice.amount;
+        self.totals_of(&key.currency).billed += slice.amount;
+    }
+
+    /// The totals of `currency`, looked up without a copy of its code (once per cost row).
+    fn totals_of(&mut self, currency: &str) -> &mut CurrencyTotals {
+        if !self.totals.contains_key(currency) {
+            self.totals.insert(
+                currency.to_owned(),
+                CurrencyTotals {
+                    currency: currency.to_owned(),
+                    ..CurrencyTotals::default()
+                },
+            );
+        }
+        self.totals.get_mut(currency).expect("inserted just above")
     }
 
     /// A slice without share rows: one unprofiled or unallocated row.
@@ -381,7 +383,10 @@ impl Run<'_> {
         rows: &mut Vec<ShareRow>,
         take: bool,
     ) -> Result<(), CostError> {
-        rows.sort_by(|a, b| {
+        // The order is sorted as indices, stably: moving whole rows costs more than the split.
+        let mut order: Vec<usize> = (0..rows.len()).collect();
+        order.sort_by(|&a, &b| {
+            let (a, b) = (&rows[a], &rows[b]);
             (bucket_of(a), a.feature_id, &a.endpoint, &a.feature).cmp(&(
                 bucket_of(b),
                 b.feature_id,
@@ -389,31 +394,32 @@ impl Run<'_> {
                 &b.feature,
             ))
         });
-        let cpu: Vec<u64> = rows.iter().map(|row| row.cpu_ns).collect();
+        let cpu: Vec<u64> = order.iter().map(|&i| rows[i].cpu_ns).collect();
         let Some(costs) = apportion(slice.amount, &cpu) else {
             // Profiles without any CPU give nothing to split by.
             return self.bill_only(key, slice);
         };
         self.add_billed(key, slice);
-        let with_requests: Vec<usize> = (0..rows.len())
-            .filter(|&i| rows[i].requests.is_some())
+        let with_requests: Vec<usize> = (0..order.len())
+            .filter(|&at| rows[order[at]].requests.is_some())
             .collect();
         let request_weights: Vec<u64> = with_requests
             .iter()
-            .map(|&i| rows[i].requests.unwrap_or(0))
+            .map(|&at| rows[order[at]].requests.unwrap_or(0))
             .collect();
         let mut naive: Vec<Option<Decimal>> = vec![None; rows.len()];
         if let Some(parts) = apportion(slice.amount, &request_weights) {
-            for (&i, part) in with_requests.iter().zip(parts) {
-                naive[i] = Some(part);
+            for (&at, part) in with_requests.iter().zip(parts) {
+                naive[at] = Some(part);
             }
         }
-        let shares: Box<dyn Iterator<Item = ShareRow>> = if take {
-            Box::new(rows.drain(..))
+        let shares: Vec<ShareRow> = if take {
+            let mut slots: Vec<Option<ShareRow>> = rows.drain(..).map(Some).collect();
+            order.iter().filter_map(|&i| slots[i].take()).collect()
         } else {
-            Box::new(rows.iter().cloned())
+            order.iter().map(|&i| rows[i].clone()).collect()
         };
-        for ((row, cost), naive) in shares.zip(costs).zip(naive) {
+        for ((row, cost), naive) in shares.into_iter().zip(costs).zip(naive) {
             let cost_per_request = row.requests.filter(|&n| n > 0).map(|n| per_unit(cost, n));
             let bucket = bucket_of(&row);
             self.write(CostRow {

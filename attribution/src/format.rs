@@ -225,7 +225,7 @@ pub trait Row: Serialize + DeserializeOwned + Send + 'static {
 
     /// A row from its cells, one per column in `COLUMNS` order, each of the column's kind
     /// (or null where the column is nullable).
-    fn from_values(values: Vec<Value<'static>>) -> Result<Self, String>;
+    fn from_values(values: impl Iterator<Item = Value<'static>>) -> Result<Self, String>;
 }
 
 fn text(value: &str) -> Value<'_> {
@@ -399,8 +399,8 @@ impl Row for ShareRow {
         (self.start_time, &self.deployment)
     }
 
-    fn from_values(values: Vec<Value<'static>>) -> Result<ShareRow, String> {
-        let mut cells = Cells(values.into_iter());
+    fn from_values(values: impl Iterator<Item = Value<'static>>) -> Result<ShareRow, String> {
+        let mut cells = Cells(values);
         Ok(share_fields!(ShareRow, cells, {}))
     }
 }
@@ -424,8 +424,8 @@ impl Row for CostRow {
         (self.start_time, &self.deployment)
     }
 
-    fn from_values(values: Vec<Value<'static>>) -> Result<CostRow, String> {
-        let mut cells = Cells(values.into_iter());
+    fn from_values(values: impl Iterator<Item = Value<'static>>) -> Result<CostRow, String> {
+        let mut cells = Cells(values);
         Ok(share_fields!(CostRow, cells, {
             cost: cells.decimal()?,
             currency: cells.text()?,
@@ -815,11 +815,30 @@ struct ColumnBuffer {
     values: ColumnValues,
 }
 
+/// Text and decimals are buffered as one byte arena per column (with each value's end offset
+/// for text), sliced into the writer's values only when the row group is written: one
+/// allocation per column and row group instead of one per cell.
 enum ColumnValues {
     Int64(Vec<i64>),
     Double(Vec<f64>),
-    Bytes(Vec<ByteArray>),
-    Decimal(Vec<FixedLenByteArray>),
+    Bytes { data: Vec<u8>, ends: Vec<usize> },
+    Decimal(Vec<u8>),
+}
+
+impl ColumnValues {
+    /// The arena's values as the writer's byte arrays (sharing the arena), which leaves the
+    /// column empty.
+    fn take_slices(data: &mut Vec<u8>, ends: impl Iterator<Item = usize>) -> Vec<ByteArray> {
+        let arena =
+            bytes::Bytes::from(std::mem::replace(data, Vec::with_capacity(data.capacity())));
+        let mut start = 0;
+        ends.map(|end| {
+            let value = ByteArray::from(arena.slice(start..end));
+            start = end;
+            value
+        })
+        .collect()
+    }
 }
 
 /// Parquet written a row group at a time: rows are converted into column buffers as they
@@ -853,7 +872,10 @@ impl<R: Row, W: Write + Send> ParquetEncoder<R, W> {
                 values: match column.kind {
                     Kind::Time | Kind::Int => ColumnValues::Int64(Vec::new()),
                     Kind::Float => ColumnValues::Double(Vec::new()),
-                    Kind::Text => ColumnValues::Bytes(Vec::new()),
+                    Kind::Text => ColumnValues::Bytes {
+                        data: Vec::new(),
+                        ends: Vec::new(),
+                    },
                     Kind::Decimal => ColumnValues::Decimal(Vec::new()),
                 },
             })
@@ -894,12 +916,12 @@ impl<R: Row, W: Write + Send> ParquetEncoder<R, W> {
                     })?)
                 }
                 (Value::Float(value), ColumnValues::Double(out)) => out.push(value),
-                (Value::Text(text), ColumnValues::Bytes(out)) => {
-                    out.push(ByteArray::from(text.as_bytes().to_vec()))
+                (Value::Text(text), ColumnValues::Bytes { data, ends }) => {
+                    data.extend_from_slice(text.as_bytes());
+                    ends.push(data.len());
                 }
                 (Value::Decimal(value), ColumnValues::Decimal(out)) => {
-                    let bytes = decimal_bytes(value).map_err(|err| bad(&err))?;
-                    out.push(FixedLenByteArray::from(bytes.to_vec()))
+                    out.extend_from_slice(&decimal_bytes(value).map_err(|err| bad(&err))?)
                 }
                 (other, _) => return Err(bad(&format!("unexpected {other:?}"))),
             }
@@ -937,19 +959,21 @@ impl<R: Row, W: Write + Send> ParquetEncoder<R, W> {
                     values.clear();
                     result
                 }
-                ColumnValues::Bytes(values) => {
-                    let result = writer
+                ColumnValues::Bytes { data, ends } => {
+                    let values = ColumnValues::take_slices(data, ends.drain(..));
+                    writer
                         .typed::<ByteArrayType>()
-                        .write_batch(values, levels, None);
-                    values.clear();
-                    result
+                        .write_batch(&values, levels, None)
                 }
-                ColumnValues::Decimal(values) => {
-                    let result = writer
+                ColumnValues::Decimal(data) => {
+                    let ends = (1..=data.len() / 16).map(|at| at * 16);
+                    let values: Vec<FixedLenByteArray> = ColumnValues::take_slices(data, ends)
+                        .into_iter()
+                        .map(FixedLenByteArray::from)
+                        .collect();
+                    writer
                         .typed::<FixedLenByteArrayType>()
-                        .write_batch(values, levels, None);
-                    values.clear();
-                    result
+                        .write_batch(&values, levels, None)
                 }
             };
             result.map_err(|err| fail(&err))?;
@@ -1344,29 +1368,51 @@ fn read_csv<R: Row>(
             )
         })?);
     }
-    Ok(reader.into_records().map(move |record| {
-        let record = record.map_err(|err| {
-            let line = err
-                .position()
-                .map(|position| format!("line {}", position.line()));
-            FormatError::new(&name, line, err)
-        })?;
-        let line = record.position().map_or(0, |position| position.line());
-        let mut values = Vec::with_capacity(R::COLUMNS.len());
-        for (column, &position) in R::COLUMNS.iter().zip(&positions) {
-            let cell = record.get(position).unwrap_or_default();
-            let value = value_from_text(column, cell).map_err(|err| {
-                FormatError::new(
-                    &name,
-                    Some(format!("line {line}, column `{}`", column.name)),
-                    err,
-                )
-            })?;
-            values.push(value);
+    // One record and one row of values, reused for every line.
+    let mut record = csv::StringRecord::new();
+    let mut values = Vec::with_capacity(R::COLUMNS.len());
+    let mut failed = false;
+    Ok(std::iter::from_fn(move || {
+        if failed {
+            return None;
         }
-        R::from_values(values)
-            .map_err(|err| FormatError::new(&name, Some(format!("line {line}")), err))
+        let row = match reader.read_record(&mut record) {
+            Ok(false) => return None,
+            Ok(true) => csv_row(&record, &positions, &mut values, &name),
+            Err(err) => {
+                let line = err
+                    .position()
+                    .map(|position| format!("line {}", position.line()));
+                Err(FormatError::new(&name, line, err))
+            }
+        };
+        failed = row.is_err();
+        Some(row)
     }))
+}
+
+/// The row of one CSV record, its cells at `positions`.
+fn csv_row<R: Row>(
+    record: &csv::StringRecord,
+    positions: &[usize],
+    values: &mut Vec<Value<'static>>,
+    name: &str,
+) -> Result<R, FormatError> {
+    let line = record.position().map_or(0, |position| position.line());
+    values.clear();
+    for (column, &position) in R::COLUMNS.iter().zip(positions) {
+        let cell = record.get(position).unwrap_or_default();
+        let value = value_from_text(column, cell).map_err(|err| {
+            FormatError::new(
+                name,
+                Some(format!("line {line}, column `{}`", column.name)),
+                err,
+            )
+        })?;
+        values.push(value);
+    }
+    R::from_values(values.drain(..))
+        .map_err(|err| FormatError::new(name, Some(format!("line {line}")), err))
 }
 
 /// A cell of `column` from CSV text: empty is null where the column may be null.
@@ -1427,6 +1473,7 @@ fn read_parquet<R: Row>(
     let mut columns: Vec<std::vec::IntoIter<Cell>> = Vec::new();
     let mut row = 0_u64;
     let mut failed = false;
+    let mut values = Vec::with_capacity(R::COLUMNS.len());
     Ok(std::iter::from_fn(move || {
         if failed {
             return None;
@@ -1448,10 +1495,6 @@ fn read_parquet<R: Row>(
             }
             group += 1;
         }
-        let mut cells: Vec<Cell> = columns
-            .iter_mut()
-            .map(|c| c.next().unwrap_or_default())
-            .collect();
         row += 1;
         let location = |column: Option<&str>| {
             let at = format!("row group {}, row {row}", group - 1);
@@ -1460,9 +1503,10 @@ fn read_parquet<R: Row>(
                 None => at,
             })
         };
-        let mut values = Vec::with_capacity(R::COLUMNS.len());
+        values.clear();
         for (column, slot) in R::COLUMNS.iter().zip(&slots) {
-            let cell = slot.map_or(Cell::Null, |at| std::mem::take(&mut cells[at]));
+            // Each wanted column is one slot's, taken in slot order.
+            let cell = slot.map_or(Cell::Null, |at| columns[at].next().unwrap_or_default());
             match value_from_cell(column, cell) {
                 Ok(value) => values.push(value),
                 Err(err) => {
@@ -1475,8 +1519,8 @@ fn read_parquet<R: Row>(
                 }
             }
         }
-        let row =
-            R::from_values(values).map_err(|err| FormatError::new(&name, location(None), err));
+        let row = R::from_values(values.drain(..))
+            .map_err(|err| FormatError::new(&name, location(None), err));
         failed = row.is_err();
         Some(row)
     }))

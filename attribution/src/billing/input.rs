@@ -3,7 +3,7 @@
 
 use std::borrow::Cow;
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
 
 use rust_decimal::Decimal;
 use serde_json::{Map, Value};
@@ -290,15 +290,35 @@ impl ReadError {
     }
 }
 
+/// Where billing rows are read from.
+pub(crate) enum Source<'a> {
+    /// A file: a plain Parquet file is read a row group at a time, never whole.
+    File(std::fs::File),
+    /// Any other byte stream.
+    Stream(Box<dyn Read + 'a>),
+}
+
 /// Calls `visit` with every row of `source` and its 1-based line (for a JSON array: the
 /// element's 1-based index; Parquet: the row group and the row of the file). Gzip is recognized
 /// by its magic bytes; Parquet by `PAR1`; JSON by a first non-blank byte `{` (NDJSON) or `[`
 /// (an array); anything else is CSV with a header line.
 pub(crate) fn for_each_row<E: From<ReadError>>(
-    source: impl Read,
+    source: Source<'_>,
     mut visit: impl FnMut(Position, &Row) -> Result<(), E>,
 ) -> Result<(), E> {
     let io_error = |err: std::io::Error| ReadError::at(None, err.to_string());
+    let source: Box<dyn Read + '_> = match source {
+        Source::File(mut file) => {
+            let mut magic = [0; 4];
+            let parquet = file.read_exact(&mut magic).is_ok() && &magic == b"PAR1";
+            file.seek(SeekFrom::Start(0)).map_err(io_error)?;
+            if parquet {
+                return for_each_parquet_row(ParquetSource::File(file), visit);
+            }
+            Box::new(file)
+        }
+        Source::Stream(stream) => stream,
+    };
     let mut buffered = BufReader::with_capacity(1 << 16, source);
     let gzip = buffered
         .fill_buf()
@@ -313,11 +333,10 @@ pub(crate) fn for_each_row<E: From<ReadError>>(
         Box::new(buffered)
     };
     if source.fill_buf().map_err(io_error)?.starts_with(b"PAR1") {
-        // The footer is at the end: the file is read whole (a billing export is a small
-        // fraction of the share rows).
+        // The footer is at the end: a stream (or a gzipped file) is read whole first.
         let mut bytes = Vec::new();
         source.read_to_end(&mut bytes).map_err(io_error)?;
-        return for_each_parquet_row(bytes::Bytes::from(bytes), visit);
+        return for_each_parquet_row(ParquetSource::Memory(bytes::Bytes::from(bytes)), visit);
     }
     let first = loop {
         let bytes = source.fill_buf().map_err(io_error)?;
@@ -404,7 +423,7 @@ fn not_an_object(index: u64) -> ReadError {
 
 /// Visits the rows of a Parquet file, decoded a row group at a time by columns.
 fn for_each_parquet_row<E: From<ReadError>>(
-    bytes: bytes::Bytes,
+    source: ParquetSource,
     mut visit: impl FnMut(Position, &Row) -> Result<(), E>,
 ) -> Result<(), E> {
     let located = |err: crate::columnar::ColumnarError| ReadError {
@@ -414,7 +433,7 @@ fn for_each_parquet_row<E: From<ReadError>>(
         column: err.column,
         message: err.message,
     };
-    let table = ParquetTable::open(ParquetSource::Memory(bytes)).map_err(located)?;
+    let table = ParquetTable::open(source).map_err(located)?;
     let header: HashMap<String, usize> = table
         .names()
         .iter()

@@ -495,11 +495,15 @@ impl BillReader {
             problem: format!("cannot open: {err}"),
             fix: "give the path of a readable billing export".into(),
         })?;
-        self.read(path, file)
+        self.read_from(path, input::Source::File(file))
     }
 
     /// Reads one billing source, named `path` in messages.
     pub fn read(&mut self, path: &Path, source: impl std::io::Read) -> Result<(), BillingError> {
+        self.read_from(path, input::Source::Stream(Box::new(source)))
+    }
+
+    fn read_from(&mut self, path: &Path, source: input::Source<'_>) -> Result<(), BillingError> {
         let file = self.files.len();
         self.files.push(path.to_owned());
         let mut format: Option<(BillingFormat, Box<dyn FormatReader>)> = None;
