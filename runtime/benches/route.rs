@@ -190,6 +190,10 @@ fn request_overhead(c: &mut Criterion<ThreadCpu>) {
     c.bench_function("axum request/#[route] handler + RouteLayer", |b| {
         b.iter(|| request_through(black_box(&layered)))
     });
+    let identity = plain.clone().layer(tower::layer::util::Identity::new());
+    c.bench_function("axum request/#[route] handler + Identity layer", |b| {
+        b.iter(|| request_through(black_box(&identity)))
+    });
 }
 
 /// The peer of featgen's per-route counter: one relaxed increment of a static counter.

@@ -36,10 +36,12 @@ pub use serve::serve;
 #[cfg(feature = "axum-serve")]
 mod serve;
 
+use crate::Route;
+#[cfg(not(feature = "axum-serve"))]
+use crate::context::current_or_no_route;
 use crate::context::set;
 use crate::future::Routed;
 use crate::request::RouteTable;
-use crate::{Route, scope};
 use axum::extract::MatchedPath;
 use axum::http::{Request, Response};
 use http_body::{Body, Frame, SizeHint};
@@ -128,14 +130,18 @@ where
             request.method().as_str(),
             matched_path.map(MatchedPath::as_str),
         );
+        // The route the request's call is within, for counting it: under `serve`, not the
+        // connection's route (the previous request's), which it switches to `route`.
         #[cfg(feature = "axum-serve")]
-        serve::request_routed(request.extensions(), route);
+        let outer = serve::request_routed(request.extensions(), route);
+        #[cfg(not(feature = "axum-serve"))]
+        let outer = current_or_no_route();
         let future = {
             let _route = set(route);
             self.inner.call(request)
         };
         ResponseFuture {
-            inner: scope(route, future),
+            inner: Routed::call_within(outer, route, future),
         }
     }
 }
