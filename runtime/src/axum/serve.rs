@@ -67,6 +67,9 @@ pub async fn serve(
         drop(signal_rx);
     });
     let (open, open_rx) = watch::channel(());
+    // As axum's `serve` does: every handler made into its service (and wrapped by the layers)
+    // once, not again for every request.
+    let router: Router = router.with_state(());
     loop {
         let stream = tokio::select! {
             accepted = listener.accept() => accepted,
