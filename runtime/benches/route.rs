@@ -179,9 +179,20 @@ fn request_through(app: &Router) -> usize {
     bytes
 }
 
+/// The benchmarked router without and with the layer, each as axum serves it: `with_state(())`
+/// turns every handler into its service once, where a `Router` called as it is would do that
+/// (and apply the layer to it) again for every request.
+fn routers() -> (Router, Router) {
+    let routes = Router::new().route("/channels/{channel_id}/messages", post(send_message));
+    let layered = routes
+        .clone()
+        .layer(featgen::axum::RouteLayer::new())
+        .with_state(());
+    (routes.with_state(()), layered)
+}
+
 fn request_overhead(c: &mut Criterion<ThreadCpu>) {
-    let plain = Router::new().route("/channels/{channel_id}/messages", post(send_message));
-    let layered = plain.clone().layer(featgen::axum::RouteLayer::new());
+    let (plain, layered) = routers();
     assert_eq!(request_through(&plain), 4);
     assert_eq!(request_through(&layered), 4);
     c.bench_function("axum request/#[route] handler", |b| {
@@ -189,6 +200,16 @@ fn request_overhead(c: &mut Criterion<ThreadCpu>) {
     });
     c.bench_function("axum request/#[route] handler + RouteLayer", |b| {
         b.iter(|| request_through(black_box(&layered)))
+    });
+    // The peer: a layer that does nothing, which costs what axum's `Router::layer` adds to any
+    // layer (the route's service boxed and cloned once more per request, its future boxed).
+    let identity = Router::new()
+        .route("/channels/{channel_id}/messages", post(send_message))
+        .layer(tower::layer::util::Identity::new())
+        .with_state(());
+    assert_eq!(request_through(&identity), 4);
+    c.bench_function("axum request/#[route] handler + Identity layer", |b| {
+        b.iter(|| request_through(black_box(&identity)))
     });
 }
 
@@ -257,8 +278,7 @@ fn cpu_per_request(app: &Router, count: u32) -> f64 {
 fn paired_layer_overhead() {
     const ROUNDS: usize = 2000;
     const BLOCK: u32 = 64;
-    let plain = Router::new().route("/channels/{channel_id}/messages", post(send_message));
-    let layered = plain.clone().layer(featgen::axum::RouteLayer::new());
+    let (plain, layered) = routers();
     // Warm-up: code, caches and the allocator's free lists.
     cpu_per_request(&plain, 10 * BLOCK);
     cpu_per_request(&layered, 10 * BLOCK);

@@ -36,16 +36,18 @@ pub use serve::serve;
 #[cfg(feature = "axum-serve")]
 mod serve;
 
+use crate::Route;
+#[cfg(not(feature = "axum-serve"))]
+use crate::context::current_or_no_route;
 use crate::context::set;
 use crate::future::Routed;
 use crate::request::RouteTable;
-use crate::{Route, scope};
 use axum::extract::MatchedPath;
 use axum::http::{Request, Response};
 use http_body::{Body, Frame, SizeHint};
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 use std::task::{Context, Poll};
 
 /// A tower layer that runs each request under its route: every poll of the inner service's
@@ -64,14 +66,36 @@ use std::task::{Context, Poll};
 /// (an explicit [`RouteLayer::route`] mapping) counts a call of its own route.
 #[derive(Clone, Debug)]
 pub struct RouteLayer {
-    table: Arc<RouteTable>,
+    table: Table,
+}
+
+/// The routes a layer knows. axum clones the layer's service for every request, so the common
+/// case, the marked routes alone, is a table built once per process rather than an `Arc` whose
+/// count every request would increment and decrement (from every worker thread).
+#[derive(Clone, Debug)]
+enum Table {
+    /// [`RouteTable::marked`], once per process.
+    Marked,
+    /// The marked routes with explicit mappings.
+    Mapped(Arc<RouteTable>),
+}
+
+impl Table {
+    #[inline]
+    fn get(&self) -> &RouteTable {
+        static MARKED: LazyLock<RouteTable> = LazyLock::new(RouteTable::marked);
+        match self {
+            Table::Marked => &MARKED,
+            Table::Mapped(table) => table,
+        }
+    }
 }
 
 impl RouteLayer {
     /// A layer that knows every `#[route]` endpoint of the binary ([`crate::routes()`]).
     pub fn new() -> RouteLayer {
         RouteLayer {
-            table: Arc::new(RouteTable::marked()),
+            table: Table::Marked,
         }
     }
 
@@ -79,7 +103,12 @@ impl RouteLayer {
     /// `/users/{id}`) under `route`: for handlers that are not marked, or for a route that should
     /// cover a path other than its own. Overrides a marked route of the same method and path.
     pub fn route(mut self, method: &'static str, path: &str, route: &'static Route) -> RouteLayer {
-        Arc::make_mut(&mut self.table).insert(method, path, route);
+        if let Table::Marked = self.table {
+            self.table = Table::Mapped(Arc::new(Table::Marked.get().clone()));
+        }
+        if let Table::Mapped(table) = &mut self.table {
+            Arc::make_mut(table).insert(method, path, route);
+        }
         self
     }
 }
@@ -105,7 +134,7 @@ impl<S> tower_layer::Layer<S> for RouteLayer {
 #[derive(Clone, Debug)]
 pub struct RouteService<S> {
     inner: S,
-    table: Arc<RouteTable>,
+    table: Table,
 }
 
 impl<S, RequestBody, ResponseBody> tower_service::Service<Request<RequestBody>> for RouteService<S>
@@ -124,18 +153,22 @@ where
     #[inline]
     fn call(&mut self, request: Request<RequestBody>) -> ResponseFuture<S::Future> {
         let matched_path = request.extensions().get::<MatchedPath>();
-        let route = self.table.route_for(
+        let route = self.table.get().route_for(
             request.method().as_str(),
             matched_path.map(MatchedPath::as_str),
         );
+        // The route the request's call is within, for counting it: under `serve`, not the
+        // connection's route (the previous request's), which it switches to `route`.
         #[cfg(feature = "axum-serve")]
-        serve::request_routed(request.extensions(), route);
+        let outer = serve::request_routed(request.extensions(), route);
+        #[cfg(not(feature = "axum-serve"))]
+        let outer = current_or_no_route();
         let future = {
             let _route = set(route);
             self.inner.call(request)
         };
         ResponseFuture {
-            inner: scope(route, future),
+            inner: Routed::call_within(outer, route, future),
         }
     }
 }

@@ -46,9 +46,16 @@ impl<F> Routed<F> {
     /// part of the one that made it current: see [`crate::calls`]).
     #[inline]
     pub(crate) fn call(route: &'static Route, inner: F) -> Self {
+        Routed::call_within(current_or_no_route(), route, inner)
+    }
+
+    /// [`Routed::call`] for a call that started while `outer` was current (`NO_ROUTE` for
+    /// none): for callers that change the current route before wrapping the call.
+    #[inline]
+    pub(crate) fn call_within(outer: &'static Route, route: &'static Route, inner: F) -> Self {
         Routed {
             route,
-            counts: !calls::is_nested(current_or_no_route(), route),
+            counts: !calls::is_nested(outer, route),
             inner: ManuallyDrop::new(inner),
         }
     }

@@ -112,6 +112,14 @@ async fn the_connections_work_runs_under_the_route_of_the_request_it_serves() {
         dropped_under(),
         ["serve.me", "serve.history", "serve.history", "serve.me"]
     );
+    // Each request is one call of its route, however many polls its connection took.
+    for endpoint in ["serve.me", "serve.history"] {
+        let route = featgen::routes()
+            .iter()
+            .find(|route| route.endpoint == endpoint)
+            .unwrap();
+        assert_eq!(format!("{:?}", route.calls), "Calls(2)", "{endpoint}");
+    }
 
     // Shutdown closes the idle keep-alive connection, and then `serve` returns.
     stop.send(()).unwrap();

@@ -8,6 +8,9 @@
 //! with SIGINT (the last profile is flushed), and reads the profiles: the CPU share per endpoint
 //! label, the unattributed share, and the frames where the unattributed CPU was spent.
 //!
+//! `LOAD_MODES` (default `off,layer,on`) picks the runs, for instance `LOAD_MODES=on` with a
+//! larger `LOAD_REQUESTS` for a tight figure on the last one.
+//!
 //! The load is bounded in count and time: `LOAD_REQUESTS` requests (default 120,000) over
 //! `LOAD_CONNECTIONS` connections (default 4), stopped early after `LOAD_SECS` (default 90) per
 //! run. Each session of 8 requests uses its own channel: three messages of `LOAD_BODY_BYTES`
@@ -262,14 +265,30 @@ impl Breakdown {
         )
     }
 
+    /// Samples taken: each stands for one period (10 ms of CPU at 100 Hz).
+    fn samples(&self) -> i64 {
+        self.total_ns / 10_000_000
+    }
+
+    /// The standard error of the unattributed share, in points: each sample is unattributed or
+    /// not, independently, with the measured probability.
+    fn unattributed_error(&self) -> f64 {
+        let share = self.unattributed() / 100.0;
+        100.0 * (share * (1.0 - share) / self.samples().max(1) as f64).sqrt()
+    }
+
     fn print(&self, title: &str, requests: u64, wall: Duration) {
         println!(
             "\n## {title}: {requests} requests in {:.1} s, {:.2} CPU-s sampled ({} samples at 100 Hz)",
             wall.as_secs_f64(),
             self.total_ns as f64 / 1e9,
-            self.total_ns / 10_000_000
+            self.samples()
         );
-        println!("unattributed: {:.1}%", self.unattributed());
+        println!(
+            "unattributed: {:.1}% ± {:.1} (standard error)",
+            self.unattributed(),
+            self.unattributed_error()
+        );
         let mut rows: Vec<_> = self.by_endpoint.iter().collect();
         rows.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
         for ((endpoint, has_feature), cpu) in rows {
@@ -323,8 +342,9 @@ fn shorten(frame: &str) -> String {
     out.chars().take(110).collect()
 }
 
-/// Runs the load against a fresh server in `mode` and prints the breakdown.
-fn run(load: Load, mode: Mode) -> f64 {
+/// Runs the load against a fresh server in `mode`, prints the breakdown and returns the
+/// unattributed share and its standard error.
+fn run(load: Load, mode: Mode) -> (f64, f64) {
     let dir = std::env::temp_dir().join(format!(
         "featgen-load-{}-{}",
         std::process::id(),
@@ -355,7 +375,7 @@ fn run(load: Load, mode: Mode) -> f64 {
     let breakdown = Breakdown::read(&dir);
     breakdown.print(mode.title(), requests, wall);
     std::fs::remove_dir_all(&dir).unwrap();
-    breakdown.unattributed()
+    (breakdown.unattributed(), breakdown.unattributed_error())
 }
 
 fn main() {
@@ -366,10 +386,15 @@ fn main() {
     }
     let load = Load::from_env();
     println!("load: {load:?}");
-    let shares = [Mode::RouteOnly, Mode::Layer, Mode::LayerAndServe].map(|mode| run(load, mode));
-    println!(
-        "\nunattributed CPU: {:.1}% with #[route] only, {:.1}% with RouteLayer, {:.1}% with \
-         RouteLayer and featgen::axum::serve",
-        shares[0], shares[1], shares[2]
-    );
+    let modes = std::env::var("LOAD_MODES").unwrap_or_else(|_| "off,layer,on".to_owned());
+    let mut summary = Vec::new();
+    for setting in modes.split(',') {
+        let mode = [Mode::RouteOnly, Mode::Layer, Mode::LayerAndServe]
+            .into_iter()
+            .find(|mode| mode.setting() == setting)
+            .unwrap_or_else(|| panic!("LOAD_MODES lists off, layer, on; not {setting:?}"));
+        let (share, error) = run(load, mode);
+        summary.push(format!("{share:.1}% ± {error:.1} {}", mode.title()));
+    }
+    println!("\nunattributed CPU: {}", summary.join("; "));
 }

@@ -10,7 +10,7 @@
 //! that the rest of that poll (encoding and writing the response) is already under the new route.
 
 use crate::Route;
-use crate::context::{NO_ROUTE, current_or_no_route, enter, replace};
+use crate::context::{NO_ROUTE, current_or_no_route, replace, set};
 use ::axum::Router;
 use ::axum::body::Body;
 use ::axum::http::{Request, Response};
@@ -67,6 +67,9 @@ pub async fn serve(
         drop(signal_rx);
     });
     let (open, open_rx) = watch::channel(());
+    // As axum's `serve` does: every handler made into its service (and wrapped by the layers)
+    // once, not again for every request.
+    let router: Router = router.with_state(());
     loop {
         let stream = tokio::select! {
             accepted = listener.accept() => accepted,
@@ -129,13 +132,30 @@ fn is_connection_error(err: &io::Error) -> bool {
 struct ConnectionRoute {
     /// Null, or a pointer obtained from a `&'static Route`.
     route: AtomicPtr<Route>,
+    /// What was current when the connection's running poll started (null for none): the route
+    /// a request routed in that poll is a call within, rather than the previous request's.
+    outside: AtomicPtr<Route>,
+}
+
+/// `route` as stored in a [`ConnectionRoute`]'s pointers: null for [`NO_ROUTE`].
+fn stored(route: &'static Route) -> *mut Route {
+    if ptr::eq(route, &NO_ROUTE) {
+        ptr::null_mut()
+    } else {
+        ptr::from_ref(route).cast_mut()
+    }
+}
+
+/// A [`ConnectionRoute`]'s pointer as a route, [`NO_ROUTE`] for null.
+fn loaded(pointer: &AtomicPtr<Route>) -> &'static Route {
+    // SAFETY: the pointers only ever hold null or a pointer from a `&'static Route` (`stored`).
+    unsafe { pointer.load(Ordering::Relaxed).as_ref() }.unwrap_or(&NO_ROUTE)
 }
 
 impl ConnectionRoute {
     /// The route to make current, [`NO_ROUTE`] for none.
     fn get(&self) -> &'static Route {
-        // SAFETY: `route` only ever holds null or a pointer from a `&'static Route` (`switch`).
-        unsafe { self.route.load(Ordering::Relaxed).as_ref() }.unwrap_or(&NO_ROUTE)
+        loaded(&self.route)
     }
 }
 
@@ -147,25 +167,33 @@ struct ServedBy(Arc<ConnectionRoute>);
 /// through [`serve`] and is routed within its connection's poll, makes `route` the connection's,
 /// and current for the rest of the poll if the connection's route is what is current now (that
 /// is, nothing between the connection and the layer has set one of its own).
+///
+/// Returns the route the request's call is within: what is current, or, when the connection's
+/// route is (the previous request's), what was current outside the connection's poll.
 #[inline]
-pub(super) fn request_routed(extensions: &::axum::http::Extensions, route: &'static Route) {
+pub(super) fn request_routed(
+    extensions: &::axum::http::Extensions,
+    route: &'static Route,
+) -> &'static Route {
+    let current = current_or_no_route();
     let serving = SERVING.with(Cell::get);
     if serving.is_null() {
-        return;
+        return current;
     }
     let Some(ServedBy(slot)) = extensions.get::<ServedBy>() else {
-        return;
+        return current;
     };
     if !ptr::eq(Arc::as_ptr(slot), serving) {
-        return;
+        return current;
     }
     let before = slot.get();
-    slot.route
-        .store(ptr::from_ref(route).cast_mut(), Ordering::Relaxed);
-    if ptr::eq(current_or_no_route(), before) {
-        // No guard: `Served` restores the route from before the poll when the poll returns.
-        replace(route);
+    slot.route.store(stored(route), Ordering::Relaxed);
+    if !ptr::eq(current, before) {
+        return current;
     }
+    // No guard: `Served` restores the route from before the poll when the poll returns.
+    replace(route);
+    loaded(&slot.outside)
 }
 
 /// The service each connection runs: `router`, with [`ServedBy`] in each request.
@@ -233,7 +261,12 @@ impl<F: Future> Future for Served<F> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
         let this = self.get_mut();
-        let _route = enter(this.slot.get());
+        this.slot
+            .outside
+            .store(stored(current_or_no_route()), Ordering::Relaxed);
+        // `set`, not `enter`: a poll of the connection is not a call of its route (the layer
+        // counts each request once).
+        let _route = set(this.slot.get());
         // Dropped before the route guard (in reverse order), so that it runs under the route.
         let _serving = ServingGuard::enter(&this.slot);
         this.connection
@@ -246,7 +279,7 @@ impl<F: Future> Future for Served<F> {
 
 impl<F> Drop for Served<F> {
     fn drop(&mut self) {
-        let _route = enter(self.slot.get());
+        let _route = set(self.slot.get());
         drop(self.connection.take());
     }
 }
