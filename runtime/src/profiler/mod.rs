@@ -63,6 +63,7 @@ mod unwind;
 pub use config::{ENV_VARS, Error, ProfilerBuilder, SamplingEngine};
 #[cfg(feature = "pyroscope")]
 pub use pyroscope_destination::{Protocol, Pyroscope};
+use stats::ThreadCpu;
 pub use stats::{Drops, SinkStats, Stats};
 pub use threads::register_current_thread;
 
@@ -100,6 +101,8 @@ struct Live {
     buffer_bytes: u64,
     engine: Engine,
     sinks: Mutex<Vec<SinkWorker>>,
+    /// The reporter thread's CPU time.
+    reporter_cpu: ThreadCpu,
 }
 
 impl Live {
@@ -127,6 +130,9 @@ impl Live {
             perf_event_fallbacks: COUNTERS.perf_fallbacks.load(Ordering::Relaxed),
             profiles_built: self.profiles_built.load(Ordering::Relaxed),
             buffer_bytes: self.buffer_bytes,
+            handler_ns: COUNTERS.handler_ns.load(Ordering::Relaxed),
+            profiler_threads_cpu_ns: self.reporter_cpu.get()
+                + sinks.iter().map(|sink| sink.thread_cpu_ns).sum::<u64>(),
             sinks,
         }
     }
@@ -258,6 +264,7 @@ fn report_loop(
             live.flush(done, end, settings, &mut symbolizer);
             next_flush = next_boundary(now, interval);
         }
+        live.reporter_cpu.publish();
         if stopping {
             return;
         }
