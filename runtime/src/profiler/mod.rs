@@ -252,12 +252,18 @@ fn report_loop(
             .unwrap_or(Duration::ZERO)
             .min(DRAIN_EVERY);
         let stopping = !matches!(stop.recv_timeout(wait), Err(RecvTimeoutError::Timeout));
-        ring.drain(|sample| aggregate.add(sample));
+        let now = SystemTime::now();
+        let flushing = stopping || now >= next_flush;
+        // The whole buffer once per interval (and at the stop), else only what was written since.
+        if flushing {
+            ring.drain(|sample| aggregate.add(sample));
+        } else {
+            ring.drain_recent(|sample| aggregate.add(sample));
+        }
         if !stopping {
             threads::scan_threads();
         }
-        let now = SystemTime::now();
-        if stopping || now >= next_flush {
+        if flushing {
             let end = if stopping { now } else { next_flush };
             crate::calls::take(|route, count| aggregate.add_calls(route, count));
             let done = std::mem::replace(&mut aggregate, Aggregate::new(end));
