@@ -9,10 +9,11 @@
 //! shared machine the thread is descheduled for other processes, which wall time would count.
 //!
 //! `cargo bench -p featgen --bench route`; the figures are in the README ("Benchmark"). The
-//! layer's cost per request is also measured paired ("axum request/RouteLayer added"): blocks of
-//! requests with and without the layer alternate, timed with the thread's CPU clock, so that
-//! neither the machine's load drifting between the two criterion rows nor preemption (which
-//! stops the thread's CPU clock) enters the difference.
+//! layer's cost per request and `#[task]`'s per async poll are also measured paired ("axum
+//! request/RouteLayer added", "async poll/#[task] added"): blocks with and without alternate,
+//! timed with the thread's CPU clock, so that neither the machine's load drifting between the
+//! two criterion rows nor preemption (which stops the thread's CPU clock) enters the
+//! difference.
 
 use axum::Router;
 use axum::body::Body;
@@ -271,10 +272,44 @@ fn cpu_per_request(app: &Router, count: u32) -> f64 {
     (thread_cpu() - start).as_nanos() as f64 / f64::from(count)
 }
 
-/// What the layer adds per request, paired: `ROUNDS` rounds of a block of `BLOCK` requests
-/// without and one with the layer (in alternating order), each timed with the thread's CPU
-/// clock; prints the median and the mean (with its standard error) of the per-round
-/// differences, and both per-request costs.
+/// Paired blocks: `rounds` rounds of one block timed by `without` and one by `with` (each
+/// returns the thread CPU time per operation of its block), in alternating order, so that a
+/// machine whose speed drifts moves both alike. Returns the median and the mean with its
+/// standard error of the per-round differences, and the mean of each side.
+fn paired(
+    rounds: usize,
+    mut without: impl FnMut() -> f64,
+    mut with: impl FnMut() -> f64,
+) -> (f64, f64, f64, f64, f64) {
+    let mut differences = Vec::with_capacity(rounds);
+    let (mut without_sum, mut with_sum) = (0.0, 0.0);
+    for round in 0..rounds {
+        let (plain, marked) = if round % 2 == 0 {
+            let plain = without();
+            (plain, with())
+        } else {
+            let marked = with();
+            (without(), marked)
+        };
+        without_sum += plain;
+        with_sum += marked;
+        differences.push(marked - plain);
+    }
+    let n = rounds as f64;
+    let mean = differences.iter().sum::<f64>() / n;
+    let variance = differences.iter().map(|d| (d - mean).powi(2)).sum::<f64>() / (n - 1.0);
+    differences.sort_by(f64::total_cmp);
+    (
+        differences[rounds / 2],
+        mean,
+        (variance / n).sqrt(),
+        without_sum / n,
+        with_sum / n,
+    )
+}
+
+/// What the layer adds per request, paired: 2000 rounds of a block of 64 requests without and
+/// one with the layer, each timed with the thread's CPU clock.
 fn paired_layer_overhead() {
     const ROUNDS: usize = 2000;
     const BLOCK: u32 = 64;
@@ -282,32 +317,47 @@ fn paired_layer_overhead() {
     // Warm-up: code, caches and the allocator's free lists.
     cpu_per_request(&plain, 10 * BLOCK);
     cpu_per_request(&layered, 10 * BLOCK);
-    let mut differences = Vec::with_capacity(ROUNDS);
-    let (mut plain_sum, mut layered_sum) = (0.0, 0.0);
-    for round in 0..ROUNDS {
-        let (without, with) = if round % 2 == 0 {
-            let without = cpu_per_request(&plain, BLOCK);
-            (without, cpu_per_request(&layered, BLOCK))
-        } else {
-            let with = cpu_per_request(&layered, BLOCK);
-            (cpu_per_request(&plain, BLOCK), with)
-        };
-        plain_sum += without;
-        layered_sum += with;
-        differences.push(with - without);
-    }
-    let mean = differences.iter().sum::<f64>() / ROUNDS as f64;
-    let variance =
-        differences.iter().map(|d| (d - mean).powi(2)).sum::<f64>() / (ROUNDS - 1) as f64;
-    differences.sort_by(f64::total_cmp);
+    let (median, mean, error, without, with) = paired(
+        ROUNDS,
+        || cpu_per_request(&plain, BLOCK),
+        || cpu_per_request(&layered, BLOCK),
+    );
     println!(
-        "axum request/RouteLayer added (paired, thread CPU): median {:.0} ns, mean {mean:.0} ns \
-         ± {:.0} ns (standard error) per request; {:.0} ns without the layer, {:.0} ns with it \
-         ({ROUNDS} rounds of {BLOCK} requests each)",
-        differences[ROUNDS / 2],
-        (variance / ROUNDS as f64).sqrt(),
-        plain_sum / ROUNDS as f64,
-        layered_sum / ROUNDS as f64,
+        "axum request/RouteLayer added (paired, thread CPU): median {median:.0} ns, mean \
+         {mean:.0} ns ± {error:.0} ns (standard error) per request; {without:.0} ns without the \
+         layer, {with:.0} ns with it ({ROUNDS} rounds of {BLOCK} requests each)"
+    );
+}
+
+/// Thread CPU time (ns) per poll of `count` polls of `future` (never ready).
+fn cpu_per_poll(future: &mut Pin<Box<impl Future<Output = ()>>>, count: u32) -> f64 {
+    let mut cx = Context::from_waker(Waker::noop());
+    let start = thread_cpu();
+    for _ in 0..count {
+        let _ = black_box(future.as_mut().poll(&mut cx));
+    }
+    (thread_cpu() - start).as_nanos() as f64 / f64::from(count)
+}
+
+/// What `#[task]` adds per async poll, paired like the layer's row: 2000 rounds of a block of
+/// 4096 polls of the plain and of the marked never-ready future. Criterion's rows measure the
+/// two one after the other, seconds apart, which on a shared machine moves them by more than
+/// the 1 ns being compared.
+fn paired_poll_overhead() {
+    const ROUNDS: usize = 2000;
+    const BLOCK: u32 = 4096;
+    let (mut plain, mut marked) = (Box::pin(plain_async()), Box::pin(marked_async()));
+    cpu_per_poll(&mut plain, 10 * BLOCK);
+    cpu_per_poll(&mut marked, 10 * BLOCK);
+    let (median, mean, error, without, with) = paired(
+        ROUNDS,
+        || cpu_per_poll(&mut plain, BLOCK),
+        || cpu_per_poll(&mut marked, BLOCK),
+    );
+    println!(
+        "async poll/#[task] added (paired, thread CPU): median {median:.2} ns, mean {mean:.2} ns \
+         ± {error:.2} ns (standard error) per poll; {without:.2} ns plain, {with:.2} ns marked \
+         ({ROUNDS} rounds of {BLOCK} polls each)"
     );
 }
 
@@ -321,7 +371,11 @@ fn main() {
     benches();
     // The same filter as criterion's: the first argument that is not an option.
     let filter = std::env::args().skip(1).find(|arg| !arg.starts_with('-'));
-    if filter.is_none_or(|filter| "axum request/RouteLayer added".contains(filter.as_str())) {
+    let selected = |name: &str| filter.as_deref().is_none_or(|filter| name.contains(filter));
+    if selected("async poll/#[task] added") {
+        paired_poll_overhead();
+    }
+    if selected("axum request/RouteLayer added") {
         paired_layer_overhead();
     }
     Criterion::default()

@@ -21,12 +21,36 @@ use std::task::{Context, Poll};
 /// each see their own route.
 #[must_use = "futures do nothing unless polled"]
 pub struct Routed<F> {
+    /// The route, and whether the future's completion is a call of it still to be counted.
+    call: Call,
+    /// Dropped by hand in `Drop`, under the route, so destructors of the body's locals see it.
+    inner: ManuallyDrop<F>,
+}
+
+/// The route a [`Routed`] runs under and its call still to be counted, apart from the future so
+/// that the `Ready` path takes one pointer to it, out of line (see [`Call::complete`]).
+struct Call {
     /// The route to set, or `NO_ROUTE` to run with none (see [`in_current_route`]).
     route: &'static Route,
     /// Whether the future's completion is a call of `route` still to be counted.
     counts: bool,
-    /// Dropped by hand in `Drop`, under the route, so destructors of the body's locals see it.
-    inner: ManuallyDrop<F>,
+}
+
+impl Call {
+    /// Counts the call if it is still to be counted; once, even if the future is (wrongly)
+    /// polled again after `Ready`.
+    ///
+    /// Out of line and cold: a future completes once and is polled many times, and keeping the
+    /// count off the inlined poll leaves the per-poll path with one test of `Ready` and no value
+    /// of its own live across the inner poll (the registers it would take spill the caller's).
+    #[cold]
+    #[inline(never)]
+    fn complete(&mut self) {
+        if self.counts {
+            self.counts = false;
+            calls::complete(self.route);
+        }
+    }
 }
 
 impl<F> Routed<F> {
@@ -35,8 +59,10 @@ impl<F> Routed<F> {
     #[inline]
     pub(crate) fn new(route: &'static Route, inner: F) -> Self {
         Routed {
-            route,
-            counts: false,
+            call: Call {
+                route,
+                counts: false,
+            },
             inner: ManuallyDrop::new(inner),
         }
     }
@@ -54,8 +80,10 @@ impl<F> Routed<F> {
     #[inline]
     pub(crate) fn call_within(outer: &'static Route, route: &'static Route, inner: F) -> Self {
         Routed {
-            route,
-            counts: !calls::is_nested(outer, route),
+            call: Call {
+                route,
+                counts: !calls::is_nested(outer, route),
+            },
             inner: ManuallyDrop::new(inner),
         }
     }
@@ -67,7 +95,7 @@ impl<F> Routed<F> {
     )]
     #[inline]
     pub(crate) fn route(&self) -> &'static Route {
-        self.route
+        self.call.route
     }
 
     /// The wrapped value, for calls that need no route (size hints).
@@ -88,20 +116,20 @@ impl<F> Routed<F> {
     )]
     #[inline]
     pub(crate) fn project(self: Pin<&mut Self>) -> (&'static Route, Pin<&mut F>) {
-        let (route, _, inner) = self.project_counts();
-        (route, inner)
+        let (call, inner) = self.project_call();
+        (call.route, inner)
     }
 
-    /// [`Routed::project`] with the flag of the call still to be counted.
+    /// [`Routed::project`] with the call still to be counted.
     #[inline]
-    fn project_counts(self: Pin<&mut Self>) -> (&'static Route, &mut bool, Pin<&mut F>) {
+    fn project_call(self: Pin<&mut Self>) -> (&mut Call, Pin<&mut F>) {
         // SAFETY: `inner` is structurally pinned: it is never moved out of `self` (only dropped
         // in place in `Drop`), and `Routed` has no `Unpin` impl of its own beyond the auto one,
         // which requires `F: Unpin`. `ManuallyDrop<F>` has the same layout and pinning as `F`.
         let this = unsafe { self.get_unchecked_mut() };
         // SAFETY: as above.
         let inner = unsafe { Pin::new_unchecked(&mut *this.inner) };
-        (this.route, &mut this.counts, inner)
+        (&mut this.call, inner)
     }
 }
 
@@ -110,13 +138,11 @@ impl<F: Future> Future for Routed<F> {
 
     #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
-        let (route, counts, inner) = self.project_counts();
-        let _guard = set(route);
+        let (call, inner) = self.project_call();
+        let _guard = set(call.route);
         let poll = inner.poll(cx);
-        if poll.is_ready() && *counts {
-            // Once, even if the future is (wrongly) polled again.
-            *counts = false;
-            calls::complete(route);
+        if poll.is_ready() {
+            call.complete();
         }
         poll
     }
@@ -124,7 +150,7 @@ impl<F: Future> Future for Routed<F> {
 
 impl<F> Drop for Routed<F> {
     fn drop(&mut self) {
-        let _guard = set(self.route);
+        let _guard = set(self.call.route);
         // SAFETY: `inner` is dropped exactly once, here, in place (which also honours pinning).
         unsafe { ManuallyDrop::drop(&mut self.inner) }
     }

@@ -11,7 +11,7 @@ use super::sink::pyroscope::PyroscopeSink;
 use super::sink::{QueueSettings, SinkWorker};
 use super::threads::Sampler;
 use super::timers::{self, Engine};
-use super::{Live, ProfilerGuard, Running, live, report_loop};
+use super::{Live, ProfilerGuard, Running, ThreadCpu, live, report_loop};
 use std::fmt;
 use std::path::PathBuf;
 use std::sync::atomic::AtomicU64;
@@ -480,6 +480,7 @@ impl ProfilerBuilder {
             buffer_bytes: sampler.ring().bytes() as u64,
             engine: sampler.engine(),
             sinks: Mutex::new(sinks),
+            reporter_cpu: ThreadCpu::default(),
         });
         let (stop, stopped) = mpsc::channel();
         let reporter = std::thread::Builder::new()

@@ -63,6 +63,7 @@ mod unwind;
 pub use config::{ENV_VARS, Error, ProfilerBuilder, SamplingEngine};
 #[cfg(feature = "pyroscope")]
 pub use pyroscope_destination::{Protocol, Pyroscope};
+use stats::ThreadCpu;
 pub use stats::{Drops, SinkStats, Stats};
 pub use threads::register_current_thread;
 
@@ -100,6 +101,8 @@ struct Live {
     buffer_bytes: u64,
     engine: Engine,
     sinks: Mutex<Vec<SinkWorker>>,
+    /// The reporter thread's CPU time.
+    reporter_cpu: ThreadCpu,
 }
 
 impl Live {
@@ -127,6 +130,9 @@ impl Live {
             perf_event_fallbacks: COUNTERS.perf_fallbacks.load(Ordering::Relaxed),
             profiles_built: self.profiles_built.load(Ordering::Relaxed),
             buffer_bytes: self.buffer_bytes,
+            handler_ns: COUNTERS.handler_ns.load(Ordering::Relaxed),
+            profiler_threads_cpu_ns: self.reporter_cpu.get()
+                + sinks.iter().map(|sink| sink.thread_cpu_ns).sum::<u64>(),
             sinks,
         }
     }
@@ -246,18 +252,25 @@ fn report_loop(
             .unwrap_or(Duration::ZERO)
             .min(DRAIN_EVERY);
         let stopping = !matches!(stop.recv_timeout(wait), Err(RecvTimeoutError::Timeout));
-        ring.drain(|sample| aggregate.add(sample));
+        let now = SystemTime::now();
+        let flushing = stopping || now >= next_flush;
+        // The whole buffer once per interval (and at the stop), else only what was written since.
+        if flushing {
+            ring.drain(|sample| aggregate.add(sample));
+        } else {
+            ring.drain_recent(|sample| aggregate.add(sample));
+        }
         if !stopping {
             threads::scan_threads();
         }
-        let now = SystemTime::now();
-        if stopping || now >= next_flush {
+        if flushing {
             let end = if stopping { now } else { next_flush };
             crate::calls::take(|route, count| aggregate.add_calls(route, count));
             let done = std::mem::replace(&mut aggregate, Aggregate::new(end));
             live.flush(done, end, settings, &mut symbolizer);
             next_flush = next_boundary(now, interval);
         }
+        live.reporter_cpu.publish();
         if stopping {
             return;
         }

@@ -5,6 +5,12 @@
 //! samples_sent + samples_dropped.total() + samples still queued`. Counts are in sampling periods
 //! (one signal stands for 1 + its timer overruns), the unit that pprof values multiply by the
 //! period.
+//!
+//! The profiler's own cost is here too: the time spent in its signal handler and the CPU time
+//! of its threads ([`Stats::handler_ns`], [`Stats::profiler_threads_cpu_ns`]).
+
+use super::sampler::clock_ns;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Counters of the profiler, from [`crate::profiler::ProfilerGuard::stats`] or
 /// [`crate::profiler::stats`].
@@ -39,8 +45,42 @@ pub struct Stats {
     pub profiles_built: u64,
     /// Bytes of the preallocated sample buffer.
     pub buffer_bytes: u64,
+    /// The profiler's own cost on the sampled threads: nanoseconds spent inside its signal
+    /// handler, summed over every signal of the run (the thread's CPU clock read at the
+    /// handler's entry and exit, so its system calls count and time the thread waits
+    /// descheduled does not). Not included:
+    /// the kernel's work around each signal (the timer or perf event overflow, building the
+    /// signal frame, returning from it) and the handler's effect on the caches of the code it
+    /// interrupts; `benches/profiler_overhead.rs` estimates both.
+    pub handler_ns: u64,
+    /// CPU time (ns) used by the profiler's own threads since the start: the reporter (draining
+    /// the buffer, aggregating, finding new threads, symbolizing, encoding profiles) and the
+    /// sinks' sender threads (compressing, writing, sending), from their thread CPU clocks. Each
+    /// thread publishes its clock after every unit of work (the reporter at least every 100
+    /// ms), so a live value may lag by one unit; the value returned by `stop` is complete. The
+    /// per-sink part is in [`SinkStats::thread_cpu_ns`]. With [`Stats::handler_ns`], this is
+    /// the profiler's CPU, apart from `start` and `stop` on the calling thread.
+    pub profiler_threads_cpu_ns: u64,
     /// Per-sink counters.
     pub sinks: Vec<SinkStats>,
+}
+
+/// The CPU clock of one of the profiler's threads, as that thread last published it.
+#[derive(Debug, Default)]
+pub(crate) struct ThreadCpu(AtomicU64);
+
+impl ThreadCpu {
+    /// Publishes the calling thread's CPU time so far; called by the thread it measures.
+    pub(crate) fn publish(&self) {
+        if let Some(ns) = clock_ns(libc::CLOCK_THREAD_CPUTIME_ID) {
+            self.0.store(ns, Ordering::Relaxed);
+        }
+    }
+
+    /// The CPU time last published, ns.
+    pub(crate) fn get(&self) -> u64 {
+        self.0.load(Ordering::Relaxed)
+    }
 }
 
 /// Counters of one sink.
@@ -62,6 +102,9 @@ pub struct SinkStats {
     pub samples_dropped: Drops,
     /// The last failure (status and a bounded excerpt of the response; never credentials).
     pub last_error: Option<String>,
+    /// CPU time (ns) of the sink's sender thread, as of its last send (see
+    /// [`Stats::profiler_threads_cpu_ns`]).
+    pub thread_cpu_ns: u64,
 }
 
 /// Counts by drop reason.

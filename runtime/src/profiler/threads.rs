@@ -14,7 +14,7 @@
 
 use super::config::SamplingEngine;
 use super::ring::Ring;
-use super::sampler::{self, PROCESS_TIMER, REGISTERED, STACK, thread_cpu_ns};
+use super::sampler::{self, PROCESS_TIMER, REGISTERED, STACK, clock_ns};
 use super::timers::{
     Engine, OwnSampler, Timer, arm, choose_engine, cpu_clock_of, probe_perf_event,
 };
@@ -111,7 +111,7 @@ fn arm_unknown(registry: &mut Registry, live: &[libc::pid_t], at_start: bool) {
         let known = |list: &[ThreadEntry]| list.iter().any(|thread| thread.tid == tid);
         if !known(&registry.threads) && !known(&registry.scanned) {
             let base = if at_start {
-                thread_cpu_ns(cpu_clock_of(tid)).unwrap_or(0)
+                clock_ns(cpu_clock_of(tid)).unwrap_or(0)
             } else {
                 0
             };
@@ -200,7 +200,7 @@ impl Sampler {
             registry.engine = engine;
             for index in 0..registry.threads.len() {
                 let tid = registry.threads[index].tid;
-                let base = thread_cpu_ns(cpu_clock_of(tid)).unwrap_or(0);
+                let base = clock_ns(cpu_clock_of(tid)).unwrap_or(0);
                 registry.threads[index].sampler = arm(engine, tid, base, period_ns);
             }
             // Per-thread samplers first, so no registered thread ever runs without one while

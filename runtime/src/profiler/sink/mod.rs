@@ -10,7 +10,7 @@ pub(crate) mod dir;
 pub(crate) mod pyroscope;
 
 use super::report::Report;
-use super::stats::{Drops, SinkStats};
+use super::stats::{Drops, SinkStats, ThreadCpu};
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
@@ -71,6 +71,8 @@ struct Shared {
     failures: AtomicU64,
     drops: DropCounters,
     last_error: Mutex<Option<String>>,
+    /// The sender thread's CPU time.
+    cpu: ThreadCpu,
 }
 
 /// The pending reports and the shutdown deadline.
@@ -151,6 +153,7 @@ impl SinkWorker {
             failures: AtomicU64::new(0),
             drops: DropCounters::default(),
             last_error: Mutex::new(None),
+            cpu: ThreadCpu::default(),
         });
         let capacity = settings.capacity.max(1);
         let thread = std::thread::Builder::new()
@@ -213,6 +216,7 @@ impl SinkWorker {
                 .lock()
                 .unwrap_or_else(|poisoned| poisoned.into_inner())
                 .clone(),
+            thread_cpu_ns: shared.cpu.get(),
         }
     }
 }
@@ -248,6 +252,7 @@ fn run(shared: &Shared, mut sink: Box<dyn Sink>, settings: &QueueSettings) {
                     break report;
                 }
                 if queue.closing.is_some() {
+                    shared.cpu.publish();
                     return;
                 }
                 queue = shared
@@ -257,6 +262,7 @@ fn run(shared: &Shared, mut sink: Box<dyn Sink>, settings: &QueueSettings) {
             }
         };
         deliver(shared, sink.as_mut(), settings, &report);
+        shared.cpu.publish();
     }
 }
 
