@@ -24,7 +24,9 @@ fn featgen_matches_the_truth_and_the_naive_methods_do_not() {
         sampled.get(endpoint).copied().unwrap_or(0)
     });
     eprintln!("{samples} samples; {measured:#?}; {splits:#?}");
-    assert!(samples > 1_000, "too few samples for the bound: {samples}");
+    // The bound widens with fewer samples (a loaded machine gives the run less CPU); this only
+    // catches a profiler that wrote next to nothing.
+    assert!(samples > 500, "too few samples: {samples}");
     for split in &splits {
         // The expected standard error holds for any workload only as the independent samples'
         // (it is lower for this one's bursts of CPU): the bound uses the larger if it is not.
