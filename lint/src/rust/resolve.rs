@@ -14,6 +14,7 @@
 //! Modules are numbered once ([`ModId`]); a module knows its parent and its children by name,
 //! so that a path is resolved in steps of constant cost however deeply modules nest.
 
+use std::collections::hash_map::Entry;
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::path::PathBuf;
 
@@ -453,8 +454,8 @@ fn apply_nest_prefixes(index: &Index, files: &mut [RustFile]) {
         match within.filter(|w| nested.contains(w)) {
             Some(outer) => inside.entry(outer).or_default().push((target, prefix)),
             None => {
-                if !settled.contains_key(&target) {
-                    settled.insert(target, (None, prefix));
+                if let Entry::Vacant(slot) = settled.entry(target) {
+                    slot.insert((None, prefix));
                     queue.push_back(target);
                 }
             }
@@ -462,8 +463,8 @@ fn apply_nest_prefixes(index: &Index, files: &mut [RustFile]) {
     }
     while let Some(outer) = queue.pop_front() {
         for &(target, prefix) in inside.get(&outer).into_iter().flatten() {
-            if !settled.contains_key(&target) {
-                settled.insert(target, (Some(outer), prefix));
+            if let Entry::Vacant(slot) = settled.entry(target) {
+                slot.insert((Some(outer), prefix));
                 queue.push_back(target);
             }
         }
