@@ -208,3 +208,66 @@ fn deeply_nested_modules_cost_linear_time() {
     // Every marked handler and the unassigned one are in the inventory.
     assert_eq!(report.routes.len(), DEPTH / MARKED_EVERY + 1);
 }
+
+#[test]
+fn nest_chains_across_functions_cost_linear_time() {
+    // 10,000 routers, each nesting the next under `/n`, the innermost registering a handler
+    // without a feature. They are defined innermost first, the order in which settling
+    // prefixes one level per pass over every `.nest` took 10,000 passes of 10,000 nests, each
+    // copying its outer prefix (up to 20 KB; about 3 * 10^11 bytes in all): minutes. Settled
+    // breadth-first, each nest once, and spelled out only for the one router that registers a
+    // path, it is milliseconds (the test's time is parsing the file).
+    const DEPTH: usize = 10_000;
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let mut text = String::from(
+        "use axum::{Router, routing::get};\npub async fn unassigned() {}\n\
+         pub fn r0() -> Router { Router::new().route(\"/x\", get(unassigned)) }\n",
+    );
+    for level in 1..DEPTH {
+        text.push_str(&format!(
+            "pub fn r{level}() -> Router {{ Router::new().nest(\"/n\", r{}()) }}\n",
+            level - 1
+        ));
+    }
+    write(root, "svc/src/lib.rs", &text);
+    let report = lint_tree(root);
+    assert_eq!(
+        findings(&report, root),
+        ["unassigned-endpoint svc/src/lib.rs"],
+        "{:#?}",
+        report.findings
+    );
+    let route = &report.routes[..];
+    assert_eq!(route.len(), 1);
+    let expected = format!("{}/x", "/n".repeat(DEPTH - 1));
+    assert_eq!(route[0].path.as_deref(), Some(expected.as_str()));
+}
+
+#[test]
+fn a_router_nested_at_several_places_takes_the_shallowest() {
+    // `inner` is nested under `/deep/in` (two levels) before `/in` (one level) in source
+    // order; the shallower nesting wins. `a` and `b` nest only each other: no prefix.
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    write(
+        root,
+        "svc/src/lib.rs",
+        "use axum::{Router, routing::get};\n\
+         pub async fn unassigned() {}\n\
+         pub async fn cyclic() {}\n\
+         pub fn middle() -> Router { Router::new().nest(\"/in\", inner()) }\n\
+         pub fn app() -> Router { Router::new().nest(\"/deep\", middle()).nest(\"/in\", inner()) }\n\
+         pub fn inner() -> Router { Router::new().route(\"/x\", get(unassigned)) }\n\
+         pub fn a() -> Router { Router::new().nest(\"/b\", b()) }\n\
+         pub fn b() -> Router { Router::new().nest(\"/a\", a()).route(\"/y\", get(cyclic)) }\n",
+    );
+    let report = lint_tree(root);
+    let mut paths: Vec<_> = report
+        .routes
+        .iter()
+        .map(|r| r.path.clone().unwrap_or_default())
+        .collect();
+    paths.sort();
+    assert_eq!(paths, ["/in/x", "/y"], "{:#?}", report.routes);
+}

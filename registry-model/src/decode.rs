@@ -275,15 +275,22 @@ impl Decoded {
         let renamed_from = take(self, "renamed_from");
         let deprecated = remove("deprecated").and_then(|node| self.deprecation(file, node));
         if !missing.is_empty() {
-            let list = missing
-                .iter()
-                .map(|f| format!("`{f}`"))
-                .collect::<Vec<_>>()
-                .join(", ");
-            let message = match &name {
-                Some(name) => format!("feature `{}` is missing {list}", name.text),
-                None => format!("feature is missing {list}"),
-            };
+            // One string, not one per field: a file at the size limit can be all such lines.
+            let mut message = String::from("feature ");
+            if let Some(name) = &name {
+                message.push('`');
+                message.push_str(&name.text);
+                message.push_str("` ");
+            }
+            message.push_str("is missing ");
+            for (index, field) in missing.iter().enumerate() {
+                if index > 0 {
+                    message.push_str(", ");
+                }
+                message.push('`');
+                message.push_str(field);
+                message.push('`');
+            }
             let help =
                 "every feature needs `feature`, `team`, `tier` and `feature_group`".to_owned();
             self.error(Code::MissingField, message, at, Some(help));

@@ -231,27 +231,27 @@ impl<C: DiagnosticCode> Diagnostic<C> {
     }
 
     /// [`render`](Diagnostic::render), appended to `out`: a report of many diagnostics is
-    /// written into one string, with no string per diagnostic or per padding.
+    /// written into one buffer, with no string per diagnostic, per label or per padding.
     fn render_into(&self, sources: &mut SourceCache, out: &mut String) {
-        let _ = writeln!(
-            out,
-            "{}[{}]: {}",
-            self.severity.as_str(),
-            self.code.id(),
-            self.message
-        );
+        let spaces = |out: &mut String, n: usize| out.extend(std::iter::repeat_n(' ', n));
+        out.push_str(self.severity.as_str());
+        out.push('[');
+        out.push_str(self.code.id());
+        out.push_str("]: ");
+        out.push_str(&self.message);
+        out.push('\n');
         let labels = || self.primary.iter().chain(&self.secondary);
         let gutter = labels().map(|l| digits(l.line)).max().unwrap_or(1);
         for (index, label) in labels().enumerate() {
-            let arrow = if index == 0 { "-->" } else { ":::" };
-            let _ = writeln!(
-                out,
-                "{:gutter$}{arrow} {}:{}:{}",
-                "",
-                label.file.display(),
-                label.line,
-                label.column
-            );
+            spaces(out, gutter);
+            out.push_str(if index == 0 { "--> " } else { "::: " });
+            match label.file.to_str() {
+                Some(path) => out.push_str(path),
+                None => {
+                    let _ = write!(out, "{}", label.file.display());
+                }
+            }
+            let _ = writeln!(out, ":{}:{}", label.line, label.column);
             let Some(text) = sources.line(&label.file, label.line) else {
                 continue;
             };
@@ -260,9 +260,14 @@ impl<C: DiagnosticCode> Diagnostic<C> {
             let start = (label.column.max(1) - 1) as usize;
             let width = shown.chars().count().saturating_sub(start).max(1);
             let len = (label.len.max(1) as usize).min(width);
-            let _ = writeln!(out, "{:gutter$} |", "");
-            let _ = writeln!(out, "{:>gutter$} | {shown}", label.line);
-            let _ = write!(out, "{:gutter$} | {:start$}", "", "");
+            spaces(out, gutter);
+            out.push_str(" |\n");
+            let _ = write!(out, "{:>gutter$} | ", label.line);
+            out.push_str(shown);
+            out.push('\n');
+            spaces(out, gutter);
+            out.push_str(" | ");
+            spaces(out, start);
             out.extend(std::iter::repeat_n(marker, len));
             if !label.message.is_empty() {
                 out.push(' ');
@@ -272,9 +277,13 @@ impl<C: DiagnosticCode> Diagnostic<C> {
         }
         if let Some(help) = &self.help {
             if self.primary.is_some() || !self.secondary.is_empty() {
-                let _ = writeln!(out, "{:gutter$} |", "");
+                spaces(out, gutter);
+                out.push_str(" |\n");
             }
-            let _ = writeln!(out, "{:gutter$} = help: {help}", "");
+            spaces(out, gutter);
+            out.push_str(" = help: ");
+            out.push_str(help);
+            out.push('\n');
         }
     }
 }
@@ -308,7 +317,13 @@ fn digits(n: u32) -> usize {
 /// snippet costs the same in the 100,000th diagnostic as in the first.
 #[derive(Default)]
 pub struct SourceCache {
-    files: HashMap<PathBuf, Option<Indexed>>,
+    /// Each file read (`None`: unreadable), in the order first asked for.
+    files: Vec<Option<Indexed>>,
+    /// The index of each file's entry in `files`.
+    by_path: HashMap<PathBuf, usize>,
+    /// The file of the last lookup and its index: consecutive diagnostics are mostly in the
+    /// same file, and comparing a path is cheaper than hashing it.
+    last: Option<(PathBuf, usize)>,
 }
 
 /// A file's text and the byte offset where each of its lines starts.
@@ -334,17 +349,36 @@ impl SourceCache {
 
     /// Registers text for a path that is not (or not yet) on disk.
     pub fn insert(&mut self, path: impl Into<PathBuf>, text: String) {
-        self.files.insert(path.into(), Some(Indexed::new(text)));
+        let path = path.into();
+        let file = Some(Indexed::new(text));
+        match self.by_path.get(&path) {
+            Some(&index) => self.files[index] = file,
+            None => {
+                self.by_path.insert(path, self.files.len());
+                self.files.push(file);
+            }
+        }
     }
 
     /// The 1-based `line` of `path`, without its `\n`.
     pub fn line(&mut self, path: &Path, line: u32) -> Option<&str> {
-        // Looked up before inserting: the key is only allocated for a file's first line.
-        if !self.files.contains_key(path) {
-            let indexed = std::fs::read_to_string(path).ok().map(Indexed::new);
-            self.files.insert(path.to_path_buf(), indexed);
-        }
-        let file = self.files.get(path)?.as_ref()?;
+        let index = match &self.last {
+            Some((last, index)) if last == path => *index,
+            _ => {
+                let index = match self.by_path.get(path) {
+                    Some(&index) => index,
+                    None => {
+                        let indexed = std::fs::read_to_string(path).ok().map(Indexed::new);
+                        self.by_path.insert(path.to_path_buf(), self.files.len());
+                        self.files.push(indexed);
+                        self.files.len() - 1
+                    }
+                };
+                self.last = Some((path.to_path_buf(), index));
+                index
+            }
+        };
+        let file = self.files[index].as_ref()?;
         let index = line.checked_sub(1)? as usize;
         let start = *file.line_starts.get(index)?;
         let end = file
@@ -385,16 +419,44 @@ impl Diagnostics {
             diagnostic.render_into(sources, &mut out);
             out.push('\n');
         }
+        out.push_str(&self.summary());
+        out
+    }
+
+    /// Writes [`render_human`](Diagnostics::render_human)'s text to `out` a chunk at a time,
+    /// without building it whole: at the registry's size limit it is over a hundred MB.
+    ///
+    /// # Errors
+    /// Writing to `out` fails.
+    pub fn write_human(
+        &self,
+        sources: &mut SourceCache,
+        mut out: impl std::io::Write,
+    ) -> std::io::Result<()> {
+        const CHUNK: usize = 1 << 16;
+        let mut chunk = String::with_capacity(2 * CHUNK);
+        for diagnostic in &self.0 {
+            diagnostic.render_into(sources, &mut chunk);
+            chunk.push('\n');
+            if chunk.len() >= CHUNK {
+                out.write_all(chunk.as_bytes())?;
+                chunk.clear();
+            }
+        }
+        chunk.push_str(&self.summary());
+        out.write_all(chunk.as_bytes())
+    }
+
+    /// `N errors, N warnings`, the human report's last line.
+    fn summary(&self) -> String {
         let (errors, warnings) = (self.error_count(), self.warning_count());
-        let _ = writeln!(
-            out,
-            "{} error{}, {} warning{}",
+        format!(
+            "{} error{}, {} warning{}\n",
             errors,
             plural(errors),
             warnings,
             plural(warnings)
-        );
-        out
+        )
     }
 
     /// `{"diagnostics": [...], "errors": N, "warnings": N}`, one object per diagnostic with its
@@ -410,8 +472,27 @@ impl Diagnostics {
     ///
     /// # Errors
     /// Writing to `out` fails.
-    pub fn write_json(&self, out: impl std::io::Write) -> std::io::Result<()> {
-        serde_json::to_writer(out, &JsonReport(self)).map_err(std::io::Error::from)
+    pub fn write_json(&self, mut out: impl std::io::Write) -> std::io::Result<()> {
+        // Serialized a chunk at a time into memory, where serde_json's many small writes are
+        // cheap whatever `out` is, and passed on in large writes.
+        const CHUNK: usize = 1 << 16;
+        let mut chunk = Vec::with_capacity(2 * CHUNK);
+        chunk.extend_from_slice(b"{\"diagnostics\":[");
+        for (index, diagnostic) in self.0.iter().enumerate() {
+            if index > 0 {
+                chunk.push(b',');
+            }
+            serde_json::to_writer(&mut chunk, &JsonDiagnostic(diagnostic))?;
+            if chunk.len() >= CHUNK {
+                out.write_all(&chunk)?;
+                chunk.clear();
+            }
+        }
+        let (errors, warnings) = (self.error_count(), self.warning_count());
+        chunk.extend_from_slice(
+            format!("],\"errors\":{errors},\"warnings\":{warnings}}}").as_bytes(),
+        );
+        out.write_all(&chunk)
     }
 }
 
@@ -567,6 +648,27 @@ mod tests {
     }
 
     #[test]
+    fn written_human_text_is_the_rendered_text() {
+        let mut sources = SourceCache::new();
+        sources.insert("a.yaml", "- feature: a\n  team: t\n".into());
+        sources.insert("b.yaml", "- feature: a\n".into());
+        let one = Diagnostic::error(Code::DuplicateName, "duplicate feature `a`")
+            .at(Label::new("b.yaml", 1, 12, 1).with_message("defined again here"))
+            .also(Label::new("a.yaml", 1, 12, 1).with_message("first defined here"))
+            .help("rename one");
+        let other = Diagnostic::warning(Code::UnknownTeam, "unknown team `t`")
+            .at(Label::new("a.yaml", 2, 9, 1))
+            .help("declare it");
+        // Enough diagnostics for several chunks.
+        let diagnostics = Diagnostics([one, other].iter().cycle().take(2_000).cloned().collect());
+        let mut written = Vec::new();
+        diagnostics.write_human(&mut sources, &mut written).unwrap();
+        let rendered = diagnostics.render_human(&mut sources);
+        assert!(rendered.ends_with("\n1000 errors, 1000 warnings\n"));
+        assert_eq!(String::from_utf8(written).unwrap(), rendered);
+    }
+
+    #[test]
     fn json_shows_the_code_as_its_kebab_case_id() {
         let diagnostics = Diagnostics(vec![
             Diagnostic::error(Code::UnknownRenameSource, "m").at(Label::new("r.yaml", 3, 5, 2)),
@@ -620,6 +722,20 @@ mod tests {
         diagnostics.write_json(&mut written).unwrap();
         assert_eq!(String::from_utf8(written).unwrap(), expected);
         assert_eq!(diagnostics.to_json().to_string(), expected);
+        // Enough diagnostics for several chunks.
+        let many = Diagnostics(diagnostics.0.iter().cycle().take(3_000).cloned().collect());
+        let mut written = Vec::new();
+        many.write_json(&mut written).unwrap();
+        assert_eq!(
+            String::from_utf8(written).unwrap(),
+            many.to_json().to_string()
+        );
+        let mut empty = Vec::new();
+        Diagnostics::default().write_json(&mut empty).unwrap();
+        assert_eq!(
+            String::from_utf8(empty).unwrap(),
+            Diagnostics::default().to_json().to_string()
+        );
     }
 
     #[test]

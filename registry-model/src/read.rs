@@ -45,7 +45,7 @@ pub(crate) fn parse_file(path: &Path) -> Result<Node, Box<Diagnostic>> {
         let (code, help) = if err.budget {
             (
                 Code::YamlTooLarge,
-                "the document expands to too many nodes (an alias bomb?); remove the aliases",
+                "remove the aliases (an alias bomb?) or the nesting deeper than a registry needs",
             )
         } else {
             (Code::YamlSyntax, "fix the YAML syntax at this position")

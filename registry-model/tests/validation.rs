@@ -314,6 +314,29 @@ fn file_over_the_size_limit() {
 }
 
 #[test]
+fn a_registry_at_the_size_limit_loads() {
+    // Complete features up to the 8 MiB limit: 1.2 million YAML nodes, past the node budget
+    // that once rejected every file this large as `yaml-too-large`. Only nodes made by aliases
+    // count against it now.
+    let limit = featgen_registry::load::MAX_FILE_BYTES as usize;
+    let mut yaml = String::with_capacity(limit);
+    let mut features = 0;
+    loop {
+        let feature =
+            format!("- feature: f-{features}\n  team: t\n  tier: S\n  feature_group: g\n");
+        if yaml.len() + feature.len() > limit {
+            break;
+        }
+        yaml.push_str(&feature);
+        features += 1;
+    }
+    let (_dir, result) = load(&[("a.yaml", yaml.as_bytes())]);
+    let registry = result.unwrap_or_else(|d| panic!("{}", d[0].message));
+    assert_eq!(registry.features.len(), features);
+    assert!(features * 9 > 1_000_000, "{features} features");
+}
+
+#[test]
 fn alias_bomb() {
     let mut yaml = String::from("a: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n");
     for (prev, name) in ('a'..='h').zip('b'..='i') {

@@ -11,7 +11,14 @@ use crate::config::Format;
 /// failure to read input, `Findings` otherwise.
 pub fn diagnostics(diagnostics: &Diagnostics, format: Format) -> Status {
     match format {
-        Format::Human => eprint!("{}", diagnostics.render_human(&mut SourceCache::new())),
+        Format::Human => {
+            // Streamed: at the registry's size limit the report is over a hundred MB. A closed
+            // stderr leaves nothing to report to.
+            let mut out = std::io::BufWriter::with_capacity(1 << 16, std::io::stderr().lock());
+            let _ = diagnostics
+                .write_human(&mut SourceCache::new(), &mut out)
+                .and_then(|()| out.flush());
+        }
         Format::Json => {
             // Streamed rather than built as one value: a registry at the size limit can have
             // a hundred thousand diagnostics. A closed stdout leaves nothing to report to.

@@ -14,13 +14,14 @@
 //! Modules are numbered once ([`ModId`]); a module knows its parent and its children by name,
 //! so that a path is resolved in steps of constant cost however deeply modules nest.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::hash_map::Entry;
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::path::PathBuf;
 
 use aho_corasick::AhoCorasick;
 
 use super::prune::Pruning;
-use super::scan::{HandlerExpr, Nest, RegistrationKind, RustFile};
+use super::scan::{HandlerExpr, RegistrationKind, RustFile};
 use crate::finding::Finding;
 use crate::sources::{Deferred, RustParser, parse_error, read_source};
 
@@ -421,43 +422,74 @@ fn unresolved_names(index: &Index, files: &[(usize, RustFile)]) -> Vec<String> {
 }
 
 /// Puts the paths that router-building functions register under the prefixes they are nested
-/// at (`.nest("/admin", admin::router())`; the first one when nested at several).
+/// at (`.nest("/admin", admin::router())`). A function nested at several places takes the
+/// shallowest nesting, the first in file and source order among equally shallow ones; routers
+/// nested only in each other get no prefix.
+///
+/// Prefixes are settled breadth-first from the functions nested nowhere, each nest once, and
+/// kept as a tree of (outer function, segment) rather than as strings: a chain of routers
+/// nested `d` deep costs `d`, not `d²`. Only the functions that register paths get their
+/// prefix spelled out.
 fn apply_nest_prefixes(index: &Index, files: &mut [RustFile]) {
-    let resolved: Vec<(DefId, usize, &Nest)> = files
+    let resolved: Vec<(DefId, Option<DefId>, &str)> = files
         .iter()
         .enumerate()
         .flat_map(|(file_index, file)| {
             file.nests.iter().filter_map(move |nest| {
                 Some((
                     index.resolve(file_index, nest.module, &nest.callee)?,
-                    file_index,
-                    nest,
+                    nest.within.map(|w| (file_index, w)),
+                    nest.prefix.as_str(),
                 ))
             })
         })
         .collect();
     let nested: HashSet<DefId> = resolved.iter().map(|(target, ..)| *target).collect();
-    let mut prefixes: HashMap<DefId, String> = HashMap::new();
-    // Each round settles one more level: a nest counts once the function it is in has its own
-    // prefix, or is not nested anywhere. Routers nested in each other never settle.
-    loop {
-        let mut changed = false;
-        for (target, file_index, nest) in &resolved {
-            let within = nest.within.map(|w| (*file_index, w));
-            let outer = match within {
-                Some(w) if nested.contains(&w) => match prefixes.get(&w) {
-                    Some(outer) => outer.clone(),
-                    None => continue,
-                },
-                _ => String::new(),
-            };
-            if !prefixes.contains_key(target) {
-                prefixes.insert(*target, format!("{outer}{}", nest.prefix));
-                changed = true;
+    // The nests inside each nested function, in order: they settle when it does.
+    let mut inside: HashMap<DefId, Vec<(DefId, &str)>> = HashMap::new();
+    // Each settled function's outer function (`None` at the top) and its own segment.
+    let mut settled: HashMap<DefId, (Option<DefId>, &str)> = HashMap::new();
+    let mut queue = VecDeque::new();
+    for &(target, within, prefix) in &resolved {
+        match within.filter(|w| nested.contains(w)) {
+            Some(outer) => inside.entry(outer).or_default().push((target, prefix)),
+            None => {
+                if let Entry::Vacant(slot) = settled.entry(target) {
+                    slot.insert((None, prefix));
+                    queue.push_back(target);
+                }
             }
         }
-        if !changed {
-            break;
+    }
+    while let Some(outer) = queue.pop_front() {
+        for &(target, prefix) in inside.get(&outer).into_iter().flatten() {
+            if let Entry::Vacant(slot) = settled.entry(target) {
+                slot.insert((Some(outer), prefix));
+                queue.push_back(target);
+            }
+        }
+    }
+    // The whole prefix of a settled function: its segments from the outermost in.
+    let spell = |mut function: DefId| {
+        let mut segments = Vec::new();
+        while let Some(&(outer, segment)) = settled.get(&function) {
+            segments.push(segment);
+            match outer {
+                Some(outer) => function = outer,
+                None => break,
+            }
+        }
+        segments.iter().rev().copied().collect::<String>()
+    };
+    let mut prefixes: HashMap<DefId, String> = HashMap::new();
+    for (file_index, file) in files.iter().enumerate() {
+        for registration in &file.registrations {
+            if let Some(within) = registration.within.map(|w| (file_index, w))
+                && settled.contains_key(&within)
+                && !prefixes.contains_key(&within)
+            {
+                prefixes.insert(within, spell(within));
+            }
         }
     }
     for (file_index, file) in files.iter_mut().enumerate() {

@@ -9,7 +9,7 @@
 //! errors) it returns `None` and [`super::parse`] runs the general parser, which also reports
 //! the errors. A differential test holds the two trees equal, positions included.
 
-use super::{MAX_DEPTH, MAX_NODES, Node, Value, merge, resolve_plain};
+use super::{MAX_DEPTH, Node, Value, merge, resolve_plain};
 
 /// Parses `text` if it lies in the subset; `None` means "use the general parser".
 pub(super) fn parse(text: &str) -> Option<Node> {
@@ -21,7 +21,6 @@ pub(super) fn parse(text: &str) -> Option<Node> {
         bytes: text.as_bytes(),
         line_start: 0,
         line: 1,
-        nodes: 0,
     };
     let Some(indent) = reader.next_content_line()? else {
         return Some(Node {
@@ -66,8 +65,6 @@ struct Reader<'a> {
     bytes: &'a [u8],
     line_start: usize,
     line: u32,
-    /// Nodes made so far, held to the general parser's budget.
-    nodes: usize,
 }
 
 /// How a scalar was written.
@@ -112,21 +109,14 @@ impl Reader<'_> {
         chars(&self.bytes[self.line_start..at]) + 1
     }
 
-    /// Counts one more node; `None` past the budget (the general parser reports it).
-    fn count(&mut self) -> Option<()> {
-        self.nodes += 1;
-        (self.nodes <= MAX_NODES).then_some(())
-    }
-
     /// A node at byte `start` of the current line.
-    fn node(&mut self, start: usize, len: u32, value: Value) -> Option<Node> {
-        self.count()?;
-        Some(Node {
+    fn node(&self, start: usize, len: u32, value: Value) -> Node {
+        Node {
             line: self.line,
             column: self.column(start),
             len,
             value,
-        })
+        }
     }
 
     /// Skips blank and comment lines. `Some(None)` at the end of the text, `Some(Some(indent))`
@@ -157,7 +147,7 @@ impl Reader<'_> {
             return None;
         }
         if self.is_dash(at) {
-            let start = self.node(at, 0, Value::Null)?;
+            let start = self.node(at, 0, Value::Null);
             self.sequence(at - self.line_start, start, depth)
         } else {
             self.mapping(at, depth)
@@ -202,7 +192,7 @@ impl Reader<'_> {
     /// A block mapping whose first key is at `at` on the current line.
     fn mapping(&mut self, at: usize, depth: usize) -> Option<Node> {
         let indent = at - self.line_start;
-        let start = self.node(at, 0, Value::Null)?;
+        let start = self.node(at, 0, Value::Null);
         let mut entries = Vec::new();
         loop {
             let key_start = self.line_start + indent;
@@ -245,16 +235,16 @@ impl Reader<'_> {
                     // A sequence at its key's indentation starts, in the general parser's
                     // positions, at its first item.
                     let first = self.skip_spaces(dash + 1);
-                    let start = self.node(first, 0, Value::Null)?;
+                    let start = self.node(first, 0, Value::Null);
                     if depth + 1 >= MAX_DEPTH {
                         return None;
                     }
                     self.sequence(indent, start, depth + 1)
                 } else {
-                    self.count().map(|()| null)
+                    Some(null)
                 }
             }
-            _ => self.count().map(|()| null),
+            _ => Some(null),
         }
     }
 
@@ -360,7 +350,7 @@ impl Reader<'_> {
             }
             Style::Quoted => Value::Str(source[1..source.len() - 1].replace("''", "'")),
         };
-        self.node(at, chars(source.as_bytes()), value)
+        Some(self.node(at, chars(source.as_bytes()), value))
     }
 }
 
