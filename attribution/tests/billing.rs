@@ -322,6 +322,14 @@ fn unreadable_rows_fail_with_file_line_column_and_fix() {
             "ends at 2025-06-12 15:00:00 UTC before its start",
         ),
         (
+            // A typo in a year (found by fuzzing billing_read) once spread this row over nine
+            // million hours and ran out of memory.
+            "a,b,cpu,1012-06-12 15:00:00 UTC,2025-06-12 16:00:00 UTC,1,1,1.50,api",
+            "usage_end_time",
+            "period_too_long",
+            "covers 1012-06-12 15:00:00 UTC to 2025-06-12 16:00:00 UTC, more than the 366 days",
+        ),
+        (
             "a,b,cpu,2025-06-12 15:00:00 UTC,2025-06-12 16:00:00 UTC,1,1,NULL,api",
             "total_cost",
             "missing_value",

@@ -250,6 +250,9 @@ pub enum SkipReason {
     UnparsableTime,
     /// A charge period that ends before it starts.
     EndBeforeStart,
+    /// A charge period longer than [`MAX_CHARGE_SECONDS`]: a typo in a year would otherwise
+    /// spread one row over millions of hours.
+    PeriodTooLong,
     /// No amount, start or end (empty or `NULL`).
     MissingValue,
     /// A tags, labels or credits cell that is not JSON.
@@ -263,6 +266,7 @@ impl SkipReason {
             SkipReason::UnparsableNumber => "unparsable_number",
             SkipReason::UnparsableTime => "unparsable_time",
             SkipReason::EndBeforeStart => "end_before_start",
+            SkipReason::PeriodTooLong => "period_too_long",
             SkipReason::MissingValue => "missing_value",
             SkipReason::InvalidJson => "invalid_json",
         }
@@ -278,6 +282,9 @@ impl SkipReason {
                 "write a UTC time such as 2025-06-12 15:00:00 UTC or 2025-06-12T15:00:00Z"
             }
             SkipReason::EndBeforeStart => "swap the start and end columns, or fix the period",
+            SkipReason::PeriodTooLong => {
+                "fix the start or end, or split the charge into rows of at most 366 days"
+            }
             SkipReason::MissingValue => {
                 "fill the cell, or choose a cost column that this export fills (--cost)"
             }
@@ -285,6 +292,10 @@ impl SkipReason {
         }
     }
 }
+
+/// The longest charge period a billing row may cover: 366 days (a leap year), longer than any
+/// provider's billing period.
+pub const MAX_CHARGE_SECONDS: i64 = 366 * 24 * 3_600;
 
 /// A row's problem, found by a format's reader.
 #[derive(Clone, Debug)]
@@ -700,6 +711,20 @@ impl BillReader {
                     reason: SkipReason::EndBeforeStart,
                     column: format.end_column().into(),
                     detail: format!("ends at {} before its start {}", charge.end, charge.start),
+                },
+                at,
+            );
+            return Ok(());
+        }
+        if charge.end.unix() - charge.start.unix() > MAX_CHARGE_SECONDS {
+            self.skip(
+                RowProblem {
+                    reason: SkipReason::PeriodTooLong,
+                    column: format.end_column().into(),
+                    detail: format!(
+                        "covers {} to {}, more than the 366 days a billing row may span",
+                        charge.start, charge.end
+                    ),
                 },
                 at,
             );
