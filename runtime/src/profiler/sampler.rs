@@ -121,8 +121,8 @@ struct TimerSigInfo {
 /// [`Counters::handler_ns`], so that the profiler's cost on the sampled threads is measured
 /// directly, its system calls included. A CPU clock, not the monotonic one: on a busy machine
 /// a thread is often descheduled at the handler's system call, and that wait is not CPU the
-/// profiler used. The two reads cost two system calls per sample (about 0.3 µs here, counted
-/// in half). What the kernel does before and after (the timer or perf event overflow,
+/// profiler used. The entry read is the one the sample's weight needs anyway, so the timing
+/// adds one system call per sample (about 0.15 µs here, counted in half). What the kernel does before and after (the timer or perf event overflow,
 /// building the signal frame, `rt_sigreturn`) is outside that window.
 extern "C" fn on_sigprof(
     _signal: libc::c_int,
@@ -131,16 +131,19 @@ extern "C" fn on_sigprof(
 ) {
     // SAFETY: __errno_location returns this thread's errno slot.
     let errno = unsafe { *libc::__errno_location() };
-    let entered = cpu_ns();
+    // One read serves both the handler's timing and the sample's weight.
+    let entered = clock_ns(libc::CLOCK_THREAD_CPUTIME_ID);
     ACTIVE.fetch_add(1, Ordering::SeqCst);
     if ENABLED.load(Ordering::SeqCst) {
         // SAFETY: the kernel passes a valid siginfo and ucontext to an SA_SIGINFO handler.
-        unsafe { take_sample(info, context) };
+        unsafe { take_sample(info, context, entered) };
     }
     // Before leaving ACTIVE, so that the counters `stop` reads include every handler.
-    COUNTERS
-        .handler_ns
-        .fetch_add(cpu_ns().saturating_sub(entered), Ordering::Relaxed);
+    if let (Some(entered), Some(left)) = (entered, clock_ns(libc::CLOCK_THREAD_CPUTIME_ID)) {
+        COUNTERS
+            .handler_ns
+            .fetch_add(left.saturating_sub(entered), Ordering::Relaxed);
+    }
     ACTIVE.fetch_sub(1, Ordering::SeqCst);
     // SAFETY: as above; the handler must not leak its own errno into the interrupted code.
     unsafe { *libc::__errno_location() = errno };
@@ -183,11 +186,12 @@ impl Rearm {
     }
 }
 
-/// Records one sample; the body of the handler once it knows the profiler is running.
+/// Records one sample; the body of the handler once it knows the profiler is running. `cpu` is
+/// the thread's CPU time (ns) when the signal arrived (`None` if unreadable: no weight).
 ///
 /// # Safety
 /// `info` and `context` must be the handler's, and the profiler must be running.
-unsafe fn take_sample(info: *const libc::siginfo_t, context: *mut libc::c_void) {
+unsafe fn take_sample(info: *const libc::siginfo_t, context: *mut libc::c_void, cpu: Option<u64>) {
     let registered = REGISTERED.with(Cell::get);
     let run = RUN.load(Ordering::Relaxed);
     // SAFETY: every siginfo starts with signo, errno and code.
@@ -198,10 +202,10 @@ unsafe fn take_sample(info: *const libc::siginfo_t, context: *mut libc::c_void) 
         let value = timer.si_value.sival_ptr as usize;
         match value & ((1 << KIND_BITS) - 1) {
             PROCESS_TIMER if registered || OWN.with(Cell::get).0 == run => None,
-            PROCESS_TIMER => process_timer_weight(run),
+            PROCESS_TIMER => cpu.and_then(|cpu| process_timer_weight(run, cpu)),
             OWN_TIMER if (value >> KIND_BITS) as u64 % (1 << RUN_BITS) == run % (1 << RUN_BITS) => {
                 let base = (value >> (KIND_BITS + RUN_BITS)) as u64;
-                own_weight(run, base, Rearm::Timer(timer.si_tid))
+                cpu.and_then(|cpu| own_weight(run, base, Rearm::Timer(timer.si_tid), cpu))
             }
             // A timer of an earlier run, deleted since.
             _ => None,
@@ -212,7 +216,9 @@ unsafe fn take_sample(info: *const libc::siginfo_t, context: *mut libc::c_void) 
         // SAFETY: gettid has no preconditions.
         let tid = unsafe { libc::gettid() };
         // Only an event of this run and thread (the number may have been reused since).
-        perf_event::base_of(fd, tid).and_then(|base| own_weight(run, base, Rearm::PerfEvent(fd)))
+        perf_event::base_of(fd, tid)
+            .zip(cpu)
+            .and_then(|(base, cpu)| own_weight(run, base, Rearm::PerfEvent(fd), cpu))
     } else {
         // Not one of ours (e.g. `kill -PROF`): not a CPU sample.
         return;
@@ -269,8 +275,7 @@ unsafe fn take_sample(info: *const libc::siginfo_t, context: *mut libc::c_void) 
 /// which its sampler was created, or 0 for a thread born during the run, whose earlier CPU
 /// time is then caught up) and what the process-wide timer already accounted for the thread.
 /// `None` when the signal completes no cell (a sample that came early).
-fn own_weight(run: u64, base: u64, rearm: Rearm) -> Option<u32> {
-    let cpu = clock_ns(libc::CLOCK_THREAD_CPUTIME_ID)?;
+fn own_weight(run: u64, base: u64, rearm: Rearm, cpu: u64) -> Option<u32> {
     let period = PERIOD_NS.load(Ordering::Relaxed);
     let (own_run, start, credited) = OWN.with(Cell::get);
     let (start, credited) = if own_run == run {
@@ -295,8 +300,7 @@ fn own_weight(run: u64, base: u64, rearm: Rearm) -> Option<u32> {
 /// How many periods a process-wide signal stands for on this thread: the whole periods of CPU
 /// time it used since its last such sample (`None` for none, e.g. an idle thread the kernel
 /// picked). The first signal of a run on a thread only sets its starting point.
-fn process_timer_weight(run: u64) -> Option<u32> {
-    let cpu = clock_ns(libc::CLOCK_THREAD_CPUTIME_ID)?;
+fn process_timer_weight(run: u64, cpu: u64) -> Option<u32> {
     let (seen_run, accounted) = ACCOUNTED.with(Cell::get);
     if seen_run != run {
         ACCOUNTED.with(|cell| cell.set((run, cpu)));
@@ -323,11 +327,6 @@ pub(super) fn clock_ns(clock: libc::clockid_t) -> Option<u64> {
         return None;
     }
     Some(now.tv_sec as u64 * 1_000_000_000 + now.tv_nsec as u64)
-}
-
-/// The calling thread's CPU time in ns, 0 if unreadable. Async-signal-safe.
-fn cpu_ns() -> u64 {
-    clock_ns(libc::CLOCK_THREAD_CPUTIME_ID).unwrap_or(0)
 }
 
 /// A `timespec` of `ns` nanoseconds.
