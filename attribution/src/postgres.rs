@@ -387,61 +387,11 @@ mod tests {
     use super::*;
     use crate::row::{Bucket, CostRow, ShareRow, UNATTRIBUTED_ID};
 
-    /// A fresh database in the throwaway cluster of `$FEATGEN_TEST_PG` (started by
-    /// `scripts/test`), with the generated dimension and fact tables; dropped on drop.
-    struct TestDb {
-        base: String,
-        name: String,
-    }
+    use featgen_tests::PostgresDatabase;
 
-    impl TestDb {
-        fn new() -> TestDb {
-            use std::sync::atomic::{AtomicU32, Ordering};
-            static NEXT: AtomicU32 = AtomicU32::new(0);
-            let base = std::env::var("FEATGEN_TEST_PG").unwrap_or_else(|_| {
-                panic!(
-                    "FEATGEN_TEST_PG is not set: PostgreSQL tests need the throwaway cluster \
-                     that `scripts/test` starts"
-                )
-            });
-            let name = format!(
-                "featgen_sinks_{}_{}",
-                std::process::id(),
-                NEXT.fetch_add(1, Ordering::Relaxed)
-            );
-            let mut admin = connect(&base, &PgOptions::default()).unwrap();
-            admin
-                .batch_execute(&format!("CREATE DATABASE {name}"))
-                .unwrap();
-            let db = TestDb { base, name };
-            let sql = Path::new(env!("CARGO_MANIFEST_DIR")).join("../generated/sql/postgres");
-            let mut client = db.client();
-            for file in ["dimensions.sql", "facts.sql"] {
-                client
-                    .batch_execute(&std::fs::read_to_string(sql.join(file)).unwrap())
-                    .unwrap();
-            }
-            db
-        }
-
-        fn conninfo(&self) -> String {
-            format!("{} dbname={}", self.base, self.name)
-        }
-
-        fn client(&self) -> Client {
-            connect(&self.conninfo(), &PgOptions::default()).unwrap()
-        }
-    }
-
-    impl Drop for TestDb {
-        fn drop(&mut self) {
-            if let Ok(mut admin) = connect(&self.base, &PgOptions::default()) {
-                let _ = admin.batch_execute(&format!(
-                    "DROP DATABASE IF EXISTS {} WITH (FORCE)",
-                    self.name
-                ));
-            }
-        }
+    /// A client of `db`.
+    fn client(db: &PostgresDatabase) -> Client {
+        connect(&db.conninfo(), &PgOptions::default()).unwrap()
     }
 
     fn share(hour: i64, deployment: &str, endpoint: Option<&str>, cpu_ns: u64) -> ShareRow {
@@ -482,7 +432,7 @@ mod tests {
 
     #[test]
     fn rewriting_a_slice_replaces_it_and_nothing_else() {
-        let db = TestDb::new();
+        let db = PostgresDatabase::with_generated_tables();
         let first = vec![
             share(0, "api", None, 30),
             share(0, "api", Some("create_message"), 10),
@@ -501,7 +451,7 @@ mod tests {
                 most_rows_held: 5,
             }
         );
-        let mut client = db.client();
+        let mut client = client(&db);
         assert_eq!(shares_in_db(&mut client), first);
 
         // The hour 0 of `api` again, with one endpoint fewer: exactly that slice changes.
@@ -534,8 +484,8 @@ mod tests {
 
     #[test]
     fn a_failed_write_changes_nothing() {
-        let db = TestDb::new();
-        let mut client = db.client();
+        let db = PostgresDatabase::with_generated_tables();
+        let mut client = client(&db);
         let rows = vec![share(0, "api", Some("create_message"), 10)];
         write_rows(&mut client, &rows).unwrap();
         // A feature id that dim_feature does not have fails the foreign key, after the delete.
@@ -582,8 +532,8 @@ mod tests {
 
     #[test]
     fn a_large_write_holds_one_batch_not_the_rows() {
-        let db = TestDb::new();
-        let mut client = db.client();
+        let db = PostgresDatabase::with_generated_tables();
+        let mut client = client(&db);
         // Not replaced by the writes below: another deployment in the same hours.
         write_rows(&mut client, &[share(0, "other", None, 7)]).unwrap();
         // 12,000 rows in 300 slices, sent by batches of 500.
@@ -616,8 +566,8 @@ mod tests {
 
     #[test]
     fn a_slice_whose_rows_are_scattered_over_batches_is_deleted_once() {
-        let db = TestDb::new();
-        let mut client = db.client();
+        let db = PostgresDatabase::with_generated_tables();
+        let mut client = client(&db);
         let rows: Vec<ShareRow> = (0..10)
             .flat_map(|round| {
                 ["api", "web"].map(|deployment| share(0, deployment, Some(&format!("e{round}")), 1))
@@ -640,8 +590,8 @@ mod tests {
 
     #[test]
     fn a_failure_after_batches_were_sent_rolls_them_all_back() {
-        let db = TestDb::new();
-        let mut client = db.client();
+        let db = PostgresDatabase::with_generated_tables();
+        let mut client = client(&db);
         let before: Vec<ShareRow> = many_shares(0..2, 3, 4).collect();
         write_rows(&mut client, &before).unwrap();
         // Eleven batches go in (and their slices are deleted) before the bad row fails its batch.
@@ -662,7 +612,7 @@ mod tests {
 
     #[test]
     fn cost_rows_keep_exact_decimals() {
-        let db = TestDb::new();
+        let db = PostgresDatabase::with_generated_tables();
         let base = share(0, "api", Some("create_message"), 10);
         let cost = |bucket, cost: &str, per: Option<&str>| CostRow {
             cost_per_request: per.map(|p| p.parse().unwrap()),
@@ -678,7 +628,7 @@ mod tests {
         ];
         let report = write(&db.conninfo(), &PgOptions::default(), &rows).unwrap();
         assert_eq!(report.inserted, 2);
-        let mut client = db.client();
+        let mut client = client(&db);
         let stored: Vec<(String, String, Option<String>)> = client
             .query(
                 "SELECT bucket, cost::text, cost_per_request::text FROM fact_feature_cost ORDER BY bucket",

@@ -7,73 +7,26 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use featgen_attribution::postgres::{self, Client, PgOptions};
+use featgen_tests::PostgresDatabase;
 
-/// A fresh database with the generated dimension and fact tables; dropped on drop.
-struct TestDb {
-    base: String,
-    name: String,
-}
-
-impl TestDb {
-    fn new(test: &str) -> TestDb {
-        let base = std::env::var("FEATGEN_TEST_PG").unwrap_or_else(|_| {
-            panic!(
-                "FEATGEN_TEST_PG is not set: PostgreSQL tests need the throwaway cluster that \
-                 `scripts/test` starts"
-            )
-        });
-        let name = format!("featgen_cli_{test}_{}", std::process::id());
-        connect(&base)
-            .batch_execute(&format!("CREATE DATABASE {name}"))
-            .unwrap();
-        let db = TestDb { base, name };
-        let sql = Path::new(env!("CARGO_MANIFEST_DIR")).join("../generated/sql/postgres");
-        let mut client = db.client();
-        for file in ["dimensions.sql", "facts.sql"] {
-            client
-                .batch_execute(&std::fs::read_to_string(sql.join(file)).unwrap())
-                .unwrap();
-        }
-        db
-    }
-
-    fn conninfo(&self) -> String {
-        format!("{} dbname={}", self.base, self.name)
-    }
-
-    fn client(&self) -> Client {
-        connect(&self.conninfo())
-    }
-
-    /// Every row of `fact_feature_cost`, as [`key`] writes it, sorted.
-    fn cost_rows(&self) -> Vec<String> {
-        let mut rows: Vec<String> = self
-            .client()
-            .query(
-                "SELECT json_build_object('start_time', to_char(start_time AT TIME ZONE 'UTC', \
-                 'YYYY-MM-DD HH24:MI:SS \"UTC\"'), 'deployment', deployment, 'currency', currency, \
-                 'bucket', bucket, 'feature_id', feature_id, 'endpoint', endpoint, 'cpu_ns', cpu_ns, \
-                 'requests', requests, 'cost', cost::text, 'cost_per_request', \
-                 cost_per_request::text, 'cost_if_equal_per_request', \
-                 cost_if_equal_per_request::text)::text FROM fact_feature_cost",
-                &[],
-            )
-            .unwrap()
-            .iter()
-            .map(|row| key(&serde_json::from_str(row.get::<_, &str>(0)).unwrap()))
-            .collect();
-        rows.sort();
-        rows
-    }
-}
-
-impl Drop for TestDb {
-    fn drop(&mut self) {
-        let _ = connect(&self.base).batch_execute(&format!(
-            "DROP DATABASE IF EXISTS {} WITH (FORCE)",
-            self.name
-        ));
-    }
+/// Every row of `fact_feature_cost` in `db`, as [`key`] writes it, sorted.
+fn cost_rows(db: &PostgresDatabase) -> Vec<String> {
+    let mut rows: Vec<String> = connect(&db.conninfo())
+        .query(
+            "SELECT json_build_object('start_time', to_char(start_time AT TIME ZONE 'UTC', \
+             'YYYY-MM-DD HH24:MI:SS \"UTC\"'), 'deployment', deployment, 'currency', currency, \
+             'bucket', bucket, 'feature_id', feature_id, 'endpoint', endpoint, 'cpu_ns', cpu_ns, \
+             'requests', requests, 'cost', cost::text, 'cost_per_request', \
+             cost_per_request::text, 'cost_if_equal_per_request', \
+             cost_if_equal_per_request::text)::text FROM fact_feature_cost",
+            &[],
+        )
+        .unwrap()
+        .iter()
+        .map(|row| key(&serde_json::from_str(row.get::<_, &str>(0)).unwrap()))
+        .collect();
+    rows.sort();
+    rows
 }
 
 fn connect(conninfo: &str) -> Client {
@@ -105,7 +58,7 @@ fn share(hour: u32, feature_id: i64, endpoint: Option<&str>, cpu_ns: u64) -> Str
 
 /// Runs `featgen cost` on `shares` (NDJSON lines) and the article's bill, with `--postgres`
 /// and `--out`; returns the run and the rows of `--out`, keyed as the table dump is.
-fn cost(db: &TestDb, dir: &Path, shares: &[String]) -> (Output, Vec<serde_json::Value>) {
+fn cost(db: &PostgresDatabase, dir: &Path, shares: &[String]) -> (Output, Vec<serde_json::Value>) {
     let shares_path = dir.join("shares.ndjson");
     std::fs::write(&shares_path, shares.join("\n") + "\n").unwrap();
     let out = dir.join("cost.ndjson");
@@ -168,7 +121,7 @@ fn stderr(output: &Output) -> String {
 
 #[test]
 fn cost_rows_stream_into_postgres_and_a_rerun_replaces_them() {
-    let db = TestDb::new("rerun");
+    let db = PostgresDatabase::with_generated_tables();
     let dir = tempfile::tempdir().unwrap();
     let shares = [
         share(15, 1, Some("create_message"), 600),
@@ -185,14 +138,10 @@ fn cost_rows_stream_into_postgres_and_a_rerun_replaces_them() {
         stderr(&output)
     );
     assert_eq!(rows.len(), 51);
-    let stored = db.cost_rows();
+    let stored = cost_rows(&db);
     assert_eq!(stored, keyed(&rows));
-    let total: String = db
-        .client()
-        .query_one("SELECT sum(cost)::text FROM fact_feature_cost", &[])
-        .unwrap()
-        .get(0);
-    assert_eq!(total.parse::<f64>().unwrap(), 8.007776);
+    let total = db.query("SELECT sum(cost)::text FROM fact_feature_cost");
+    assert_eq!(total.trim().parse::<f64>().unwrap(), 8.007776);
 
     // The same run again: its slices replaced, not added to.
     let (output, _) = cost(&db, dir.path(), &shares);
@@ -202,12 +151,12 @@ fn cost_rows_stream_into_postgres_and_a_rerun_replaces_them() {
         "{}",
         stderr(&output)
     );
-    assert_eq!(db.cost_rows(), stored);
+    assert_eq!(cost_rows(&db), stored);
 }
 
 #[test]
 fn unsorted_shares_are_priced_again_sorted_and_only_that_attempt_is_kept() {
-    let db = TestDb::new("unsorted");
+    let db = PostgresDatabase::with_generated_tables();
     let dir = tempfile::tempdir().unwrap();
     // 16:00 before 15:00: the first attempt prices 16:00, then finds the order broken.
     let shares = [
@@ -225,17 +174,17 @@ fn unsorted_shares_are_priced_again_sorted_and_only_that_attempt_is_kept() {
         "{}",
         stderr(&output)
     );
-    assert_eq!(db.cost_rows(), keyed(&rows));
+    assert_eq!(cost_rows(&db), keyed(&rows));
 }
 
 #[test]
 fn a_failed_write_leaves_the_table_as_it_was() {
-    let db = TestDb::new("failed");
+    let db = PostgresDatabase::with_generated_tables();
     let dir = tempfile::tempdir().unwrap();
     let good = [share(15, 1, Some("create_message"), 600)].map(String::from);
     let (output, _) = cost(&db, dir.path(), &good);
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
-    let before = db.cost_rows();
+    let before = cost_rows(&db);
     assert_eq!(before.len(), 49);
     // A feature id that dim_feature does not have: the foreign key fails at COPY, after the
     // slices were deleted; the whole transaction rolls back.
@@ -253,5 +202,5 @@ fn a_failed_write_leaves_the_table_as_it_was() {
         stderr(&output)
     );
     assert!(!dir.path().join("cost.ndjson").exists(), "no partial --out");
-    assert_eq!(db.cost_rows(), before);
+    assert_eq!(cost_rows(&db), before);
 }

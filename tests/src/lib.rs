@@ -123,22 +123,79 @@ pub fn run_sql(engine: &str, files: &[PathBuf]) -> serde_json::Value {
         .unwrap_or_else(|err| panic!("bad dump from {engine}: {err}\n{output}"))
 }
 
+/// A fresh database in the throwaway PostgreSQL of `scripts/test`, dropped (with `FORCE`, so
+/// that a test's open connections cannot keep it) when this value is.
+pub struct PostgresDatabase {
+    base: String,
+    name: String,
+}
+
+impl PostgresDatabase {
+    /// An empty database with a name no other test of any process uses.
+    ///
+    /// # Panics
+    /// When `$FEATGEN_TEST_PG` is unset or `psql` cannot create it.
+    pub fn empty() -> PostgresDatabase {
+        static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let base = postgres_conninfo();
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let name = format!("featgen_{}_{n}", std::process::id());
+        run_ok(psql(&base).args(["-c", &format!("CREATE DATABASE {name}")]));
+        PostgresDatabase { base, name }
+    }
+
+    /// A database holding the generated dimension and fact tables
+    /// (`generated/sql/postgres/dimensions.sql`, then `facts.sql`).
+    pub fn with_generated_tables() -> PostgresDatabase {
+        let db = PostgresDatabase::empty();
+        let sql = workspace_root().join("generated/sql/postgres");
+        for file in ["dimensions.sql", "facts.sql"] {
+            db.run_file(&sql.join(file));
+        }
+        db
+    }
+
+    /// The libpq connection string of this database.
+    pub fn conninfo(&self) -> String {
+        format!("{} dbname={}", self.base, self.name)
+    }
+
+    /// Runs the SQL file `file` with `psql`, stopping at its first error.
+    pub fn run_file(&self, file: &Path) {
+        run_ok(psql(&self.conninfo()).arg("-f").arg(file));
+    }
+
+    /// `psql -c query`; returns its unaligned, tuples-only output.
+    pub fn query(&self, query: &str) -> String {
+        run_ok(psql(&self.conninfo()).args(["-c", query]))
+    }
+}
+
+impl Drop for PostgresDatabase {
+    fn drop(&mut self) {
+        // Best effort: a failed drop must not turn a passing test into a panic while unwinding.
+        let _ = psql(&self.base)
+            .args([
+                "-c",
+                &format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name),
+            ])
+            .output();
+    }
+}
+
+/// `psql` on `conninfo`: no `.psqlrc`, quiet, stopping at the first error, unaligned output.
+fn psql(conninfo: &str) -> Command {
+    let mut command = Command::new("psql");
+    command.args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-At", conninfo]);
+    command
+}
+
 /// A fresh PostgreSQL database in the throwaway cluster, the files run with `psql`, and the
 /// tables dumped as JSON in the same shape as `sql_engine.py`.
 fn run_postgres(files: &[PathBuf]) -> String {
-    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
-    let base = postgres_conninfo();
-    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let db = format!("featgen_{}_{n}", std::process::id());
-    let psql = |conninfo: &str| {
-        let mut command = Command::new("psql");
-        command.args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-At", conninfo]);
-        command
-    };
-    run_ok(psql(&base).args(["-c", &format!("CREATE DATABASE {db}")]));
-    let conninfo = format!("{base} dbname={db}");
+    let db = PostgresDatabase::empty();
     for file in files {
-        run_ok(psql(&conninfo).arg("-f").arg(file));
+        db.run_file(file);
     }
     let tables = [
         ("dim_tier", "tier_id"),
@@ -152,12 +209,7 @@ fn run_postgres(files: &[PathBuf]) -> String {
             format!("'{t}', (SELECT coalesce(json_agg(x ORDER BY {key}), '[]') FROM {t} x)")
         })
         .collect();
-    let dump = run_ok(psql(&conninfo).args([
-        "-c",
-        &format!("SELECT json_build_object({})", select.join(", ")),
-    ]));
-    run_ok(psql(&base).args(["-c", &format!("DROP DATABASE {db}")]));
-    dump
+    db.query(&format!("SELECT json_build_object({})", select.join(", ")))
 }
 
 /// `mypy --strict` and `ruff check` over a generated package directory.
