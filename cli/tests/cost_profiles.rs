@@ -3,13 +3,10 @@
 //! `featgen shares` writes from the same directory.
 
 mod common;
-#[path = "../../attribution/tests/support/mod.rs"]
-mod support;
 
-use common::{T0, featgen, stderr, write_messaging_registry};
+use common::{PodCpu, featgen, stderr, write_messaging_registry, write_pod_profile};
 use std::path::Path;
 use std::process::Output;
-use support::Builder;
 
 /// A registry with `messaging`, the article's bill, and profiles of two billed deployments
 /// (three pods) in its hour: a known feature, an unknown one and unattributed CPU.
@@ -29,21 +26,12 @@ fn setup() -> tempfile::TempDir {
         ("pod-c", "users-production", 2),
     ];
     for (pod, deployment, index) in pods {
-        let mut profile = Builder::cpu((T0 + 10 * index) * 1_000_000_000, 10_000_000_000);
-        let series = [("service_name", "chat"), ("deployment", deployment)];
-        let mut known = vec![("feature", "messaging"), ("endpoint", "create_message")];
-        known.extend(series);
-        profile.sample(vec![], vec![300_000_000 + index * 70_000_000], &known, None);
-        let mut unknown = vec![("feature", "mystery"), ("endpoint", "x")];
-        unknown.extend(series);
-        profile.sample(vec![], vec![110_000_000], &unknown, None);
-        profile.sample(vec![], vec![130_000_000], &series, None);
-        std::fs::create_dir_all(root.join("profiles").join(pod)).unwrap();
-        std::fs::write(
-            root.join("profiles").join(pod).join("p.pb.gz"),
-            profile.gzip(),
-        )
-        .unwrap();
+        let cpu = PodCpu {
+            known_ns: 300_000_000 + index * 70_000_000,
+            unknown_ns: 110_000_000,
+            unattributed_ns: 130_000_000,
+        };
+        write_pod_profile(root, (pod, "chat", deployment), 10 * index, cpu);
     }
     dir
 }

@@ -1,37 +1,23 @@
 //! `featgen shares` as users run it: output formats, warnings and exit codes.
 
 mod common;
-#[path = "../../attribution/tests/support/mod.rs"]
-mod support;
 
-use common::{T0, featgen, stderr, write_messaging_registry};
+use common::{PodCpu, featgen, stderr, write_messaging_registry, write_pod_profile};
 use featgen_attribution::ShareRow;
-use support::Builder;
 
-/// A registry with `messaging` (id 1), and two profiles of one deployment in the hour at T0.
+/// A registry with `messaging` (id 1), and two profiles of one deployment in the article's hour.
 fn setup() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path();
     write_messaging_registry(root);
-    for (index, pod) in ["pod-a", "pod-b"].iter().enumerate() {
-        let mut profile = Builder::cpu((T0 + 10 * index as i64) * 1_000_000_000, 10_000_000_000);
-        let series = [
-            ("service_name", "messages"),
-            ("deployment", "messages-production"),
-        ];
-        let mut labels = vec![("feature", "messaging"), ("endpoint", "create_message")];
-        labels.extend(series);
-        profile.sample(vec![], vec![300_000_000], &labels, None);
-        let mut unknown = vec![("feature", "mystery"), ("endpoint", "x")];
-        unknown.extend(series);
-        profile.sample(vec![], vec![100_000_000], &unknown, None);
-        profile.sample(vec![], vec![100_000_000], &series, None);
-        std::fs::create_dir_all(root.join("profiles").join(pod)).unwrap();
-        std::fs::write(
-            root.join("profiles").join(pod).join("p.pb.gz"),
-            profile.gzip(),
-        )
-        .unwrap();
+    for (index, pod) in ["pod-a", "pod-b"].into_iter().enumerate() {
+        let cpu = PodCpu {
+            known_ns: 300_000_000,
+            unknown_ns: 100_000_000,
+            unattributed_ns: 100_000_000,
+        };
+        let series = ("messages", "messages-production");
+        write_pod_profile(root, (pod, series.0, series.1), 10 * index as i64, cpu);
     }
     dir
 }
