@@ -160,9 +160,10 @@ impl PostgresDatabase {
         format!("{} dbname={}", self.base, self.name)
     }
 
-    /// Runs the SQL file `file` with `psql`, stopping at its first error.
-    pub fn run_file(&self, file: &Path) {
-        run_ok(psql(&self.conninfo()).arg("-f").arg(file));
+    /// Runs the SQL file `file` with `psql`, stopping at its first error; returns its
+    /// unaligned, tuples-only output.
+    pub fn run_file(&self, file: &Path) -> String {
+        run_ok(psql(&self.conninfo()).arg("-f").arg(file))
     }
 
     /// `psql -c query`; returns its unaligned, tuples-only output.

@@ -11,7 +11,7 @@ use featgen_attribution::billing::{Bill, BillReader, BillingOptions, Slice, Slic
 use featgen_attribution::cost::{allocate, sort_shares};
 use featgen_attribution::format::{Format, write_rows};
 use featgen_attribution::{CostRow, ShareRow, UNATTRIBUTED_ID, UtcTime};
-use featgen_tests::{dbt_python, postgres_conninfo, python_command, run_ok, workspace_root};
+use featgen_tests::{PostgresDatabase, dbt_python, python_command, run_ok, workspace_root};
 use rust_decimal::Decimal;
 
 /// (start, deployment, currency, bucket, feature_id, endpoint) → (cost, per request, naive).
@@ -293,21 +293,8 @@ fn embedded(engine: &str, dir: &Path, bill: &Bill, shares: &[ShareRow]) -> Price
 }
 
 fn postgres(dir: &Path, bill: &Bill, shares: &[ShareRow]) -> Priced {
-    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
     let (shares_csv, billing_csv) = inputs(dir, bill, shares);
-    let base = postgres_conninfo();
-    let db = format!(
-        "featgen_cost_{}_{}",
-        std::process::id(),
-        NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
-    );
-    let psql = |conninfo: &str| {
-        let mut command = Command::new("psql");
-        command.args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-At", conninfo]);
-        command
-    };
-    run_ok(psql(&base).args(["-c", &format!("CREATE DATABASE {db}")]));
-    let conninfo = format!("{base} dbname={db}");
+    let db = PostgresDatabase::empty();
     let setup = format!(
         "SET TimeZone = 'UTC';
          CREATE TABLE fact_cpu_share (start_time timestamptz, end_time timestamptz, deployment text,
@@ -328,8 +315,7 @@ fn postgres(dir: &Path, bill: &Bill, shares: &[ShareRow]) -> Priced {
     );
     let script = dir.join("run.sql");
     std::fs::write(&script, setup).unwrap();
-    let output = run_ok(psql(&conninfo).arg("-f").arg(&script));
-    run_ok(psql(&base).args(["-c", &format!("DROP DATABASE {db}")]));
+    let output = db.run_file(&script);
     parse(output.lines().last().unwrap_or("[]"))
 }
 
