@@ -13,7 +13,9 @@
 //! request/RouteLayer added", "async poll/#[task] added"): blocks with and without alternate,
 //! timed with the thread's CPU clock, so that neither the machine's load drifting between the
 //! two criterion rows nor preemption (which stops the thread's CPU clock) enters the
-//! difference.
+//! difference. The per-poll cost is then split the same way into its two parts: the route
+//! switch (`featgen::scope` around the plain future) and the nesting of the body's `async`
+//! block in the function's own future, without a route.
 
 use axum::Router;
 use axum::body::Body;
@@ -116,6 +118,29 @@ async fn plain_async() {
 async fn marked_async() {
     Spin.await
 }
+
+/// What `#[task]` makes of `marked_async` without the route: an `async fn` awaiting its body
+/// as an inner `async` block, so the nesting alone is measured.
+#[allow(
+    clippy::redundant_async_block,
+    reason = "the block is the nesting being measured"
+)]
+async fn nested_async() {
+    async move { Spin.await }.await
+}
+
+/// A hand-written route for `featgen::scope`, so that the route switch alone is measured.
+static SCOPE_ROUTE: featgen::Route = featgen::Route {
+    kind: featgen::RouteKind::Task,
+    method: "",
+    path: "",
+    endpoint: "bench_scope",
+    feature: featgen::feature_info!(Feature::Messaging),
+    module: module_path!(),
+    file: file!(),
+    line: line!(),
+    calls: featgen::Calls::new(),
+};
 
 /// Polls `future` once per iteration; it never completes, so each iteration is one poll.
 fn bench_polls(c: &mut Criterion<ThreadCpu>, name: &str, future: impl Future<Output = ()>) {
@@ -343,22 +368,35 @@ fn cpu_per_poll(future: &mut Pin<Box<impl Future<Output = ()>>>, count: u32) -> 
 /// 4096 polls of the plain and of the marked never-ready future. Criterion's rows measure the
 /// two one after the other, seconds apart, which on a shared machine moves them by more than
 /// the 1 ns being compared.
+///
+/// Then its two parts, paired the same way against the plain poll: the route switch alone
+/// (`featgen::scope` around the plain future) and the nesting alone (an `async fn` awaiting its
+/// body as an inner `async` block, as `#[task]` expands, with no route).
 fn paired_poll_overhead() {
+    let marked = paired_polls(marked_async());
+    println!("async poll/#[task] added (paired, thread CPU): {marked}");
+    let scope = paired_polls(featgen::scope(&SCOPE_ROUTE, plain_async()));
+    println!("  of which featgen::scope, the route switch alone: {scope}");
+    let nesting = paired_polls(nested_async());
+    println!("  of which the nested async block, no route: {nesting}");
+}
+
+/// The paired difference per poll between `plain_async` and `other` (never ready), described.
+fn paired_polls(other: impl Future<Output = ()>) -> String {
     const ROUNDS: usize = 2000;
     const BLOCK: u32 = 4096;
-    let (mut plain, mut marked) = (Box::pin(plain_async()), Box::pin(marked_async()));
+    let (mut plain, mut other) = (Box::pin(plain_async()), Box::pin(other));
     cpu_per_poll(&mut plain, 10 * BLOCK);
-    cpu_per_poll(&mut marked, 10 * BLOCK);
+    cpu_per_poll(&mut other, 10 * BLOCK);
     let (median, mean, error, without, with) = paired(
         ROUNDS,
         || cpu_per_poll(&mut plain, BLOCK),
-        || cpu_per_poll(&mut marked, BLOCK),
+        || cpu_per_poll(&mut other, BLOCK),
     );
-    println!(
-        "async poll/#[task] added (paired, thread CPU): median {median:.2} ns, mean {mean:.2} ns \
-         ± {error:.2} ns (standard error) per poll; {without:.2} ns plain, {with:.2} ns marked \
-         ({ROUNDS} rounds of {BLOCK} polls each)"
-    );
+    format!(
+        "median {median:.2} ns, mean {mean:.2} ns ± {error:.2} ns (standard error) per poll; \
+         {without:.2} ns plain, {with:.2} ns with it ({ROUNDS} rounds of {BLOCK} polls each)"
+    )
 }
 
 criterion_group! {
