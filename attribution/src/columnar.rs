@@ -235,7 +235,9 @@ impl ParquetTable {
                     let reader = row_group
                         .get_column_reader(*leaf)
                         .map_err(|err| fail(Some(at), err.to_string()))?;
-                    cursors.push(ColumnCursor::Leaf(LeafCursor::new(reader, &descr, rows)));
+                    cursors.push(ColumnCursor::Leaf(Box::new(LeafCursor::new(
+                        reader, &descr, rows,
+                    ))));
                 }
                 Source::Nested(field) => {
                     cursors.push(ColumnCursor::Cells(Vec::new().into_iter()));
@@ -272,8 +274,9 @@ const CURSOR_BATCH: usize = 4_096;
 
 /// One column of a row group, giving a cell per row in order.
 pub(crate) enum ColumnCursor {
-    /// A flat column, decoded in typed batches.
-    Leaf(LeafCursor),
+    /// A flat column, decoded in typed batches (boxed: its reader is large, and there is one
+    /// cursor per column and row group).
+    Leaf(Box<LeafCursor>),
     /// A nested column, already read as JSON cells.
     Cells(std::vec::IntoIter<Cell>),
 }
