@@ -31,6 +31,11 @@ use featgen_attribution::{CostRow, ShareRow, UNATTRIBUTED_ID, UtcTime};
 const DEPLOYMENTS: usize = 300;
 const ENDPOINTS: usize = 100;
 const SKUS: usize = 20;
+/// The `featgen` binary's allocator (`cli/src/main.rs`): the `--featgen` child is `featgen
+/// cost`'s work, with its allocator.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// 2025-06-01 00:00:00 UTC.
 const MONTH_START: i64 = 1_748_736_000;
 

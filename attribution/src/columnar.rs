@@ -12,7 +12,7 @@ use std::fs::File;
 use parquet::basic::{Compression, ConvertedType, LogicalType, Repetition, TimeUnit};
 use parquet::column::reader::{ColumnReader, ColumnReaderImpl};
 use parquet::data_type::DataType;
-use parquet::file::reader::{FileReader, RowGroupReader, SerializedFileReader};
+use parquet::file::reader::{FileReader, SerializedFileReader};
 use parquet::schema::types::{ColumnDescriptor, Type, TypePtr};
 use rust_decimal::Decimal;
 
@@ -166,6 +166,33 @@ impl ParquetTable {
         group: usize,
         wanted: &[usize],
     ) -> Result<Vec<Vec<Cell>>, ColumnarError> {
+        let (rows, cursors) = self.row_group_cursors(group, wanted)?;
+        cursors
+            .into_iter()
+            .zip(wanted)
+            .map(|(mut cursor, &at)| {
+                (0..rows)
+                    .map(|_| cursor.next_cell())
+                    .collect::<Result<Vec<Cell>, String>>()
+                    .map_err(|message| ColumnarError {
+                        row_group: Some(group),
+                        row: None,
+                        column: Some(self.names[at].clone()),
+                        message,
+                    })
+            })
+            .collect()
+    }
+
+    /// The columns `wanted` of row group `group` as cursors, each giving the group's cells
+    /// in row order, and the group's row count. Flat columns are decoded in batches of
+    /// [`CURSOR_BATCH`] rows as the cursor advances, so that a row group is never held as
+    /// cells; nested ones are read whole through the record API.
+    pub(crate) fn row_group_cursors(
+        &self,
+        group: usize,
+        wanted: &[usize],
+    ) -> Result<(usize, Vec<ColumnCursor>), ColumnarError> {
         let fail = |column: Option<usize>, message: String| ColumnarError {
             row_group: Some(group),
             row: None,
@@ -199,18 +226,21 @@ impl ParquetTable {
                 }
             }
         }
-        let mut columns = Vec::with_capacity(wanted.len());
+        let mut cursors = Vec::with_capacity(wanted.len());
         let mut nested = Vec::new();
         for (slot, &at) in wanted.iter().enumerate() {
             match &self.sources[at] {
                 Source::Leaf(leaf) => {
                     let descr = row_group.metadata().schema_descr().column(*leaf);
-                    let cells = read_leaf(row_group.as_ref(), *leaf, &descr, rows)
-                        .map_err(|message| fail(Some(at), message))?;
-                    columns.push(cells);
+                    let reader = row_group
+                        .get_column_reader(*leaf)
+                        .map_err(|err| fail(Some(at), err.to_string()))?;
+                    cursors.push(ColumnCursor::Leaf(Box::new(LeafCursor::new(
+                        reader, &descr, rows,
+                    ))));
                 }
                 Source::Nested(field) => {
-                    columns.push(Vec::new());
+                    cursors.push(ColumnCursor::Cells(Vec::new().into_iter()));
                     nested.push((slot, at, field.clone()));
                 }
             }
@@ -223,115 +253,253 @@ impl ParquetTable {
             let records = row_group
                 .get_row_iter(Some(projection))
                 .map_err(|err| fail(None, err.to_string()))?;
+            let mut columns = vec![Vec::with_capacity(rows); nested.len()];
             for record in records {
                 let record = record.map_err(|err| fail(None, err.to_string()))?;
-                for ((slot, _, _), (_, field)) in nested.iter().zip(record.get_column_iter()) {
-                    columns[*slot].push(Cell::Json(field.to_json_value()));
+                for (column, (_, field)) in columns.iter_mut().zip(record.get_column_iter()) {
+                    column.push(Cell::Json(field.to_json_value()));
                 }
             }
+            for ((slot, _, _), column) in nested.iter().zip(columns) {
+                cursors[*slot] = ColumnCursor::Cells(column.into_iter());
+            }
         }
-        Ok(columns)
+        Ok((rows, cursors))
     }
 }
 
-/// Decodes one flat column chunk into cells.
-fn read_leaf(
-    row_group: &dyn RowGroupReader,
-    leaf: usize,
-    descr: &ColumnDescriptor,
-    rows: usize,
-) -> Result<Vec<Cell>, String> {
-    let reader = row_group
-        .get_column_reader(leaf)
-        .map_err(|err| err.to_string())?;
-    let max_def = descr.max_def_level();
-    let scale = descr.type_scale().max(0) as u32;
-    let logical = descr.logical_type_ref().cloned();
-    let converted = descr.converted_type();
-    let is_decimal =
-        matches!(logical, Some(LogicalType::Decimal { .. })) || converted == ConvertedType::DECIMAL;
-    let decimal = |mantissa: i128| -> Result<Cell, String> { decimal_cell(mantissa, scale) };
-    let cells = match reader {
-        ColumnReader::BoolColumnReader(reader) => {
-            expand(reader, rows, max_def, |v| Ok(Cell::Bool(v)))?
+/// Rows a flat column's cursor decodes at a time: enough that the column reader's per-call
+/// work is nothing per row, few enough that a row group's columns stay in the CPU's caches.
+const CURSOR_BATCH: usize = 4_096;
+
+/// One column of a row group, giving a cell per row in order.
+pub(crate) enum ColumnCursor {
+    /// A flat column, decoded in typed batches (boxed: its reader is large, and there is one
+    /// cursor per column and row group).
+    Leaf(Box<LeafCursor>),
+    /// A nested column, already read as JSON cells.
+    Cells(std::vec::IntoIter<Cell>),
+}
+
+impl ColumnCursor {
+    /// The next row's cell; an error when the column has fewer values than the row group rows.
+    pub(crate) fn next_cell(&mut self) -> Result<Cell, String> {
+        match self {
+            ColumnCursor::Leaf(leaf) => leaf.next_cell(),
+            ColumnCursor::Cells(cells) => cells
+                .next()
+                .ok_or_else(|| "the column has fewer values than the row group rows".to_owned()),
         }
-        ColumnReader::Int32ColumnReader(reader) => {
-            let date =
-                matches!(logical, Some(LogicalType::Date)) || converted == ConvertedType::DATE;
-            let unsigned = is_unsigned(&logical, converted);
-            expand(reader, rows, max_def, |v: i32| {
-                if date {
+    }
+}
+
+/// A flat column chunk read through its typed column reader, a batch of rows at a time.
+pub(crate) struct LeafCursor {
+    values: LeafValues,
+    /// How its integers read (dates, timestamps, decimals, unsigned).
+    meaning: Meaning,
+    /// Rows of the chunk not yet decoded.
+    rows_left: usize,
+}
+
+/// What a column's physical values mean.
+struct Meaning {
+    max_def: i16,
+    scale: u32,
+    is_decimal: bool,
+    is_date: bool,
+    unsigned: bool,
+    /// Microseconds per unit of an `INT64` timestamp (negative: units per microsecond).
+    time_factor: Option<i64>,
+}
+
+/// The typed reader of each physical type, with its current batch.
+enum LeafValues {
+    Bool(Batch<parquet::data_type::BoolType>),
+    Int32(Batch<parquet::data_type::Int32Type>),
+    Int64(Batch<parquet::data_type::Int64Type>),
+    Int96(Batch<parquet::data_type::Int96Type>),
+    Float(Batch<parquet::data_type::FloatType>),
+    Double(Batch<parquet::data_type::DoubleType>),
+    Bytes(Batch<parquet::data_type::ByteArrayType>),
+    Fixed(Batch<parquet::data_type::FixedLenByteArrayType>),
+}
+
+/// A typed column reader and the values and definition levels of its current batch.
+struct Batch<T: DataType> {
+    reader: ColumnReaderImpl<T>,
+    values: Vec<T::T>,
+    levels: Vec<i16>,
+    /// The next value and level to hand out.
+    value: usize,
+    level: usize,
+}
+
+impl<T: DataType> Batch<T> {
+    fn new(reader: ColumnReaderImpl<T>) -> Batch<T> {
+        Batch {
+            reader,
+            values: Vec::new(),
+            levels: Vec::new(),
+            value: 0,
+            level: 0,
+        }
+    }
+
+    /// The next row's value, `None` for null; decodes the next batch when this one is used up.
+    fn next(&mut self, max_def: i16, rows_left: &mut usize) -> Result<Option<T::T>, String> {
+        let batch_len = if max_def > 0 {
+            self.levels.len()
+        } else {
+            self.values.len()
+        };
+        let at = if max_def > 0 { self.level } else { self.value };
+        if at == batch_len {
+            let wanted = (*rows_left).min(CURSOR_BATCH);
+            self.values.clear();
+            self.levels.clear();
+            self.value = 0;
+            self.level = 0;
+            let (records, _, _) = self
+                .reader
+                .read_records(
+                    wanted,
+                    (max_def > 0).then_some(&mut self.levels),
+                    None,
+                    &mut self.values,
+                )
+                .map_err(|err| err.to_string())?;
+            if records == 0 || records > wanted {
+                return Err(format!(
+                    "the column chunk has {records} values where {wanted} more rows were expected"
+                ));
+            }
+            *rows_left -= records;
+        }
+        if max_def > 0 {
+            let level = self.levels[self.level];
+            self.level += 1;
+            if level < max_def {
+                return Ok(None);
+            }
+        }
+        let value = self
+            .values
+            .get_mut(self.value)
+            .map(std::mem::take)
+            .ok_or_else(|| "the column chunk has fewer values than its levels".to_owned())?;
+        self.value += 1;
+        Ok(Some(value))
+    }
+}
+
+impl LeafCursor {
+    /// A cursor over the `rows` rows of `reader`, the column `descr`.
+    fn new(reader: ColumnReader, descr: &ColumnDescriptor, rows: usize) -> LeafCursor {
+        let logical = descr.logical_type_ref();
+        let converted = descr.converted_type();
+        let time_factor = match (logical, converted) {
+            (Some(LogicalType::Timestamp { unit, .. }), _) => Some(match unit {
+                TimeUnit::MILLIS => 1_000,
+                TimeUnit::MICROS => 1,
+                TimeUnit::NANOS => -1_000,
+            }),
+            (_, ConvertedType::TIMESTAMP_MILLIS) => Some(1_000),
+            (_, ConvertedType::TIMESTAMP_MICROS) => Some(1),
+            _ => None,
+        };
+        let meaning = Meaning {
+            max_def: descr.max_def_level(),
+            scale: descr.type_scale().max(0) as u32,
+            is_decimal: matches!(logical, Some(LogicalType::Decimal { .. }))
+                || converted == ConvertedType::DECIMAL,
+            is_date: matches!(logical, Some(LogicalType::Date)) || converted == ConvertedType::DATE,
+            unsigned: is_unsigned(logical, converted),
+            time_factor,
+        };
+        let values = match reader {
+            ColumnReader::BoolColumnReader(reader) => LeafValues::Bool(Batch::new(reader)),
+            ColumnReader::Int32ColumnReader(reader) => LeafValues::Int32(Batch::new(reader)),
+            ColumnReader::Int64ColumnReader(reader) => LeafValues::Int64(Batch::new(reader)),
+            ColumnReader::Int96ColumnReader(reader) => LeafValues::Int96(Batch::new(reader)),
+            ColumnReader::FloatColumnReader(reader) => LeafValues::Float(Batch::new(reader)),
+            ColumnReader::DoubleColumnReader(reader) => LeafValues::Double(Batch::new(reader)),
+            ColumnReader::ByteArrayColumnReader(reader) => LeafValues::Bytes(Batch::new(reader)),
+            ColumnReader::FixedLenByteArrayColumnReader(reader) => {
+                LeafValues::Fixed(Batch::new(reader))
+            }
+        };
+        LeafCursor {
+            values,
+            meaning,
+            rows_left: rows,
+        }
+    }
+
+    /// The next row's cell.
+    pub(crate) fn next_cell(&mut self) -> Result<Cell, String> {
+        let m = &self.meaning;
+        let rows_left = &mut self.rows_left;
+        let decimal = |mantissa: i128| decimal_cell(mantissa, m.scale);
+        let cell = match &mut self.values {
+            LeafValues::Bool(batch) => batch.next(m.max_def, rows_left)?.map(|v| Ok(Cell::Bool(v))),
+            LeafValues::Int32(batch) => batch.next(m.max_def, rows_left)?.map(|v| {
+                if m.is_date {
                     Ok(Cell::TimeMicros(i64::from(v) * 86_400_000_000))
-                } else if is_decimal {
+                } else if m.is_decimal {
                     decimal(i128::from(v))
-                } else if unsigned {
+                } else if m.unsigned {
                     Ok(Cell::Int(i128::from(v as u32)))
                 } else {
                     Ok(Cell::Int(i128::from(v)))
                 }
-            })?
-        }
-        ColumnReader::Int64ColumnReader(reader) => {
-            let unit = match (&logical, converted) {
-                (Some(LogicalType::Timestamp { unit, .. }), _) => Some(match unit {
-                    TimeUnit::MILLIS => 1_000,
-                    TimeUnit::MICROS => 1,
-                    TimeUnit::NANOS => -1_000,
-                }),
-                (_, ConvertedType::TIMESTAMP_MILLIS) => Some(1_000),
-                (_, ConvertedType::TIMESTAMP_MICROS) => Some(1),
-                _ => None,
-            };
-            let unsigned = is_unsigned(&logical, converted);
-            expand(reader, rows, max_def, |v: i64| match unit {
-                // Nanoseconds are floored to microseconds (a negative factor divides).
-                Some(factor) if factor < 0 => Ok(Cell::TimeMicros(v.div_euclid(-factor))),
-                Some(factor) => v
-                    .checked_mul(factor)
-                    .map(Cell::TimeMicros)
-                    .ok_or_else(|| format!("timestamp {v} is out of range")),
-                None if is_decimal => decimal(i128::from(v)),
-                None if unsigned => Ok(Cell::Int(i128::from(v as u64))),
-                None => Ok(Cell::Int(i128::from(v))),
-            })?
-        }
-        ColumnReader::Int96ColumnReader(reader) => expand(reader, rows, max_def, |v| {
-            Ok(Cell::TimeMicros(v.to_micros()))
-        })?,
-        ColumnReader::FloatColumnReader(reader) => expand(reader, rows, max_def, |v: f32| {
-            Ok(Cell::Float(f64::from(v)))
-        })?,
-        ColumnReader::DoubleColumnReader(reader) => {
-            expand(reader, rows, max_def, |v| Ok(Cell::Float(v)))?
-        }
-        ColumnReader::ByteArrayColumnReader(reader) => {
-            expand(reader, rows, max_def, |v: parquet::data_type::ByteArray| {
-                if is_decimal {
+            }),
+            LeafValues::Int64(batch) => {
+                batch
+                    .next(m.max_def, rows_left)?
+                    .map(|v| match m.time_factor {
+                        // Nanoseconds are floored to microseconds (a negative factor divides).
+                        Some(factor) if factor < 0 => Ok(Cell::TimeMicros(v.div_euclid(-factor))),
+                        Some(factor) => v
+                            .checked_mul(factor)
+                            .map(Cell::TimeMicros)
+                            .ok_or_else(|| format!("timestamp {v} is out of range")),
+                        None if m.is_decimal => decimal(i128::from(v)),
+                        None if m.unsigned => Ok(Cell::Int(i128::from(v as u64))),
+                        None => Ok(Cell::Int(i128::from(v))),
+                    })
+            }
+            LeafValues::Int96(batch) => batch
+                .next(m.max_def, rows_left)?
+                .map(|v| Ok(Cell::TimeMicros(v.to_micros()))),
+            LeafValues::Float(batch) => batch
+                .next(m.max_def, rows_left)?
+                .map(|v| Ok(Cell::Float(f64::from(v)))),
+            LeafValues::Double(batch) => batch
+                .next(m.max_def, rows_left)?
+                .map(|v| Ok(Cell::Float(v))),
+            LeafValues::Bytes(batch) => batch.next(m.max_def, rows_left)?.map(|v| {
+                if m.is_decimal {
                     decimal(big_endian(v.data())?)
                 } else {
-                    String::from_utf8(v.data().to_vec())
-                        .map(Cell::Text)
+                    std::str::from_utf8(v.data())
+                        .map(|text| Cell::Text(text.to_owned()))
                         .map_err(|_| "a BYTE_ARRAY value is not UTF-8 text".to_owned())
                 }
-            })?
-        }
-        ColumnReader::FixedLenByteArrayColumnReader(reader) => expand(
-            reader,
-            rows,
-            max_def,
-            |v: parquet::data_type::FixedLenByteArray| {
-                if is_decimal {
+            }),
+            LeafValues::Fixed(batch) => batch.next(m.max_def, rows_left)?.map(|v| {
+                if m.is_decimal {
                     decimal(big_endian(v.data())?)
                 } else {
                     Err("a FIXED_LEN_BYTE_ARRAY column without a DECIMAL annotation is not a value featgen reads".to_owned())
                 }
-            },
-        )?,
-    };
-    Ok(cells)
+            }),
+        };
+        cell.unwrap_or(Ok(Cell::Null))
+    }
 }
 
-fn is_unsigned(logical: &Option<LogicalType>, converted: ConvertedType) -> bool {
+fn is_unsigned(logical: Option<&LogicalType>, converted: ConvertedType) -> bool {
     matches!(
         logical,
         Some(LogicalType::Integer {
@@ -345,45 +513,6 @@ fn is_unsigned(logical: &Option<LogicalType>, converted: ConvertedType) -> bool 
             | ConvertedType::UINT_32
             | ConvertedType::UINT_64
     )
-}
-
-/// Reads a whole column chunk of `rows` records in one typed batch and turns it into cells,
-/// nulls where the definition level says so.
-fn expand<T: DataType>(
-    mut reader: ColumnReaderImpl<T>,
-    rows: usize,
-    max_def: i16,
-    convert: impl Fn(T::T) -> Result<Cell, String>,
-) -> Result<Vec<Cell>, String> {
-    let mut values: Vec<T::T> = Vec::with_capacity(rows);
-    let mut levels: Vec<i16> = Vec::with_capacity(if max_def > 0 { rows } else { 0 });
-    let (records, _, _) = reader
-        .read_records(
-            rows,
-            (max_def > 0).then_some(&mut levels),
-            None,
-            &mut values,
-        )
-        .map_err(|err| err.to_string())?;
-    if records != rows {
-        return Err(format!(
-            "the column chunk has {records} values for {rows} rows"
-        ));
-    }
-    let mut values = values.into_iter();
-    let mut levels = levels.into_iter();
-    let mut cells = Vec::with_capacity(rows);
-    for _ in 0..rows {
-        if max_def > 0 && levels.next().is_some_and(|level| level < max_def) {
-            cells.push(Cell::Null);
-            continue;
-        }
-        let value = values
-            .next()
-            .ok_or_else(|| "the column chunk has fewer values than its levels".to_owned())?;
-        cells.push(convert(value)?);
-    }
-    Ok(cells)
 }
 
 /// A two's complement big-endian integer of at most 16 bytes.

@@ -37,7 +37,7 @@ use rust_decimal::{Decimal, RoundingStrategy};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::columnar::{Cell, ParquetSource, ParquetTable};
+use crate::columnar::{Cell, ColumnCursor, ParquetSource, ParquetTable};
 use crate::row::{Bucket, CostRow, ShareRow};
 use crate::time::UtcTime;
 
@@ -183,6 +183,11 @@ pub struct Column {
     pub kind: Kind,
     /// Whether it may be null.
     pub nullable: bool,
+    /// Whether its values repeat from row to row (names, step times, ids), as opposed to
+    /// measurements that are nearly all distinct (CPU, shares, money): Parquet
+    /// dictionary-encodes only the former, where a dictionary saves space instead of costing
+    /// a hash per value.
+    pub repeats: bool,
 }
 
 const fn column(name: &'static str, kind: Kind, nullable: bool) -> Column {
@@ -190,6 +195,16 @@ const fn column(name: &'static str, kind: Kind, nullable: bool) -> Column {
         name,
         kind,
         nullable,
+        // Times and text repeat; numbers are measurements unless said otherwise.
+        repeats: matches!(kind, Kind::Time | Kind::Text),
+    }
+}
+
+/// `column` of a number that repeats from row to row (an id).
+const fn repeating(column: Column) -> Column {
+    Column {
+        repeats: true,
+        ..column
     }
 }
 
@@ -314,7 +329,7 @@ macro_rules! share_columns {
             column("feature", Kind::Text, true),
             column("endpoint", Kind::Text, true),
             column("percentage_of_cpu", Kind::Float, false),
-            column("feature_id", Kind::Int, false),
+            repeating(column("feature_id", Kind::Int, false)),
             column("feature_group", Kind::Text, true),
             column("team", Kind::Text, true),
             column("tier", Kind::Text, true),
@@ -816,8 +831,9 @@ struct ColumnBuffer {
 }
 
 /// Text and decimals are buffered as one byte arena per column (with each value's end offset
-/// for text), sliced into the writer's values only when the row group is written: one
-/// allocation per column and row group instead of one per cell.
+/// for text), reused from row group to row group, and handed to the writer as slices of small
+/// blocks copied out of it ([`ColumnValues::slices`]): one allocation per few thousand bytes
+/// instead of one per cell.
 enum ColumnValues {
     Int64(Vec<i64>),
     Double(Vec<f64>),
@@ -825,19 +841,37 @@ enum ColumnValues {
     Decimal(Vec<u8>),
 }
 
+/// The size of the blocks [`ColumnValues::slices`] copies values into. The writer keeps a
+/// DECIMAL column's minimum and maximum (its statistics) until the file ends, and each pins the
+/// whole block it is a slice of: with one block per column and row group, every row group's
+/// decimals stayed in memory (6 MB per 122,880 cost rows, 1 GB for a month).
+const SLICE_BLOCK: usize = 4_096;
+
 impl ColumnValues {
-    /// The arena's values as the writer's byte arrays (sharing the arena), which leaves the
-    /// column empty.
-    fn take_slices(data: &mut Vec<u8>, ends: impl Iterator<Item = usize>) -> Vec<ByteArray> {
-        let arena =
-            bytes::Bytes::from(std::mem::replace(data, Vec::with_capacity(data.capacity())));
+    /// The arena's values, each ending at its offset in `ends`, as the writer's byte arrays
+    /// (put in `out`, emptied first): slices of blocks of about [`SLICE_BLOCK`] bytes copied
+    /// from the arena, which is left empty (its capacity kept for the next row group).
+    fn slices<T: From<ByteArray>>(
+        data: &mut Vec<u8>,
+        ends: impl Iterator<Item = usize>,
+        out: &mut Vec<T>,
+    ) {
+        let mut block = bytes::Bytes::new();
+        // Where the current block starts in the arena, and where the next value starts.
+        let mut block_start = 0;
         let mut start = 0;
-        ends.map(|end| {
-            let value = ByteArray::from(arena.slice(start..end));
+        out.clear();
+        out.extend(ends.map(|end| {
+            if end > block_start + block.len() {
+                let block_end = (start + SLICE_BLOCK).max(end).min(data.len());
+                block = bytes::Bytes::copy_from_slice(&data[start..block_end]);
+                block_start = start;
+            }
+            let value = ByteArray::from(block.slice(start - block_start..end - block_start));
             start = end;
-            value
-        })
-        .collect()
+            T::from(value)
+        }));
+        data.clear();
     }
 }
 
@@ -846,6 +880,9 @@ impl ColumnValues {
 struct ParquetEncoder<R: Row, W: Write + Send> {
     file: SerializedFileWriter<W>,
     columns: Vec<ColumnBuffer>,
+    /// The writer's values of one text or decimal column, reused from column to column.
+    text_values: Vec<ByteArray>,
+    decimal_values: Vec<FixedLenByteArray>,
     buffered: usize,
     written: u64,
     row: std::marker::PhantomData<fn(&R)>,
@@ -859,9 +896,15 @@ impl<R: Row, W: Write + Send> ParquetEncoder<R, W> {
         let schema =
             parquet::schema::parser::parse_message_type(&parquet_schema(R::TABLE, R::COLUMNS))
                 .map_err(|err| fail(&err))?;
-        let properties = WriterProperties::builder()
-            .set_compression(Compression::SNAPPY)
-            .set_max_row_group_size(PARQUET_ROW_GROUP)
+        let properties = R::COLUMNS
+            .iter()
+            .filter(|column| !column.repeats)
+            .fold(
+                WriterProperties::builder()
+                    .set_compression(Compression::SNAPPY)
+                    .set_max_row_group_size(PARQUET_ROW_GROUP),
+                |builder, column| builder.set_column_dictionary_enabled(column.name.into(), false),
+            )
             .build();
         let file = SerializedFileWriter::new(sink, Arc::new(schema), Arc::new(properties))
             .map_err(|err| fail(&err))?;
@@ -883,6 +926,8 @@ impl<R: Row, W: Write + Send> ParquetEncoder<R, W> {
         Ok(ParquetEncoder {
             file,
             columns,
+            text_values: Vec::new(),
+            decimal_values: Vec::new(),
             buffered: 0,
             written: 0,
             row: std::marker::PhantomData,
@@ -960,20 +1005,23 @@ impl<R: Row, W: Write + Send> ParquetEncoder<R, W> {
                     result
                 }
                 ColumnValues::Bytes { data, ends } => {
-                    let values = ColumnValues::take_slices(data, ends.drain(..));
-                    writer
+                    let values = &mut self.text_values;
+                    ColumnValues::slices(data, ends.drain(..), values);
+                    let result = writer
                         .typed::<ByteArrayType>()
-                        .write_batch(&values, levels, None)
+                        .write_batch(values, levels, None);
+                    values.clear();
+                    result
                 }
                 ColumnValues::Decimal(data) => {
                     let ends = (1..=data.len() / 16).map(|at| at * 16);
-                    let values: Vec<FixedLenByteArray> = ColumnValues::take_slices(data, ends)
-                        .into_iter()
-                        .map(FixedLenByteArray::from)
-                        .collect();
-                    writer
+                    let values = &mut self.decimal_values;
+                    ColumnValues::slices(data, ends, values);
+                    let result = writer
                         .typed::<FixedLenByteArrayType>()
-                        .write_batch(&values, levels, None)
+                        .write_batch(values, levels, None);
+                    values.clear();
+                    result
                 }
             };
             result.map_err(|err| fail(&err))?;
@@ -1371,6 +1419,7 @@ fn read_csv<R: Row>(
     // One record and one row of values, reused for every line.
     let mut record = csv::StringRecord::new();
     let mut values = Vec::with_capacity(R::COLUMNS.len());
+    let mut times = TimeCache::default();
     let mut failed = false;
     Ok(std::iter::from_fn(move || {
         if failed {
@@ -1378,7 +1427,7 @@ fn read_csv<R: Row>(
         }
         let row = match reader.read_record(&mut record) {
             Ok(false) => return None,
-            Ok(true) => csv_row(&record, &positions, &mut values, &name),
+            Ok(true) => csv_row(&record, &positions, &mut values, &mut times, &name),
             Err(err) => {
                 let line = err
                     .position()
@@ -1391,18 +1440,51 @@ fn read_csv<R: Row>(
     }))
 }
 
+/// The last time text parsed per column, with its value: a step's rows all carry the same
+/// start and end, so the parse is skipped for all but the first row of each step.
+#[derive(Default)]
+struct TimeCache {
+    last: Vec<Option<(String, UtcTime)>>,
+}
+
+impl TimeCache {
+    /// The time of `cell` in the column at `index`.
+    fn parse(&mut self, index: usize, cell: &str) -> Result<UtcTime, String> {
+        if self.last.len() <= index {
+            self.last.resize(index + 1, None);
+        }
+        let slot = &mut self.last[index];
+        if let Some((text, time)) = slot
+            && text == cell
+        {
+            return Ok(*time);
+        }
+        let time = cell
+            .parse()
+            .map_err(|err: crate::time::TimeError| err.to_string())?;
+        *slot = Some((cell.to_owned(), time));
+        Ok(time)
+    }
+}
+
 /// The row of one CSV record, its cells at `positions`.
 fn csv_row<R: Row>(
     record: &csv::StringRecord,
     positions: &[usize],
     values: &mut Vec<Value<'static>>,
+    times: &mut TimeCache,
     name: &str,
 ) -> Result<R, FormatError> {
     let line = record.position().map_or(0, |position| position.line());
     values.clear();
-    for (column, &position) in R::COLUMNS.iter().zip(positions) {
+    for (index, (column, &position)) in R::COLUMNS.iter().zip(positions).enumerate() {
         let cell = record.get(position).unwrap_or_default();
-        let value = value_from_text(column, cell).map_err(|err| {
+        let value = if column.kind == Kind::Time && !cell.is_empty() {
+            times.parse(index, cell).map(Value::Time)
+        } else {
+            value_from_text(column, cell)
+        };
+        let value = value.map_err(|err| {
             FormatError::new(
                 name,
                 Some(format!("line {line}, column `{}`", column.name)),
@@ -1431,9 +1513,12 @@ fn value_from_text(column: &Column, cell: &str) -> Result<Value<'static>, String
                 .parse()
                 .map_err(|_| format!("`{cell}` is not a number"))?,
         ),
+        // Most integers fit 64 bits, which parse faster than 128.
         Kind::Int => Value::Int(
             cell.trim()
-                .parse()
+                .parse::<i64>()
+                .map(i128::from)
+                .or_else(|_| cell.trim().parse())
                 .map_err(|_| format!("`{cell}` is not an integer"))?,
         ),
         Kind::Decimal => Value::Decimal(
@@ -1470,7 +1555,9 @@ fn read_parquet<R: Row>(
         }));
     }
     let mut group = 0;
-    let mut columns: Vec<std::vec::IntoIter<Cell>> = Vec::new();
+    let mut columns: Vec<ColumnCursor> = Vec::new();
+    // Rows of the current row group not yet taken.
+    let mut rows_left = 0_usize;
     let mut row = 0_u64;
     let mut failed = false;
     let mut values = Vec::with_capacity(R::COLUMNS.len());
@@ -1478,16 +1565,12 @@ fn read_parquet<R: Row>(
         if failed {
             return None;
         }
-        while columns
-            .first()
-            .is_none_or(|cells| cells.as_slice().is_empty())
-            && !wanted.is_empty()
-        {
+        while rows_left == 0 && !wanted.is_empty() {
             if group == table.row_groups() {
                 return None;
             }
-            match table.read_row_group(group, &wanted) {
-                Ok(read) => columns = read.into_iter().map(Vec::into_iter).collect(),
+            match table.row_group_cursors(group, &wanted) {
+                Ok((rows, cursors)) => (rows_left, columns) = (rows, cursors),
                 Err(err) => {
                     failed = true;
                     return Some(Err(FormatError::new(&name, err.location(), err.message)));
@@ -1495,6 +1578,7 @@ fn read_parquet<R: Row>(
             }
             group += 1;
         }
+        rows_left = rows_left.saturating_sub(1);
         row += 1;
         let location = |column: Option<&str>| {
             let at = format!("row group {}, row {row}", group - 1);
@@ -1506,8 +1590,11 @@ fn read_parquet<R: Row>(
         values.clear();
         for (column, slot) in R::COLUMNS.iter().zip(&slots) {
             // Each wanted column is one slot's, taken in slot order.
-            let cell = slot.map_or(Cell::Null, |at| columns[at].next().unwrap_or_default());
-            match value_from_cell(column, cell) {
+            let cell = match slot {
+                Some(at) => columns[*at].next_cell(),
+                None => Ok(Cell::Null),
+            };
+            match cell.and_then(|cell| value_from_cell(column, cell)) {
                 Ok(value) => values.push(value),
                 Err(err) => {
                     failed = true;
