@@ -118,10 +118,7 @@ impl Triggers {
             // goes: the tokenizer need not step over it.
             let blanked = &source[start..end];
             let last_line = blanked.rfind('\n').map_or(0, |i| i + 1);
-            let newlines = blanked.as_bytes()[..last_line]
-                .iter()
-                .filter(|&&b| b == b'\n')
-                .count();
+            let newlines = memchr::memchr_iter(b'\n', &blanked.as_bytes()[..last_line]).count();
             push_repeated(&mut out, b'\n', newlines);
             let line_ends = matches!(source.as_bytes().get(end), None | Some(b'\n' | b'\r'));
             if !line_ends {
@@ -405,6 +402,7 @@ impl Pruner<'_> {
 
     /// Where the next token starts, from `at`: whitespace and comments are skipped, doc
     /// comments blanked on the way.
+    #[inline(always)]
     fn token_start(&mut self, mut at: usize) -> Option<usize> {
         let text = self.text;
         loop {
@@ -435,6 +433,7 @@ impl Pruner<'_> {
     }
 
     /// The token at `at` (which is not whitespace) and the index just after it.
+    #[inline(always)]
     fn token_at(&self, at: usize) -> (Token, usize) {
         let text = self.text;
         let byte = text[at];
@@ -453,7 +452,7 @@ impl Pruner<'_> {
                     (Token::Ident(at, end), end)
                 }
             }
-            _ if byte == b'_' || byte.is_ascii_alphabetic() || byte >= 0x80 => {
+            _ if IDENT_BYTES[usize::from(byte)] && !byte.is_ascii_digit() => {
                 let end = ident_end(text, at);
                 (Token::Ident(at, end), end)
             }
@@ -513,10 +512,7 @@ fn length_bit(len: usize) -> u64 {
 
 /// Index of the newline ending the line that contains `at` (or the end).
 fn memchr_newline(text: &[u8], at: usize) -> usize {
-    text[at..]
-        .iter()
-        .position(|&b| b == b'\n')
-        .map_or(text.len(), |i| at + i)
+    memchr::memchr(b'\n', &text[at..]).map_or(text.len(), |i| at + i)
 }
 
 /// Index just after the (nested) block comment starting at `at`.
@@ -542,22 +538,35 @@ fn block_comment_end(text: &[u8], at: usize) -> usize {
     text.len()
 }
 
+/// Which bytes continue an identifier (or number): ASCII letters, digits, `_`, and every byte
+/// of a multi-byte character. A table: this test runs on nearly every byte of every file.
+const IDENT_BYTES: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        let byte = b as u8;
+        table[b] = byte == b'_' || byte.is_ascii_alphanumeric() || byte >= 0x80;
+        b += 1;
+    }
+    table
+};
+
 /// Index just after an identifier (or number) starting at `at`.
 fn ident_end(text: &[u8], at: usize) -> usize {
     text[at..]
         .iter()
-        .position(|&b| !(b == b'_' || b.is_ascii_alphanumeric() || b >= 0x80))
+        .position(|&b| !IDENT_BYTES[usize::from(b)])
         .map_or(text.len(), |i| at + i)
 }
 
 /// Index just after a string whose contents start at `at` (escapes honoured).
 fn string_end(text: &[u8], mut at: usize) -> usize {
-    while at < text.len() {
-        match text[at] {
-            b'\\' => at += 2,
-            b'"' => return at + 1,
-            _ => at += 1,
+    while let Some(i) = memchr::memchr2(b'"', b'\\', &text[at.min(text.len())..]) {
+        at += i;
+        if text[at] == b'"' {
+            return at + 1;
         }
+        at += 2;
     }
     text.len()
 }
