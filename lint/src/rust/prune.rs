@@ -9,7 +9,7 @@
 //! - A file that contains none of those words is not parsed at all: it is kept aside and parsed
 //!   only if a registration elsewhere names a function it might define (see `check`).
 //! - In a file that is parsed, the text inside every function body whose identifiers include
-//!   none of those words, every function's parameters, every struct, enum and union with a
+//!   none of those words, every function's parameters and return type, every struct, enum and union with a
 //!   body (attributes included: no fact comes from a type definition), and every doc comment
 //!   is replaced by spaces before tokenizing. Newlines stay, so every position is unchanged;
 //!   function names and attributes, `mod`, `use` and the `impl` blocks kept stay, which is all
@@ -208,6 +208,36 @@ pub(crate) enum Pruning {
     Shallow,
 }
 
+/// What the lexer has seen of a function's signature, between its name and its body.
+#[derive(Default)]
+struct Signature {
+    /// Open `<` not yet closed.
+    angles: usize,
+    /// Whether its parameters have been seen.
+    parameters: bool,
+    /// Where its return type starts (the `->` after the parameters).
+    returns: Option<usize>,
+}
+
+impl Signature {
+    /// Follows the punctuation token at `at`.
+    fn token(&mut self, text: &[u8], at: usize) {
+        match text[at] {
+            b'<' => self.angles += 1,
+            // The `>` of `->` closes nothing.
+            b'>' if at == 0 || text[at - 1] != b'-' => self.angles = self.angles.saturating_sub(1),
+            b'-' if text.get(at + 1) == Some(&b'>')
+                && self.angles == 0
+                && self.parameters
+                && self.returns.is_none() =>
+            {
+                self.returns = Some(at);
+            }
+            _ => {}
+        }
+    }
+}
+
 /// What a `{` after an item keyword opens.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Opens {
@@ -262,6 +292,9 @@ impl Pruner<'_> {
         // enum or union, or an `impl` block blanked, goes whole, attributes (`#[derive(..)]`)
         // included.
         let mut item: Option<(usize, usize)> = None;
+        // The pending function's signature: its `<..>` nesting, and where its return type (with
+        // any `where` clause) starts, once its `->` follows the parameters.
+        let mut signature = Signature::default();
         while let Some(start) = self.token_start(at) {
             let (token, next) = self.token_at(start);
             if item.is_none() {
@@ -273,6 +306,7 @@ impl Pruner<'_> {
                     // A keyword counts once followed by a name (`fn(u8)` is a pointer type).
                     if let Some(opens) = previous_keyword.take() {
                         pending = Some((opens, depth));
+                        signature = Signature::default();
                     }
                     previous_keyword = match word {
                         b"fn" => Some(Opens::FnBody),
@@ -289,6 +323,9 @@ impl Pruner<'_> {
                     let opens = pending.map_or(Opens::FnBody, |(o, _)| o);
                     pending = None;
                     previous_keyword = None;
+                    if opens == Opens::FnBody {
+                        self.blank_return_type(&mut signature, start);
+                    }
                     let fns_before = self.blanked_fns.len();
                     let (close, matters) = self.body(next, opens == Opens::ImplBody);
                     let keep = match opens {
@@ -320,6 +357,8 @@ impl Pruner<'_> {
                     let (close, _) = self.body(next, false);
                     self.blanks.push((next, close));
                     at = (close + 1).min(self.text.len());
+                    // Parentheses inside `<..>` are a bound's (`F: Fn(u8) -> u8`).
+                    signature.parameters |= signature.angles == 0;
                     continue;
                 }
                 Token::Open(open) => {
@@ -342,13 +381,30 @@ impl Pruner<'_> {
                 Token::Semi => {
                     previous_keyword = None;
                     item = None;
+                    if pending == Some((Opens::FnBody, depth)) {
+                        self.blank_return_type(&mut signature, start);
+                    }
                     if pending.is_some_and(|(_, d)| d == depth) {
                         pending = None;
                     }
                 }
+                Token::Other if pending == Some((Opens::FnBody, depth)) => {
+                    previous_keyword = None;
+                    signature.token(self.text, start);
+                }
                 Token::Dot | Token::Other => previous_keyword = None,
             }
             at = next;
+        }
+    }
+
+    /// Blanks the return type of the function whose body or `;` starts at `end`, unless a
+    /// `<..>` is still open (a `{..}` generic argument: `-> Foo<{ N }>`).
+    fn blank_return_type(&mut self, signature: &mut Signature, end: usize) {
+        if let Some(returns) = signature.returns.take()
+            && signature.angles == 0
+        {
+            self.blanks.push((returns, end));
         }
     }
 
@@ -664,7 +720,7 @@ mod tests {
 
     #[test]
     fn keeps_signatures_and_bodies_that_matter() {
-        assert_eq!(pruned("fn a(x: u8) -> u8 { x + 1 }"), "fn a( ) -> u8 { }");
+        assert_eq!(pruned("fn a(x: u8) -> u8 { x + 1 }"), "fn a( ) { }");
         assert_eq!(
             pruned("impl S { fn b(&self) { tokio::spawn(run()); } fn c() { 1 } }"),
             "impl S { fn b( ) { tokio::spawn(run()); } fn c() { } }"
@@ -688,11 +744,28 @@ mod tests {
         // A pointer type is not a function with a body.
         assert_eq!(
             pruned("impl From<fn()> for S { fn from(f: fn()) -> S { S } }"),
-            "impl From<fn()> for S { fn from( ) -> S { } }"
+            "impl From<fn()> for S { fn from( ) { } }"
         );
         assert_eq!(
             pruned("trait T { fn a(); fn b() { 2 } }"),
             "trait T { fn a(); fn b() { } }"
+        );
+    }
+
+    #[test]
+    fn return_types_go_up_to_the_body() {
+        assert_eq!(
+            pruned("fn a<F: Fn(u8) -> u8>(f: F) -> Option<(u8, u8)> where F: Copy { f(1) }"),
+            "fn a<F: Fn( ) -> u8>( ) { }"
+        );
+        assert_eq!(
+            pruned("trait T { fn a(&self) -> Vec<Vec<u8>>; }"),
+            "trait T { fn a( ) ; }"
+        );
+        // A brace inside `<..>` is not the body: the signature stays as it is.
+        assert_eq!(
+            pruned("fn a() -> Foo<{ N }> { 1 }"),
+            "fn a() -> Foo<{ }> { 1 }"
         );
     }
 
@@ -706,7 +779,7 @@ mod tests {
         let out: Vec<&str> = out.split(' ').filter(|s| !s.is_empty()).collect();
         assert_eq!(
             out.join(" "),
-            "\nimpl R { fn b() { tokio::spawn(c()) } }\nfn f() -> impl Fn() { }"
+            "\nimpl R { fn b() { tokio::spawn(c()) } }\nfn f() { }"
         );
         let (_, blanked) = triggers.prune(source, Pruning::Shallow);
         assert!(blanked.is_empty());
@@ -735,10 +808,7 @@ mod tests {
     fn strings_chars_lifetimes_and_comments_do_not_confuse_braces() {
         let source = "fn a<'a>(x: &'a str) -> char { let s = \"}{\"; let r = r#\"}\"#; \
                       let c = '}'; let b = b'{'; /* } */ // }\n '\\'' }\nfn route() { route() }";
-        assert_eq!(
-            pruned(source),
-            "fn a<'a>( ) -> char {\n }\nfn route() { route() }"
-        );
+        assert_eq!(pruned(source), "fn a<'a>( ) {\n }\nfn route() { route() }");
         assert_eq!(
             pruned("fn a() { \"é\" } fn route() {}"),
             "fn a() { } fn route() {}"
