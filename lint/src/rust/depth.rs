@@ -5,7 +5,7 @@
 //!
 //! Before parsing, a lexical pass counts the nesting units of the text
 //! ([`Triggers::nesting`](super::prune::Triggers::nesting)). Up to what the calling thread's
-//! stack holds ([`INLINE_UNITS`] on an ordinary thread, about 1,300 on the parser threads of
+//! stack holds ([`INLINE_UNITS`] on an ordinary thread, about 2,700 on the parser threads of
 //! [`on_parser_threads`]) the file is parsed on the calling thread; up to [`MAX_NESTING`] on a
 //! thread whose stack is sized to the count; past it the file is a `parse-error` finding and
 //! every other file is still linted.
@@ -27,7 +27,7 @@ const INLINE_UNITS: usize = 32;
 /// code. A router of a few routes is already past [`INLINE_UNITS`], and a thread spawned per
 /// file cost more than parsing it (a new stack and a new allocator heap, both page-faulted
 /// in): on a monorepo where every file has a router, half of the lint's CPU time.
-const PARSER_STACK: usize = 64 << 20;
+const PARSER_STACK: usize = 128 << 20;
 
 thread_local! {
     /// Nesting units the current thread's stack can parse.
@@ -35,7 +35,7 @@ thread_local! {
 }
 
 /// Runs `work` on `threads` parser threads at once (on the calling thread if none can be
-/// started), each with a stack on which files nested up to about 1,300 units parse without a
+/// started), each with a stack on which files nested up to about 2,700 units parse without a
 /// thread of their own.
 pub(crate) fn on_parser_threads(threads: usize, work: impl Fn() + Sync) {
     let work = &work;
@@ -75,6 +75,12 @@ pub(crate) fn guarded<R: Send>(
     triggers: &Triggers,
     parse: impl FnOnce() -> Result<R, (Location, String)> + Send,
 ) -> Result<R, (Location, String)> {
+    // Every token adds at most two units (an open delimiter), and has a byte that is not
+    // whitespace: a short text (most pruned files) cannot be deep, and need not be counted.
+    let bound = 2 * text.bytes().filter(|b| !b.is_ascii_whitespace()).count();
+    if bound <= INLINE.get() {
+        return parse();
+    }
     let (units, too_deep) = triggers.nesting(text, MAX_NESTING);
     if let Some(offset) = too_deep {
         let message = format!(
