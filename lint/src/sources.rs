@@ -1,7 +1,7 @@
 //! Finding and parsing the source files: a parallel, `.gitignore`-aware walk (the `ignore` crate,
-//! as ripgrep uses) that parses every `.rs` and `.py` file on the walker's threads.
+//! as ripgrep uses) lists every `.rs` and `.py` file, then parser threads parse them.
 //!
-//! Memory stays proportional to the facts, not to the source: each walker thread (one per core,
+//! Memory stays proportional to the facts, not to the source: each parser thread (one per core,
 //! at most 12) holds one file's text and syntax tree at a time and keeps only what the file
 //! tells ([`RustFile`], markers); texts are dropped as soon as a file is scanned, and set-aside
 //! files are read again if resolution needs them ([`Deferred`]).
@@ -9,6 +9,7 @@
 use std::io::Read as _;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use ignore::overrides::OverrideBuilder;
 use ignore::{WalkBuilder, WalkState};
@@ -19,7 +20,7 @@ use crate::facts::Marker;
 use crate::finding::{Finding, Location, Rule, display};
 use crate::rust::prune::{Pruning, Triggers};
 use crate::rust::scan::{RustFile, TaskPattern};
-use crate::rust::{module_of, scan};
+use crate::rust::{depth, module_of, scan};
 
 /// Everything the scanners found.
 pub(crate) struct Sources {
@@ -110,6 +111,9 @@ pub(crate) fn parse_error(location: Location, message: String) -> Finding {
 pub(crate) fn collect(roots: &[PathBuf], config: &LintConfig) -> Result<Sources, LintError> {
     let parser = RustParser::new(config);
     let found = Mutex::new(Found::default());
+    // The walk only lists the files: parsing needs threads with deeper stacks than the
+    // walker's (see `depth`).
+    let walked = Mutex::new(Vec::new());
     for root in roots {
         if !root.exists() {
             return Err(LintError::Path(
@@ -139,10 +143,11 @@ pub(crate) fn collect(roots: &[PathBuf], config: &LintConfig) -> Result<Sources,
             .run(|| {
                 Box::new(|entry| {
                     match entry {
-                        Ok(entry) if entry.file_type().is_some_and(|t| t.is_file()) => {
-                            if let Some(parsed) = parse(entry.path(), &parser, config) {
-                                merge(&found, parsed);
-                            }
+                        Ok(entry)
+                            if entry.file_type().is_some_and(|t| t.is_file())
+                                && language(entry.path()).is_some() =>
+                        {
+                            lock(&walked).push(entry.into_path());
                         }
                         Ok(_) => {}
                         // An unreadable directory is a finding like an unreadable file:
@@ -153,6 +158,19 @@ pub(crate) fn collect(roots: &[PathBuf], config: &LintConfig) -> Result<Sources,
                 })
             });
     }
+    // Parsed in path order (the walk's order varies from run to run), each file by whichever
+    // parser thread is free.
+    let mut walked = walked.into_inner().unwrap_or_else(|e| e.into_inner());
+    walked.sort_unstable();
+    let next = AtomicUsize::new(0);
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(MAX_THREADS));
+    depth::on_parser_threads(threads, || {
+        while let Some(path) = walked.get(next.fetch_add(1, Ordering::Relaxed)) {
+            if let Some(parsed) = parse(path, &parser, config) {
+                merge(&found, parsed);
+            }
+        }
+    });
     let found = found.into_inner().unwrap_or_else(|e| e.into_inner());
     Ok(Sources {
         parser,
@@ -187,7 +205,7 @@ fn walk_error(err: &ignore::Error, root: &Path) -> Finding {
     parse_error(at, format!("cannot read the directory: {err}"))
 }
 
-/// What the walker threads accumulate.
+/// What the walk and the parser threads accumulate.
 #[derive(Default)]
 struct Found {
     rust: Vec<(PathBuf, RustFile)>,
@@ -225,6 +243,9 @@ fn merge(found: &Mutex<Found>, parsed: Parsed) {
         Parsed::Error(finding) => found.parse_errors.push(finding),
     }
 }
+
+/// Most parser threads, as for the walk (which the `ignore` crate caps at 12).
+const MAX_THREADS: usize = 12;
 
 /// Largest source file linted, as for registry files: parsing needs memory many times the
 /// size of the text, and generated files this large register no endpoints.
@@ -271,12 +292,17 @@ pub(crate) fn read_source(path: &Path, shown: &str) -> Result<String, (Location,
     Err((whole_file(shown.to_owned()), message))
 }
 
+/// Whether `path` is Rust (`Some(true)`) or Python (`Some(false)`) source, by its extension.
+fn language(path: &Path) -> Option<bool> {
+    match path.extension().and_then(|e| e.to_str()) {
+        Some("rs") => Some(true),
+        Some("py") => Some(false),
+        _ => None,
+    }
+}
+
 fn parse(path: &Path, parser: &RustParser, config: &LintConfig) -> Option<Parsed> {
-    let rust = match path.extension().and_then(|e| e.to_str()) {
-        Some("rs") => true,
-        Some("py") => false,
-        _ => return None,
-    };
+    let rust = language(path)?;
     let shown = display(path);
     let source = match read_source(path, &shown) {
         Ok(source) => source,

@@ -4,10 +4,13 @@
 //! whole run.
 //!
 //! Before parsing, a lexical pass counts the nesting units of the text
-//! ([`Triggers::nesting`](super::prune::Triggers::nesting)). Up to [`INLINE_UNITS`] the file is
-//! parsed on the calling thread; up to [`MAX_NESTING`] on a thread whose stack is sized to the
-//! count; past it the file is a `parse-error` finding and every other file is still linted.
+//! ([`Triggers::nesting`](super::prune::Triggers::nesting)). Up to what the calling thread's
+//! stack holds ([`INLINE_UNITS`] on an ordinary thread, about 2,700 on the parser threads of
+//! [`on_parser_threads`]) the file is parsed on the calling thread; up to [`MAX_NESTING`] on a
+//! thread whose stack is sized to the count; past it the file is a `parse-error` finding and
+//! every other file is still linted.
 
+use std::cell::Cell;
 use std::thread;
 
 use super::prune::Triggers;
@@ -17,8 +20,44 @@ use crate::finding::Location;
 /// call of a method chain is 3, each term of a sum 2).
 pub const MAX_NESTING: usize = 10_000;
 
-/// Nesting units parsed on the calling thread (a walker thread has a 2 MiB stack).
+/// Nesting units parsed on an ordinary calling thread (2 MiB of stack by default).
 const INLINE_UNITS: usize = 32;
+
+/// Stack of the parser threads ([`on_parser_threads`]): room for every file of ordinary
+/// code. A router of a few routes is already past [`INLINE_UNITS`], and a thread spawned per
+/// file cost more than parsing it (a new stack and a new allocator heap, both page-faulted
+/// in): on a monorepo where every file has a router, half of the lint's CPU time.
+const PARSER_STACK: usize = 128 << 20;
+
+thread_local! {
+    /// Nesting units the current thread's stack can parse.
+    static INLINE: Cell<usize> = const { Cell::new(INLINE_UNITS) };
+}
+
+/// Runs `work` on `threads` parser threads at once (on the calling thread if none can be
+/// started), each with a stack on which files nested up to about 2,700 units parse without a
+/// thread of their own.
+pub(crate) fn on_parser_threads(threads: usize, work: impl Fn() + Sync) {
+    let work = &work;
+    thread::scope(|scope| {
+        let started = (0..threads.max(1))
+            .filter(|_| {
+                thread::Builder::new()
+                    .name("featgen-lint".to_owned())
+                    .stack_size(PARSER_STACK)
+                    .spawn_scoped(scope, move || {
+                        // The frames below the parse take far less than INLINE_UNITS' worth.
+                        INLINE.set(PARSER_STACK / STACK_PER_UNIT - INLINE_UNITS);
+                        work();
+                    })
+                    .is_ok()
+            })
+            .count();
+        if started == 0 {
+            work();
+        }
+    });
+}
 
 /// Stack reserved per nesting unit. Measured in debug builds (release needs less): about
 /// 8 KiB per level of parentheses, up to 40 KiB per `&` of a reference type, the most
@@ -36,6 +75,12 @@ pub(crate) fn guarded<R: Send>(
     triggers: &Triggers,
     parse: impl FnOnce() -> Result<R, (Location, String)> + Send,
 ) -> Result<R, (Location, String)> {
+    // Every token adds at most two units (an open delimiter), and has a byte that is not
+    // whitespace: a short text (most pruned files) cannot be deep, and need not be counted.
+    let bound = 2 * text.bytes().filter(|b| !b.is_ascii_whitespace()).count();
+    if bound <= INLINE.get() {
+        return parse();
+    }
     let (units, too_deep) = triggers.nesting(text, MAX_NESTING);
     if let Some(offset) = too_deep {
         let message = format!(
@@ -44,7 +89,7 @@ pub(crate) fn guarded<R: Send>(
         );
         return Err((location(path, text, offset), message));
     }
-    if units <= INLINE_UNITS {
+    if units <= INLINE.get() {
         return parse();
     }
     thread::scope(|scope| {

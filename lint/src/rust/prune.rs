@@ -9,7 +9,7 @@
 //! - A file that contains none of those words is not parsed at all: it is kept aside and parsed
 //!   only if a registration elsewhere names a function it might define (see `check`).
 //! - In a file that is parsed, the text inside every function body whose identifiers include
-//!   none of those words, every function's parameters, every struct, enum and union with a
+//!   none of those words, every function's parameters and return type, every struct, enum and union with a
 //!   body (attributes included: no fact comes from a type definition), and every doc comment
 //!   is replaced by spaces before tokenizing. Newlines stay, so every position is unchanged;
 //!   function names and attributes, `mod`, `use` and the `impl` blocks kept stay, which is all
@@ -113,19 +113,17 @@ impl Triggers {
             }
             out.push_str(&source[copied..start]);
             // Line breaks stay, so that lines stay right; on the last line one space per
-            // character (not per byte) stays, so that the columns of what follows stay right.
-            // Everything else goes: the tokenizer need not step over it.
+            // character (not per byte) stays, so that the columns of what follows stay right,
+            // unless nothing follows on that line (a comment, most items). Everything else
+            // goes: the tokenizer need not step over it.
             let blanked = &source[start..end];
             let last_line = blanked.rfind('\n').map_or(0, |i| i + 1);
-            let newlines = blanked.as_bytes()[..last_line]
-                .iter()
-                .filter(|&&b| b == b'\n')
-                .count();
-            out.extend(std::iter::repeat_n('\n', newlines));
-            out.extend(std::iter::repeat_n(
-                ' ',
-                blanked[last_line..].chars().count(),
-            ));
+            let newlines = memchr::memchr_iter(b'\n', &blanked.as_bytes()[..last_line]).count();
+            push_repeated(&mut out, b'\n', newlines);
+            let line_ends = matches!(source.as_bytes().get(end), None | Some(b'\n' | b'\r'));
+            if !line_ends {
+                push_repeated(&mut out, b' ', blanked[last_line..].chars().count());
+            }
             copied = end;
         }
         out.push_str(&source[copied..]);
@@ -210,6 +208,36 @@ pub(crate) enum Pruning {
     Shallow,
 }
 
+/// What the lexer has seen of a function's signature, between its name and its body.
+#[derive(Default)]
+struct Signature {
+    /// Open `<` not yet closed.
+    angles: usize,
+    /// Whether its parameters have been seen.
+    parameters: bool,
+    /// Where its return type starts (the `->` after the parameters).
+    returns: Option<usize>,
+}
+
+impl Signature {
+    /// Follows the punctuation token at `at`.
+    fn token(&mut self, text: &[u8], at: usize) {
+        match text[at] {
+            b'<' => self.angles += 1,
+            // The `>` of `->` closes nothing.
+            b'>' if at == 0 || text[at - 1] != b'-' => self.angles = self.angles.saturating_sub(1),
+            b'-' if text.get(at + 1) == Some(&b'>')
+                && self.angles == 0
+                && self.parameters
+                && self.returns.is_none() =>
+            {
+                self.returns = Some(at);
+            }
+            _ => {}
+        }
+    }
+}
+
 /// What a `{` after an item keyword opens.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Opens {
@@ -264,6 +292,9 @@ impl Pruner<'_> {
         // enum or union, or an `impl` block blanked, goes whole, attributes (`#[derive(..)]`)
         // included.
         let mut item: Option<(usize, usize)> = None;
+        // The pending function's signature: its `<..>` nesting, and where its return type (with
+        // any `where` clause) starts, once its `->` follows the parameters.
+        let mut signature = Signature::default();
         while let Some(start) = self.token_start(at) {
             let (token, next) = self.token_at(start);
             if item.is_none() {
@@ -275,6 +306,7 @@ impl Pruner<'_> {
                     // A keyword counts once followed by a name (`fn(u8)` is a pointer type).
                     if let Some(opens) = previous_keyword.take() {
                         pending = Some((opens, depth));
+                        signature = Signature::default();
                     }
                     previous_keyword = match word {
                         b"fn" => Some(Opens::FnBody),
@@ -291,6 +323,9 @@ impl Pruner<'_> {
                     let opens = pending.map_or(Opens::FnBody, |(o, _)| o);
                     pending = None;
                     previous_keyword = None;
+                    if opens == Opens::FnBody {
+                        self.blank_return_type(&mut signature, start);
+                    }
                     let fns_before = self.blanked_fns.len();
                     let (close, matters) = self.body(next, opens == Opens::ImplBody);
                     let keep = match opens {
@@ -322,6 +357,8 @@ impl Pruner<'_> {
                     let (close, _) = self.body(next, false);
                     self.blanks.push((next, close));
                     at = (close + 1).min(self.text.len());
+                    // Parentheses inside `<..>` are a bound's (`F: Fn(u8) -> u8`).
+                    signature.parameters |= signature.angles == 0;
                     continue;
                 }
                 Token::Open(open) => {
@@ -344,13 +381,30 @@ impl Pruner<'_> {
                 Token::Semi => {
                     previous_keyword = None;
                     item = None;
+                    if pending == Some((Opens::FnBody, depth)) {
+                        self.blank_return_type(&mut signature, start);
+                    }
                     if pending.is_some_and(|(_, d)| d == depth) {
                         pending = None;
                     }
                 }
+                Token::Other if pending == Some((Opens::FnBody, depth)) => {
+                    previous_keyword = None;
+                    signature.token(self.text, start);
+                }
                 Token::Dot | Token::Other => previous_keyword = None,
             }
             at = next;
+        }
+    }
+
+    /// Blanks the return type of the function whose body or `;` starts at `end`, unless a
+    /// `<..>` is still open (a `{..}` generic argument: `-> Foo<{ N }>`).
+    fn blank_return_type(&mut self, signature: &mut Signature, end: usize) {
+        if let Some(returns) = signature.returns.take()
+            && signature.angles == 0
+        {
+            self.blanks.push((returns, end));
         }
     }
 
@@ -404,6 +458,7 @@ impl Pruner<'_> {
 
     /// Where the next token starts, from `at`: whitespace and comments are skipped, doc
     /// comments blanked on the way.
+    #[inline(always)]
     fn token_start(&mut self, mut at: usize) -> Option<usize> {
         let text = self.text;
         loop {
@@ -434,6 +489,7 @@ impl Pruner<'_> {
     }
 
     /// The token at `at` (which is not whitespace) and the index just after it.
+    #[inline(always)]
     fn token_at(&self, at: usize) -> (Token, usize) {
         let text = self.text;
         let byte = text[at];
@@ -452,13 +508,26 @@ impl Pruner<'_> {
                     (Token::Ident(at, end), end)
                 }
             }
-            _ if byte == b'_' || byte.is_ascii_alphabetic() || byte >= 0x80 => {
+            _ if IDENT_BYTES[usize::from(byte)] && !byte.is_ascii_digit() => {
                 let end = ident_end(text, at);
                 (Token::Ident(at, end), end)
             }
             _ if byte.is_ascii_digit() => (Token::Other, ident_end(text, at)),
             _ => (Token::Other, at + 1),
         }
+    }
+}
+
+/// Appends `count` copies of `byte` (`\n` or a space) to `out`, a block at a time.
+fn push_repeated(out: &mut String, byte: u8, count: usize) {
+    const NEWLINES: &str = "\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n";
+    const SPACES: &str = "                                ";
+    let block = if byte == b'\n' { NEWLINES } else { SPACES };
+    let mut left = count;
+    while left > 0 {
+        let n = left.min(block.len());
+        out.push_str(&block[..n]);
+        left -= n;
     }
 }
 
@@ -499,10 +568,7 @@ fn length_bit(len: usize) -> u64 {
 
 /// Index of the newline ending the line that contains `at` (or the end).
 fn memchr_newline(text: &[u8], at: usize) -> usize {
-    text[at..]
-        .iter()
-        .position(|&b| b == b'\n')
-        .map_or(text.len(), |i| at + i)
+    memchr::memchr(b'\n', &text[at..]).map_or(text.len(), |i| at + i)
 }
 
 /// Index just after the (nested) block comment starting at `at`.
@@ -528,22 +594,35 @@ fn block_comment_end(text: &[u8], at: usize) -> usize {
     text.len()
 }
 
+/// Which bytes continue an identifier (or number): ASCII letters, digits, `_`, and every byte
+/// of a multi-byte character. A table: this test runs on nearly every byte of every file.
+const IDENT_BYTES: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        let byte = b as u8;
+        table[b] = byte == b'_' || byte.is_ascii_alphanumeric() || byte >= 0x80;
+        b += 1;
+    }
+    table
+};
+
 /// Index just after an identifier (or number) starting at `at`.
 fn ident_end(text: &[u8], at: usize) -> usize {
     text[at..]
         .iter()
-        .position(|&b| !(b == b'_' || b.is_ascii_alphanumeric() || b >= 0x80))
+        .position(|&b| !IDENT_BYTES[usize::from(b)])
         .map_or(text.len(), |i| at + i)
 }
 
 /// Index just after a string whose contents start at `at` (escapes honoured).
 fn string_end(text: &[u8], mut at: usize) -> usize {
-    while at < text.len() {
-        match text[at] {
-            b'\\' => at += 2,
-            b'"' => return at + 1,
-            _ => at += 1,
+    while let Some(i) = memchr::memchr2(b'"', b'\\', &text[at.min(text.len())..]) {
+        at += i;
+        if text[at] == b'"' {
+            return at + 1;
         }
+        at += 2;
     }
     text.len()
 }
@@ -622,11 +701,11 @@ mod tests {
         let (out, _) = triggers.prune(source, Pruning::Shallow);
         // Whatever is left stays at its line and column.
         assert_eq!(
-            out.lines().count(),
-            source.lines().count(),
+            out.split('\n').count(),
+            source.split('\n').count(),
             "lines are kept"
         );
-        for (a, b) in out.lines().zip(source.lines()) {
+        for (a, b) in out.split('\n').zip(source.split('\n')) {
             let b: Vec<char> = b.chars().collect();
             for (column, c) in a.chars().enumerate().filter(|(_, c)| *c != ' ') {
                 assert_eq!(Some(&c), b.get(column), "{a:?} moved from {b:?}");
@@ -641,7 +720,7 @@ mod tests {
 
     #[test]
     fn keeps_signatures_and_bodies_that_matter() {
-        assert_eq!(pruned("fn a(x: u8) -> u8 { x + 1 }"), "fn a( ) -> u8 { }");
+        assert_eq!(pruned("fn a(x: u8) -> u8 { x + 1 }"), "fn a( ) { }");
         assert_eq!(
             pruned("impl S { fn b(&self) { tokio::spawn(run()); } fn c() { 1 } }"),
             "impl S { fn b( ) { tokio::spawn(run()); } fn c() { } }"
@@ -650,7 +729,7 @@ mod tests {
             pruned(
                 "/// Doc.\n#[derive(Debug)]\nstruct S { f: u8 }\nstruct T(u8);\nenum E { A, B }"
             ),
-            "\n\n \nstruct T(u8);\n"
+            "\n\n\nstruct T(u8);\n"
         );
         // A type inside a kept body goes whole too; inside a macro's arguments only its body
         // (the item cannot be told from the call around it).
@@ -665,11 +744,28 @@ mod tests {
         // A pointer type is not a function with a body.
         assert_eq!(
             pruned("impl From<fn()> for S { fn from(f: fn()) -> S { S } }"),
-            "impl From<fn()> for S { fn from( ) -> S { } }"
+            "impl From<fn()> for S { fn from( ) { } }"
         );
         assert_eq!(
             pruned("trait T { fn a(); fn b() { 2 } }"),
             "trait T { fn a(); fn b() { } }"
+        );
+    }
+
+    #[test]
+    fn return_types_go_up_to_the_body() {
+        assert_eq!(
+            pruned("fn a<F: Fn(u8) -> u8>(f: F) -> Option<(u8, u8)> where F: Copy { f(1) }"),
+            "fn a<F: Fn( ) -> u8>( ) { }"
+        );
+        assert_eq!(
+            pruned("trait T { fn a(&self) -> Vec<Vec<u8>>; }"),
+            "trait T { fn a( ) ; }"
+        );
+        // A brace inside `<..>` is not the body: the signature stays as it is.
+        assert_eq!(
+            pruned("fn a() -> Foo<{ N }> { 1 }"),
+            "fn a() -> Foo<{ }> { 1 }"
         );
     }
 
@@ -683,7 +779,7 @@ mod tests {
         let out: Vec<&str> = out.split(' ').filter(|s| !s.is_empty()).collect();
         assert_eq!(
             out.join(" "),
-            "\nimpl R { fn b() { tokio::spawn(c()) } }\nfn f() -> impl Fn() { }"
+            "\nimpl R { fn b() { tokio::spawn(c()) } }\nfn f() { }"
         );
         let (_, blanked) = triggers.prune(source, Pruning::Shallow);
         assert!(blanked.is_empty());
@@ -712,10 +808,7 @@ mod tests {
     fn strings_chars_lifetimes_and_comments_do_not_confuse_braces() {
         let source = "fn a<'a>(x: &'a str) -> char { let s = \"}{\"; let r = r#\"}\"#; \
                       let c = '}'; let b = b'{'; /* } */ // }\n '\\'' }\nfn route() { route() }";
-        assert_eq!(
-            pruned(source),
-            "fn a<'a>( ) -> char {\n }\nfn route() { route() }"
-        );
+        assert_eq!(pruned(source), "fn a<'a>( ) {\n }\nfn route() { route() }");
         assert_eq!(
             pruned("fn a() { \"é\" } fn route() {}"),
             "fn a() { } fn route() {}"
