@@ -206,15 +206,16 @@ struct Breakdown {
     unattributed_activity: HashMap<&'static str, i64>,
 }
 
-/// What an unattributed sample's stack (leaf first) shows it was doing: a request's work (hyper,
-/// axum or the chat's own frames: what should have been under a route), the profiler's own
-/// threads, the async runtime (I/O driver, timers, scheduler), a leaf alone (the walk could not
-/// go further), or other. The kinds are tried in that order: a sample with a request's frame anywhere on its
-/// stack is a request's work, even with tokio's scheduler below it.
+/// What an unattributed sample's stack (leaf first) shows it was doing: a connection's or a
+/// request's work (hyper, axum, the accept loop of `featgen::axum::serve` or the chat's own
+/// frames: the first request head of a connection, accepting it), the profiler's own threads,
+/// the async runtime (I/O driver, timers, scheduler), a leaf alone (the walk could not go
+/// further), or other. The kinds are tried in that order: a sample with a request's frame
+/// anywhere on its stack is a request's work, even with tokio's scheduler below it.
 fn activity<'a>(stack: impl Iterator<Item = &'a str>) -> &'static str {
     const KINDS: [(&str, &[&str]); 3] = [
         (
-            "a request (hyper, axum or the service's frames)",
+            "a connection or request (hyper, axum, featgen's serve or the service's frames)",
             &[
                 "hyper::",
                 "hyper_util::",
