@@ -26,8 +26,8 @@
 //!
 //! The connection's own work for a request (hyper reading and parsing it, encoding the response
 //! and writing it to the socket) runs in the connection's task, outside the request's polls; with
-//! the `axum-serve` feature, serve the router with `serve` (axum's `serve` for HTTP/1.1) to put
-//! that under the request's route too.
+//! the `axum-serve` feature, serve the router with `serve` (axum's `serve`) to put that under the
+//! request's route too, on HTTP/1.1 connections.
 
 pub use crate::request::{FALLBACK_PATH, unmatched};
 #[cfg(feature = "axum-serve")]
