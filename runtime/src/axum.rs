@@ -1,6 +1,6 @@
 //! The whole request under its route, for axum: [`RouteLayer`], a tower layer that makes the
 //! route the router matched current for every poll of the request (extractors, handler, response
-//! conversion) and of the response body.
+//! conversion) and of a streamed response body.
 //!
 //! `#[route]` alone covers only the handler's own body; JSON extraction and the serialization and
 //! writing of the response run outside it. Installed on the router, the layer covers them:
@@ -53,8 +53,9 @@ use std::sync::{Arc, LazyLock};
 use std::task::{Context, Poll};
 
 /// A tower layer that runs each request under its route: every poll of the inner service's
-/// future and of the response body, and the drop of each, restoring the previous route after
-/// each, as `#[route]` does for a handler's body.
+/// future and of a streamed response body, and the drop of each, restoring the previous route
+/// after each, as `#[route]` does for a handler's body. A buffered body (its exact length known)
+/// is returned as it is: its polls only hand over data it holds (see `routed_body`).
 ///
 /// Add it to the `Router` with `.layer(..)` after the routes (and fallback) it should cover;
 /// axum applies it to each route, where [`MatchedPath`] is known. A `#[route]` handler inside
