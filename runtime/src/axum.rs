@@ -1,6 +1,6 @@
 //! The whole request under its route, for axum: [`RouteLayer`], a tower layer that makes the
 //! route the router matched current for every poll of the request (extractors, handler, response
-//! conversion) and of the response body.
+//! conversion) and of a streamed response body.
 //!
 //! `#[route]` alone covers only the handler's own body; JSON extraction and the serialization and
 //! writing of the response run outside it. Installed on the router, the layer covers them:
@@ -26,8 +26,8 @@
 //!
 //! The connection's own work for a request (hyper reading and parsing it, encoding the response
 //! and writing it to the socket) runs in the connection's task, outside the request's polls; with
-//! the `axum-serve` feature, serve the router with `serve` (axum's `serve` for HTTP/1.1) to put
-//! that under the request's route too.
+//! the `axum-serve` feature, serve the router with `serve` (axum's `serve`) to put that under the
+//! request's route too, on HTTP/1.1 connections.
 
 pub use crate::request::{FALLBACK_PATH, unmatched};
 #[cfg(feature = "axum-serve")]
@@ -42,6 +42,8 @@ use crate::context::current_or_no_route;
 use crate::context::set;
 use crate::future::Routed;
 use crate::request::RouteTable;
+use axum::BoxError;
+use axum::body::Bytes;
 use axum::extract::MatchedPath;
 use axum::http::{Request, Response};
 use http_body::{Body, Frame, SizeHint};
@@ -51,8 +53,9 @@ use std::sync::{Arc, LazyLock};
 use std::task::{Context, Poll};
 
 /// A tower layer that runs each request under its route: every poll of the inner service's
-/// future and of the response body, and the drop of each, restoring the previous route after
-/// each, as `#[route]` does for a handler's body.
+/// future and of a streamed response body, and the drop of each, restoring the previous route
+/// after each, as `#[route]` does for a handler's body. A buffered body (its exact length known)
+/// is returned as it is: its polls only hand over data it holds (see `routed_body`).
 ///
 /// Add it to the `Router` with `.layer(..)` after the routes (and fallback) it should cover;
 /// axum applies it to each route, where [`MatchedPath`] is known. A `#[route]` handler inside
@@ -140,8 +143,10 @@ pub struct RouteService<S> {
 impl<S, RequestBody, ResponseBody> tower_service::Service<Request<RequestBody>> for RouteService<S>
 where
     S: tower_service::Service<Request<RequestBody>, Response = Response<ResponseBody>>,
+    ResponseBody: Body<Data = Bytes> + Send + 'static,
+    ResponseBody::Error: Into<BoxError>,
 {
-    type Response = Response<Routed<ResponseBody>>;
+    type Response = Response<axum::body::Body>;
     type Error = S::Error;
     type Future = ResponseFuture<S::Future>;
 
@@ -183,8 +188,10 @@ pub struct ResponseFuture<F> {
 impl<F, ResponseBody, Error> Future for ResponseFuture<F>
 where
     F: Future<Output = Result<Response<ResponseBody>, Error>>,
+    ResponseBody: Body<Data = Bytes> + Send + 'static,
+    ResponseBody::Error: Into<BoxError>,
 {
-    type Output = Result<Response<Routed<ResponseBody>>, Error>;
+    type Output = Result<Response<axum::body::Body>, Error>;
 
     #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
@@ -194,7 +201,30 @@ where
         let route = inner.route();
         inner
             .poll(cx)
-            .map_ok(|response| response.map(|body| Routed::new(route, body)))
+            .map_ok(|response| response.map(|body| routed_body(route, body)))
+    }
+}
+
+/// The response body as axum's `Body`, run under `route` when its polls can do work of their own.
+///
+/// A body that knows its exact length before its first poll holds its data already (axum's
+/// buffered bodies: JSON, strings, bytes, empty): its polls only hand that data over, so it is
+/// returned as it is, and axum's `Body` is not boxed again (`Body::new` of a `Body` unwraps it;
+/// of a `Routed<Body>` it allocates once more per request). Any other body (a stream) is wrapped
+/// so that every poll of it and its drop run under `route`. With `serve` the polls of an
+/// unwrapped body run in the connection's task, under the connection's route, which is the
+/// request's; with `axum::serve` they run under no route (the hand-over, and the free of the
+/// data after it is written, which that server leaves unattributed anyway).
+#[inline]
+fn routed_body<B>(route: &'static Route, body: B) -> axum::body::Body
+where
+    B: Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<BoxError>,
+{
+    if body.size_hint().exact().is_some() {
+        axum::body::Body::new(body)
+    } else {
+        axum::body::Body::new(Routed::new(route, body))
     }
 }
 

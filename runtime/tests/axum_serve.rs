@@ -148,3 +148,107 @@ async fn without_serve_the_connections_work_has_no_route() {
     assert_eq!(get_body(&mut connection, "/plain").await.len(), 16384);
     assert_eq!(dropped_under(), ["none"]);
 }
+
+/// A streamed response body (no exact length, so the layer wraps it): one frame of `text`,
+/// recording the route current during each of its polls.
+struct SeenBody {
+    text: Option<&'static [u8]>,
+    seen: std::sync::Arc<std::sync::Mutex<Vec<&'static str>>>,
+}
+
+impl http_body::Body for SeenBody {
+    type Data = Bytes;
+    type Error = std::convert::Infallible;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Bytes>, Self::Error>>> {
+        let seen = featgen::current().map_or("none", |route| route.endpoint);
+        self.seen.lock().unwrap().push(seen);
+        std::task::Poll::Ready(
+            self.text
+                .take()
+                .map(|text| Ok(http_body::Frame::data(Bytes::from_owner(Recorded(text))))),
+        )
+    }
+}
+
+/// HTTP/2 with prior knowledge: two requests at once on one connection, each streamed body
+/// polled under its own route (in the stream's task, which the layer covers), and the
+/// connection's own work (hyper dropping each response's data after framing and writing it)
+/// under no route, since that connection serves both.
+#[tokio::test(flavor = "current_thread")]
+async fn http2_requests_run_under_their_routes_and_their_connection_under_none() {
+    use hyper_util::rt::{TokioExecutor, TokioIo};
+    type Seen = std::sync::Arc<std::sync::Mutex<Vec<&'static str>>>;
+
+    #[route(GET, "/h2/profile", feature = Profiles, endpoint = "serve.h2.profile")]
+    async fn profile(axum::Extension(seen): axum::Extension<Seen>) -> Body {
+        Body::new(SeenBody {
+            text: Some(&PROFILE),
+            seen,
+        })
+    }
+    #[route(GET, "/h2/history", feature = MessageHistory, endpoint = "serve.h2.history")]
+    async fn history(axum::Extension(seen): axum::Extension<Seen>) -> Body {
+        Body::new(SeenBody {
+            text: Some(&HISTORY),
+            seen,
+        })
+    }
+    let seen = Seen::default();
+    let app = Router::new()
+        .route("/h2/profile", get(profile))
+        .route("/h2/history", get(history))
+        .layer(featgen::axum::RouteLayer::new())
+        .layer(axum::Extension(seen.clone()));
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(featgen::axum::serve(listener, app, async {
+        stopped.await.ok();
+    }));
+
+    let stream = TcpStream::connect(addr).await.unwrap();
+    let (sender, connection) =
+        hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(stream))
+            .await
+            .unwrap();
+    let client = tokio::spawn(connection);
+    let get = |path: &str| {
+        let mut sender = sender.clone();
+        let request = axum::http::Request::get(format!("http://{addr}{path}"))
+            .body(Body::empty())
+            .unwrap();
+        async move {
+            let response = sender.send_request(request).await.unwrap();
+            assert_eq!(response.version(), axum::http::Version::HTTP_2);
+            axum::body::to_bytes(Body::new(response.into_body()), usize::MAX)
+                .await
+                .unwrap()
+        }
+    };
+    let (profile_body, history_body) = tokio::join!(get("/h2/profile"), get("/h2/history"));
+    assert_eq!(profile_body, PROFILE[..]);
+    assert_eq!(history_body, HISTORY[..]);
+    assert!(featgen::current().is_none(), "restored after every poll");
+
+    let mut seen = seen.lock().unwrap().clone();
+    seen.sort_unstable();
+    seen.dedup();
+    assert_eq!(seen, ["serve.h2.history", "serve.h2.profile"]);
+    assert_eq!(dropped_under(), ["none", "none"]);
+    for endpoint in ["serve.h2.profile", "serve.h2.history"] {
+        let route = featgen::routes()
+            .iter()
+            .find(|route| route.endpoint == endpoint)
+            .unwrap();
+        assert_eq!(format!("{:?}", route.calls), "Calls(1)", "{endpoint}");
+    }
+
+    drop(sender);
+    stop.send(()).unwrap();
+    server.await.unwrap().unwrap();
+    client.await.unwrap().unwrap();
+}

@@ -202,6 +202,52 @@ struct Breakdown {
     unattributed_leaf: HashMap<String, i64>,
     /// Unattributed CPU by the innermost frame outside std, core, alloc and libc.
     unattributed_caller: HashMap<String, i64>,
+    /// Unattributed CPU by what its stack shows it was doing (see [`activity`]).
+    unattributed_activity: HashMap<&'static str, i64>,
+}
+
+/// What an unattributed sample's stack (leaf first) shows it was doing: a connection's or a
+/// request's work (hyper, axum, the accept loop of `featgen::axum::serve` or the chat's own
+/// frames: the first request head of a connection, accepting it), the profiler's own threads,
+/// the async runtime (I/O driver, timers, scheduler), a leaf alone (the walk could not go
+/// further), or other. The kinds are tried in that order: a sample with a request's frame
+/// anywhere on its stack is a request's work, even with tokio's scheduler below it.
+fn activity<'a>(stack: impl Iterator<Item = &'a str>) -> &'static str {
+    const KINDS: [(&str, &[&str]); 3] = [
+        (
+            "a connection or request (hyper, axum, featgen's serve or the service's frames)",
+            &[
+                "hyper::",
+                "hyper_util::",
+                "axum::",
+                "axum_core::",
+                "axum_chat::",
+                "featgen::axum",
+            ],
+        ),
+        ("the profiler's threads", &["featgen::profiler"]),
+        (
+            "the async runtime (I/O driver, timers, scheduler)",
+            &["tokio::", "mio::"],
+        ),
+    ];
+    let frames: Vec<&str> = stack.collect();
+    KINDS
+        .iter()
+        .find(|(_, prefixes)| {
+            frames.iter().any(|frame| {
+                let frame = frame.trim_start_matches('<');
+                prefixes.iter().any(|prefix| frame.starts_with(prefix))
+            })
+        })
+        .map_or(
+            if frames.len() > 1 {
+                "other"
+            } else {
+                "a leaf frame only (the stack walk stopped in libc or libm, built without frame pointers)"
+            },
+            |(kind, _)| kind,
+        )
 }
 
 impl Breakdown {
@@ -233,6 +279,10 @@ impl Breakdown {
                 .entry((endpoint.to_owned(), has_feature))
                 .or_default() += cpu;
             if endpoint.is_empty() {
+                *self
+                    .unattributed_activity
+                    .entry(activity(profile.stack(sample)))
+                    .or_default() += cpu;
                 let mut stack = profile.stack(sample);
                 let leaf = stack.next().unwrap_or("[unknown]");
                 *self.unattributed_leaf.entry(leaf.to_owned()).or_default() += cpu;
@@ -298,6 +348,12 @@ impl Breakdown {
                 (endpoint, false) => format!("{endpoint} (unmatched, no feature)"),
             };
             println!("  {:>5.1}%  {name}", self.share(*cpu));
+        }
+        println!("unattributed CPU by what its stack shows (share of all CPU):");
+        let mut kinds: Vec<_> = self.unattributed_activity.iter().collect();
+        kinds.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+        for (kind, cpu) in kinds {
+            println!("  {:>5.1}%  {kind}", self.share(*cpu));
         }
         for (what, frames) in [
             ("leaf frames", &self.unattributed_leaf),

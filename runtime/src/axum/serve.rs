@@ -1,4 +1,4 @@
-//! [`serve`]: axum's `serve` for HTTP/1.1, with each connection's own work (reading and parsing
+//! [`serve`]: axum's `serve`, with each HTTP/1.1 connection's own work (reading and parsing
 //! requests, encoding and writing responses) under the route of the request it is serving.
 //!
 //! [`RouteLayer`](super::RouteLayer) covers the polls of a request's future and of its response
@@ -13,7 +13,7 @@ use crate::Route;
 use crate::context::{NO_ROUTE, current_or_no_route, replace, set};
 use ::axum::Router;
 use ::axum::body::Body;
-use ::axum::http::{Request, Response};
+use ::axum::http::{Request, Response, Version};
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto::Builder;
@@ -36,7 +36,7 @@ thread_local! {
     static SERVING: Cell<*const ConnectionRoute> = const { Cell::new(ptr::null()) };
 }
 
-/// Serves `router` on `listener` over HTTP/1.1 like `axum::serve(listener, router)
+/// Serves `router` on `listener` over HTTP/1.1 and HTTP/2 like `axum::serve(listener, router)
 /// .with_graceful_shutdown(shutdown)`, with each connection's own work (reading the socket,
 /// parsing requests, encoding responses, writing them) under the route of the request it is
 /// serving; install [`RouteLayer`](super::RouteLayer) on `router`, which tells each connection
@@ -51,9 +51,11 @@ thread_local! {
 /// process ends. Errors accepting a connection are not returned: a failed connection is skipped,
 /// and on other errors (too many open files) accepting pauses for a second, as axum does.
 ///
-/// HTTP/1.1 only: over HTTP/2 one connection carries many requests at once, so its work cannot
-/// be given to one of them (and hyper runs each stream's request in a task of its own, which the
-/// layer covers); serve HTTP/2 with `axum::serve`.
+/// HTTP/2 (with prior knowledge, as `axum::serve` serves it) is served too, but its connection's
+/// work runs under no route: one connection carries many requests at once, so its framing,
+/// header compression and socket reads and writes cannot be given to one of them. hyper runs
+/// each stream's request in a task of its own, which the layer covers (a buffered response
+/// body's hand-over excepted: see [`RouteLayer`](super::RouteLayer)).
 pub async fn serve(
     listener: TcpListener,
     router: Router,
@@ -91,7 +93,8 @@ pub async fn serve(
         let shutting_down = shutting_down.clone();
         let open_rx = open_rx.clone();
         tokio::spawn(Served::new(slot, async move {
-            let builder = Builder::new(TokioExecutor::new()).http1_only();
+            // HTTP/1.1, and HTTP/2 with prior knowledge (told apart by the connection preface).
+            let builder = Builder::new(TokioExecutor::new());
             let mut connection =
                 pin!(builder.serve_connection_with_upgrades(TokioIo::new(stream), service));
             let mut signal = pin!(shutting_down.closed());
@@ -215,7 +218,13 @@ impl tower_service::Service<Request<Incoming>> for ServeRequest {
 
     #[inline]
     fn call(&mut self, mut request: Request<Incoming>) -> Self::Future {
-        request.extensions_mut().insert(ServedBy(self.slot.clone()));
+        // HTTP/1: one request at a time, so the connection's work is that request's. HTTP/2
+        // multiplexes many: its connection stays under no route rather than the last one's. (hyper
+        // polls each HTTP/2 request in a task of its own, where the layer finds no connection
+        // being polled and would leave the slot alone anyway; this says so and spares the clone.)
+        if request.version() < Version::HTTP_2 {
+            request.extensions_mut().insert(ServedBy(self.slot.clone()));
+        }
         self.router.call(request.map(Body::new))
     }
 }
