@@ -841,6 +841,26 @@ impl ColumnValues {
     }
 }
 
+/// Decimals per shared buffer handed to the Parquet writer. The writer keeps a decimal column's
+/// min and max (not truncated, unlike text) as slices of their buffer in the row group's
+/// metadata until the footer is written: one buffer for the whole column would keep every row
+/// group's decimals alive to the end of the file (1 GB for a month of cost rows), buffers of 64
+/// keep at most 2 KiB per column and row group.
+const DECIMALS_PER_BUFFER: usize = 64;
+
+/// The `DECIMAL(38, 18)` values of a column's 16-byte big-endian cells, in buffers of
+/// [`DECIMALS_PER_BUFFER`].
+fn decimal_values(data: &[u8]) -> Vec<FixedLenByteArray> {
+    data.chunks(16 * DECIMALS_PER_BUFFER)
+        .flat_map(|chunk| {
+            let buffer = bytes::Bytes::copy_from_slice(chunk);
+            (0..chunk.len() / 16).map(move |at| {
+                FixedLenByteArray::from(ByteArray::from(buffer.slice(at * 16..at * 16 + 16)))
+            })
+        })
+        .collect()
+}
+
 /// Parquet written a row group at a time: rows are converted into column buffers as they
 /// come, and each full row group is written out.
 struct ParquetEncoder<R: Row, W: Write + Send> {
@@ -966,11 +986,8 @@ impl<R: Row, W: Write + Send> ParquetEncoder<R, W> {
                         .write_batch(&values, levels, None)
                 }
                 ColumnValues::Decimal(data) => {
-                    let ends = (1..=data.len() / 16).map(|at| at * 16);
-                    let values: Vec<FixedLenByteArray> = ColumnValues::take_slices(data, ends)
-                        .into_iter()
-                        .map(FixedLenByteArray::from)
-                        .collect();
+                    let values = decimal_values(data);
+                    data.clear();
                     writer
                         .typed::<FixedLenByteArrayType>()
                         .write_batch(&values, levels, None)
