@@ -388,6 +388,64 @@ fn a_currency_change_within_a_deployment_hour_is_an_error() {
 }
 
 #[test]
+fn slices_come_in_key_order_whatever_the_rows_order() {
+    // Rows out of order (a later hour first, `web` before `api`, EUR before USD): the bill
+    // iterates by (start, deployment, currency), the order `allocate` merges in.
+    let header =
+        "ChargePeriodStart,ChargePeriodEnd,BillingCurrency,BilledCost,EffectiveCost,Tags\n";
+    let row = |hour: u32, currency: &str, amount: &str, deployment: &str| {
+        format!(
+            "2025-06-12 {hour}:00:00,2025-06-12 {}:00:00,{currency},{amount},{amount},\"{{\"\"deployment\"\": \"\"{deployment}\"\"}}\"\n",
+            hour + 1
+        )
+    };
+    let text = [
+        header.to_owned(),
+        row(16, "USD", "1", "web"),
+        row(15, "EUR", "2", "web"),
+        row(15, "USD", "3", "api"),
+        row(16, "USD", "4", "api"),
+        row(15, "USD", "5", "api"),
+        "2025-06-12 15:00:00,2025-06-12 16:00:00,USD,6,6,NULL\n".to_owned(),
+        "2025-06-12 15:00:00,2025-06-12 16:00:00,EUR,7,7,NULL\n".to_owned(),
+    ]
+    .concat();
+    let bill = read_text(BillingOptions::default(), "focus.csv", &text).unwrap();
+    let slices: Vec<(u32, String, String, Decimal, bool)> = bill
+        .slices()
+        .map(|(key, slice)| {
+            let hour = ((key.start.0 - 1_749_686_400) / 3_600) as u32;
+            (
+                hour,
+                key.deployment,
+                key.currency,
+                slice.amount,
+                slice.unallocated,
+            )
+        })
+        .collect();
+    let expected = [
+        (15, "", "EUR", "7", true),
+        (15, "", "USD", "6", true),
+        (15, "api", "USD", "8", false),
+        (15, "web", "EUR", "2", false),
+        (16, "api", "USD", "4", false),
+        (16, "web", "USD", "1", false),
+    ]
+    .map(|(hour, deployment, currency, amount, unallocated)| {
+        (
+            hour,
+            deployment.to_owned(),
+            currency.to_owned(),
+            dec(amount),
+            unallocated,
+        )
+    });
+    assert_eq!(slices, expected);
+    assert_eq!(bill.len(), 6);
+}
+
+#[test]
 fn mixed_formats_in_one_file_are_an_error() {
     let focus = r#"{"ChargePeriodStart":"2025-06-12 15:00:00","ChargePeriodEnd":"2025-06-12 16:00:00","BillingCurrency":"USD","BilledCost":1,"EffectiveCost":1}"#;
     let gcp = r#"{"usage_start_time":"2025-06-12T15:00:00Z","usage_end_time":"2025-06-12T16:00:00Z","cost":1,"currency":"USD"}"#;
