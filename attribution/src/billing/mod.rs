@@ -492,7 +492,8 @@ impl Bill {
     }
 
     /// Adds a slice, unless its key is billed already (then the bill is unchanged and `false`
-    /// is returned).
+    /// is returned). For bills built in code: each call is linear in the slices and names held
+    /// ([`BillReader`] sums its rows in a hash map and sorts once instead).
     pub fn insert(&mut self, key: SliceKey, slice: Slice) -> bool {
         let found = self.slices.binary_search_by(|held| {
             (
