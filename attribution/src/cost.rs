@@ -20,7 +20,9 @@
 //! decimal places beyond the bill's precision (at most 28), exactly ([`per_unit`]).
 //!
 //! Share rows are consumed in (start_time, deployment) order and cost rows are written as
-//! each slice is priced, so memory holds one (step, deployment)'s rows plus the bill.
+//! each slice is priced, so memory holds one (step, deployment)'s rows plus the bill (its
+//! compact form, 40 bytes a billed slice): nothing is kept per past step but the reconciliation's
+//! totals per currency and the list of unbilled deployment-hours (a warning's).
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -220,7 +222,7 @@ pub fn allocate(
         },
         emit: &mut emit,
     };
-    let mut slices = bill.slices.iter().peekable();
+    let mut slices = bill.slices().peekable();
     let mut group: Vec<ShareRow> = Vec::new();
     let mut shares = shares.into_iter();
     loop {
@@ -246,21 +248,21 @@ pub fn allocate(
             while let Some((key, slice)) = slices.next_if(|(key, _)| {
                 (key.start, key.deployment.as_str()) < (start, deployment.as_str())
             }) {
-                run.bill_only(key, slice)?;
+                run.bill_only(&key, &slice)?;
             }
             let mut priced = false;
             while let Some((key, slice)) =
                 slices.next_if(|(key, _)| key.start == start && key.deployment == deployment)
             {
                 if slice.unallocated {
-                    run.bill_only(key, slice)?;
+                    run.bill_only(&key, &slice)?;
                 } else {
                     // The last slice of the group takes its rows; an earlier one (another
                     // currency, which the billing reader refuses) prices copies.
                     let last = slices.peek().is_none_or(|(next, _)| {
                         next.start != start || next.deployment != deployment
                     });
-                    run.price(key, slice, &mut group, last)?;
+                    run.price(&key, &slice, &mut group, last)?;
                     priced = true;
                 }
             }
@@ -287,7 +289,7 @@ pub fn allocate(
         group.push(row);
     }
     for (key, slice) in slices {
-        run.bill_only(key, slice)?;
+        run.bill_only(&key, &slice)?;
     }
     let mut summary = run.summary;
     summary.currencies = run

@@ -37,7 +37,7 @@ fn read_text(options: BillingOptions, name: &str, text: &str) -> Result<Bill, Bi
 /// Sum of the slices per (deployment, unallocated), over all steps.
 fn per_deployment(bill: &Bill) -> BTreeMap<(String, bool), Decimal> {
     let mut sums = BTreeMap::new();
-    for (key, slice) in &bill.slices {
+    for (key, slice) in bill.slices() {
         *sums
             .entry((key.deployment.clone(), slice.unallocated))
             .or_insert(Decimal::ZERO) += slice.amount;
@@ -46,7 +46,7 @@ fn per_deployment(bill: &Bill) -> BTreeMap<(String, bool), Decimal> {
 }
 
 fn total(bill: &Bill) -> Decimal {
-    bill.slices.values().map(|slice| slice.amount).sum()
+    bill.slices().map(|(_, slice)| slice.amount).sum()
 }
 
 fn focus_options(cost: Option<CostColumn>) -> BillingOptions {
@@ -73,8 +73,8 @@ fn focus_sample_loads_and_sums_to_the_python_totals() {
     );
     // 949 hourly rows and 51 daily ones, spread over 24 hours each: 1,172 distinct
     // (hour, application) pairs (counted in Python).
-    assert_eq!(bill.slices.len(), 1_172);
-    assert!(bill.slices.keys().all(|key| key.currency == "USD"));
+    assert_eq!(bill.len(), 1_172);
+    assert!(bill.slices().all(|(key, _)| key.currency == "USD"));
 
     let billed = read(
         focus_options(Some(CostColumn::BilledCost)),
@@ -134,8 +134,7 @@ fn a_daily_row_is_spread_over_its_hours_exactly() {
     let bill = read(BillingOptions::default(), &[fixture("article.csv")]).unwrap();
     let at = |hour: u32, deployment: &str| {
         let start = format!("2025-06-12 {hour:02}:00:00 UTC").parse().unwrap();
-        bill.slices
-            .iter()
+        bill.slices()
             .find(|(key, _)| key.start == start && key.deployment == deployment)
             .map(|(_, slice)| slice.amount)
     };
@@ -153,14 +152,14 @@ fn a_daily_row_is_spread_over_its_hours_exactly() {
     assert_eq!(at(15, ""), Some(dec("1.500000")));
     // Everything: 1.517328 + 0.813504 + 0.505776 + 0.271168 + 2.4 + 1.00 + 1.5.
     assert_eq!(total(&bill), dec("8.007776"));
-    assert!(bill.slices.keys().all(|key| key.currency == "USD"));
+    assert!(bill.slices().all(|(key, _)| key.currency == "USD"));
 
     let euros = BillingOptions {
         currency: "EUR".into(),
         ..BillingOptions::default()
     };
     let bill = read(euros, &[fixture("article.csv")]).unwrap();
-    assert!(bill.slices.keys().all(|key| key.currency == "EUR"));
+    assert!(bill.slices().all(|(key, _)| key.currency == "EUR"));
 }
 
 #[test]
@@ -201,7 +200,10 @@ fn gcp_gzip_and_csv_read_the_same() {
         .unwrap();
     let from_gzip = reader.finish().unwrap();
     let plain = read(BillingOptions::default(), &[fixture("gcp.ndjson")]).unwrap();
-    assert_eq!(from_gzip.slices, plain.slices);
+    assert_eq!(
+        from_gzip.slices().collect::<Vec<_>>(),
+        plain.slices().collect::<Vec<_>>()
+    );
 
     let csv = "usage_start_time,usage_end_time,cost,currency,credits,labels\n\
         2025-06-12 15:00:00 UTC,2025-06-12 16:00:00 UTC,1.25,USD,\"[{\"\"amount\"\": -0.25}]\",\"[{\"\"key\"\": \"\"k8s-workload-name\"\", \"\"value\"\": \"\"messages-production\"\"}]\"\n";
@@ -382,7 +384,65 @@ fn a_currency_change_within_a_deployment_hour_is_an_error() {
          2025-06-12 15:00:00,2025-06-12 16:00:00,USD,4,4,NULL\n"
     );
     let bill = read_text(BillingOptions::default(), "focus.csv", &text).unwrap();
-    assert_eq!(bill.slices.len(), 4);
+    assert_eq!(bill.len(), 4);
+}
+
+#[test]
+fn slices_come_in_key_order_whatever_the_rows_order() {
+    // Rows out of order (a later hour first, `web` before `api`, EUR before USD): the bill
+    // iterates by (start, deployment, currency), the order `allocate` merges in.
+    let header =
+        "ChargePeriodStart,ChargePeriodEnd,BillingCurrency,BilledCost,EffectiveCost,Tags\n";
+    let row = |hour: u32, currency: &str, amount: &str, deployment: &str| {
+        format!(
+            "2025-06-12 {hour}:00:00,2025-06-12 {}:00:00,{currency},{amount},{amount},\"{{\"\"deployment\"\": \"\"{deployment}\"\"}}\"\n",
+            hour + 1
+        )
+    };
+    let text = [
+        header.to_owned(),
+        row(16, "USD", "1", "web"),
+        row(15, "EUR", "2", "web"),
+        row(15, "USD", "3", "api"),
+        row(16, "USD", "4", "api"),
+        row(15, "USD", "5", "api"),
+        "2025-06-12 15:00:00,2025-06-12 16:00:00,USD,6,6,NULL\n".to_owned(),
+        "2025-06-12 15:00:00,2025-06-12 16:00:00,EUR,7,7,NULL\n".to_owned(),
+    ]
+    .concat();
+    let bill = read_text(BillingOptions::default(), "focus.csv", &text).unwrap();
+    let slices: Vec<(u32, String, String, Decimal, bool)> = bill
+        .slices()
+        .map(|(key, slice)| {
+            let hour = ((key.start.0 - 1_749_686_400) / 3_600) as u32;
+            (
+                hour,
+                key.deployment,
+                key.currency,
+                slice.amount,
+                slice.unallocated,
+            )
+        })
+        .collect();
+    let expected = [
+        (15, "", "EUR", "7", true),
+        (15, "", "USD", "6", true),
+        (15, "api", "USD", "8", false),
+        (15, "web", "EUR", "2", false),
+        (16, "api", "USD", "4", false),
+        (16, "web", "USD", "1", false),
+    ]
+    .map(|(hour, deployment, currency, amount, unallocated)| {
+        (
+            hour,
+            deployment.to_owned(),
+            currency.to_owned(),
+            dec(amount),
+            unallocated,
+        )
+    });
+    assert_eq!(slices, expected);
+    assert_eq!(bill.len(), 6);
 }
 
 #[test]

@@ -41,7 +41,7 @@ fn duckdb_parquet(select: &str, out: &Path, options: &str) {
 /// Sum of the slices per (deployment, unallocated), over all steps.
 fn per_deployment(bill: &Bill) -> BTreeMap<(String, bool), Decimal> {
     let mut sums = BTreeMap::new();
-    for (key, slice) in &bill.slices {
+    for (key, slice) in bill.slices() {
         *sums
             .entry((key.deployment.clone(), slice.unallocated))
             .or_insert(Decimal::ZERO) += slice.amount;
@@ -84,7 +84,11 @@ fn every_format_reads_from_parquet_as_from_text() {
             duckdb_parquet(&select, &parquet, "");
             let bill = read(options, &parquet).unwrap_or_else(|err| panic!("{name} {kind}: {err}"));
             if kind == "strings" {
-                assert_eq!(bill.slices, text.slices, "{name} as {kind}");
+                assert_eq!(
+                    bill.slices().collect::<Vec<_>>(),
+                    text.slices().collect::<Vec<_>>(),
+                    "{name} as {kind}"
+                );
             } else {
                 // DuckDB types the amounts DOUBLE: read through their shortest text, as JSON
                 // numbers are, they lose trailing zeros (1.00 is 1), so a daily row is spread
@@ -114,8 +118,11 @@ fn every_format_reads_from_parquet_as_from_text() {
     );
     let text = read(&BillingOptions::default(), &fixture("gcp.ndjson")).unwrap();
     assert_eq!(
-        read(&BillingOptions::default(), &gcp).unwrap().slices,
-        text.slices
+        read(&BillingOptions::default(), &gcp)
+            .unwrap()
+            .slices()
+            .collect::<Vec<_>>(),
+        text.slices().collect::<Vec<_>>()
     );
 }
 
@@ -140,16 +147,15 @@ fn typed_article_rows_with_decimal_money_and_utc_timestamps() {
     // places instead of two).
     assert_eq!(per_deployment(&bill), per_deployment(&text));
     let hour = featgen_attribution::UtcTime(1_749_740_400);
+    let slices: std::collections::BTreeMap<_, _> = bill.slices().collect();
     for (key, slice) in text
-        .slices
-        .iter()
+        .slices()
         .filter(|(key, _)| key.deployment != "users-production")
     {
-        assert_eq!(bill.slices[key].amount, slice.amount, "{key:?}");
+        assert_eq!(slices[&key].amount, slice.amount, "{key:?}");
     }
     let spread = bill
-        .slices
-        .iter()
+        .slices()
         .find(|(key, _)| key.deployment == "users-production" && key.start != hour)
         .unwrap();
     assert_eq!(spread.1.amount.scale(), 6);

@@ -191,10 +191,7 @@ fn the_article_bill_priced_by_hand() {
 
 #[test]
 fn unsorted_shares_are_refused() {
-    let bill = Bill {
-        step: 3_600,
-        ..Bill::default()
-    };
+    let bill = Bill::new(3_600);
     let shares = vec![
         share(HOUR_15, "b", None, 1, None),
         share(HOUR_15, "a", None, 1, None),
@@ -209,10 +206,7 @@ fn unsorted_shares_are_refused() {
 
 #[test]
 fn shares_of_another_step_are_refused() {
-    let bill = Bill {
-        step: 86_400,
-        ..Bill::default()
-    };
+    let bill = Bill::new(86_400);
     let err = allocate(&bill, vec![share(HOUR_15, "a", None, 1, None)], |_| Ok(())).unwrap_err();
     assert!(
         err.to_string()
@@ -258,11 +252,11 @@ proptest! {
         shares in proptest::collection::vec(share_row(), 0..40),
     ) {
         // One (step, deployment) has one currency: keep the first slice drawn for it.
-        let mut bill = Bill { step: 3_600, ..Bill::default() };
+        let mut bill = Bill::new(3_600);
         let mut seen = std::collections::HashSet::new();
         for (key, slice) in slices {
             if slice.unallocated || seen.insert((key.start, key.deployment.clone())) {
-                bill.slices.entry(key).or_insert(slice);
+                bill.insert(key, slice);
             }
         }
         // One row per (step, deployment, feature, endpoint), as the contract keys them.
@@ -277,7 +271,7 @@ proptest! {
         let keys: Vec<_> = rows.iter().map(|r| (r.start_time, r.deployment.clone(), r.currency.clone(), r.bucket, r.feature_id, r.endpoint.clone())).collect();
         prop_assert!(keys.windows(2).all(|w| w[0] < w[1]), "rows are in key order, keys unique");
 
-        for (key, slice) in &bill.slices {
+        for (key, slice) in bill.slices() {
             let mine: Vec<&CostRow> = rows.iter().filter(|r| r.start_time == key.start && r.deployment == key.deployment && r.currency == key.currency).collect();
             let sum: Decimal = mine.iter().map(|r| r.cost).sum();
             prop_assert_eq!(sum, slice.amount);
@@ -308,12 +302,12 @@ proptest! {
         }
         // Profiled (step, deployment)s that no slice bills are warnings, with their CPU.
         for share in &shares {
-            let billed = bill.slices.iter().any(|(k, s)| !s.unallocated && k.start == share.start_time && k.deployment == share.deployment);
+            let billed = bill.slices().any(|(k, s)| !s.unallocated && k.start == share.start_time && k.deployment == share.deployment);
             let warned = summary.unbilled.iter().any(|u| u.start_time == share.start_time && u.deployment == share.deployment);
             prop_assert_eq!(billed, !warned);
         }
-        let per_currency: BTreeMap<&str, Decimal> = bill.slices.iter().fold(BTreeMap::new(), |mut m, (k, s)| {
-            *m.entry(k.currency.as_str()).or_default() += s.amount;
+        let per_currency: BTreeMap<String, Decimal> = bill.slices().fold(BTreeMap::new(), |mut m, (k, s)| {
+            *m.entry(k.currency).or_default() += s.amount;
             m
         });
         for totals in &summary.currencies {

@@ -35,10 +35,7 @@ impl Lcg {
 fn synthetic() -> (Bill, Vec<ShareRow>) {
     let mut random = Lcg(7);
     let deployments = ["api", "search", "web", "worker"];
-    let mut bill = Bill {
-        step: 3_600,
-        ..Bill::default()
-    };
+    let mut bill = Bill::new(3_600);
     let mut shares = Vec::new();
     for hour in 0..6 {
         let start = HOUR + hour * 3_600;
@@ -48,7 +45,7 @@ fn synthetic() -> (Bill, Vec<ShareRow>) {
             if random.next(6) != 0 {
                 let scale = random.next(12) as u32;
                 let mantissa = random.next(5_000_000_000) as i64 - 500_000_000;
-                bill.slices.insert(
+                bill.insert(
                     SliceKey {
                         start: UtcTime(start),
                         deployment: (*deployment).into(),
@@ -94,7 +91,7 @@ fn synthetic() -> (Bill, Vec<ShareRow>) {
             }
         }
         for bucket in ["", "kube:unallocated"] {
-            bill.slices.insert(
+            bill.insert(
                 SliceKey {
                     start: UtcTime(start),
                     deployment: bucket.into(),
@@ -128,10 +125,7 @@ fn synthetic() -> (Bill, Vec<ShareRow>) {
 /// amounts at scales 0, 6 and 18, a credit, CPU sums just under 2^63 with equal weights (ties),
 /// and request counts around 2^40.
 fn near_the_bound() -> (Bill, Vec<ShareRow>) {
-    let mut bill = Bill {
-        step: 3_600,
-        ..Bill::default()
-    };
+    let mut bill = Bill::new(3_600);
     let amounts = [
         Decimal::new(9_223_372_036_854_775_807, 0),
         Decimal::new(-9_223_372_036_854_775_807, 6),
@@ -147,7 +141,7 @@ fn near_the_bound() -> (Bill, Vec<ShareRow>) {
     let mut shares = Vec::new();
     for (index, (amount, cpu)) in amounts.iter().zip(cpu).enumerate() {
         let deployment = format!("deployment_{index}");
-        bill.slices.insert(
+        bill.insert(
             SliceKey {
                 start: UtcTime(HOUR),
                 deployment: deployment.clone(),
@@ -496,14 +490,18 @@ fn the_bigquery_attribution_parses_in_sqlglot() {
 
 #[test]
 fn sqlite_refuses_an_amount_past_its_integers_rather_than_round_it() {
-    let (mut bill, shares) = article();
-    let slice = bill
-        .slices
-        .values_mut()
-        .find(|slice| !slice.unallocated)
+    let (article_bill, shares) = article();
+    let mut slices: Vec<(SliceKey, Slice)> = article_bill.slices().collect();
+    let (_, slice) = slices
+        .iter_mut()
+        .find(|(_, slice)| !slice.unallocated)
         .unwrap();
     // 2^63 units: SQLite stores it as a REAL, which has lost the last digits.
     slice.amount = Decimal::from_i128_with_scale(1 << 63, 0);
+    let mut bill = Bill::new(article_bill.step);
+    for (key, slice) in slices {
+        bill.insert(key, slice);
+    }
     let dir = tempfile::tempdir().unwrap();
     let (shares_csv, billing_csv) = inputs(dir.path(), &bill, &shares);
     let output = python_command()

@@ -21,7 +21,7 @@ pub mod focus;
 pub mod gcp;
 mod input;
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
@@ -388,12 +388,20 @@ pub struct Slice {
 }
 
 /// Every billing file read: the hourly slices and the counts behind them.
+///
+/// Billing exports are not sorted, so the whole bill is held, in a compact form: each slice is
+/// its start, the indices of its deployment and currency names (each name stored once) and its
+/// amount, 40 bytes, in output order. A month of 300 deployments is 216,720 slices, 8.7 MB.
 #[derive(Clone, Debug, Default)]
 pub struct Bill {
     /// Step length in seconds.
     pub step: i64,
-    /// The billed slices, in output order.
-    pub slices: BTreeMap<SliceKey, Slice>,
+    /// The billed slices, in output order: (start, deployment name, currency code).
+    slices: Vec<CompactSlice>,
+    /// Deployment (or unallocated bucket) names, indexed by [`CompactSlice::deployment`].
+    deployments: Vec<String>,
+    /// Currency codes, indexed by [`CompactSlice::currency`].
+    currencies: Vec<String>,
     /// Billing rows read (skipped ones included).
     pub rows_read: u64,
     /// Skipped rows by reason.
@@ -426,10 +434,106 @@ pub struct HourlyBillingRow {
     pub unallocated: bool,
 }
 
+/// A billed slice as the [`Bill`] holds it.
+#[derive(Clone, Copy, Debug)]
+struct CompactSlice {
+    start: UtcTime,
+    deployment: u32,
+    currency: u32,
+    amount: Decimal,
+    unallocated: bool,
+}
+
+/// The index of `name` in `names`, added when new (`index` maps names to their indices).
+fn intern(names: &mut Vec<String>, index: &mut HashMap<String, u32>, name: &str) -> u32 {
+    if let Some(&at) = index.get(name) {
+        return at;
+    }
+    let at = u32::try_from(names.len()).expect("fewer than 2^32 names");
+    names.push(name.to_owned());
+    index.insert(name.to_owned(), at);
+    at
+}
+
 impl Bill {
+    /// An empty bill of steps of `step` seconds.
+    pub fn new(step: i64) -> Bill {
+        Bill {
+            step,
+            ..Bill::default()
+        }
+    }
+
+    /// The number of billed slices.
+    pub fn len(&self) -> usize {
+        self.slices.len()
+    }
+
+    /// Whether nothing is billed.
+    pub fn is_empty(&self) -> bool {
+        self.slices.is_empty()
+    }
+
+    /// The slices in output order, (start, deployment, currency).
+    pub fn slices(&self) -> impl Iterator<Item = (SliceKey, Slice)> + '_ {
+        self.slices.iter().map(|slice| {
+            (
+                SliceKey {
+                    start: slice.start,
+                    deployment: self.deployments[slice.deployment as usize].clone(),
+                    currency: self.currencies[slice.currency as usize].clone(),
+                },
+                Slice {
+                    amount: slice.amount,
+                    unallocated: slice.unallocated,
+                },
+            )
+        })
+    }
+
+    /// Adds a slice, unless its key is billed already (then the bill is unchanged and `false`
+    /// is returned). For bills built in code: each call is linear in the slices and names held
+    /// ([`BillReader`] sums its rows in a hash map and sorts once instead).
+    pub fn insert(&mut self, key: SliceKey, slice: Slice) -> bool {
+        let found = self.slices.binary_search_by(|held| {
+            (
+                held.start,
+                self.deployments[held.deployment as usize].as_str(),
+                self.currencies[held.currency as usize].as_str(),
+            )
+                .cmp(&(key.start, key.deployment.as_str(), key.currency.as_str()))
+        });
+        let Err(at) = found else { return false };
+        let compact = CompactSlice {
+            start: key.start,
+            deployment: self.name_index(&key.deployment, false),
+            currency: self.name_index(&key.currency, true),
+            amount: slice.amount,
+            unallocated: slice.unallocated,
+        };
+        self.slices.insert(at, compact);
+        true
+    }
+
+    /// The index of a deployment (or, with `currency`, a currency) name, added when new.
+    fn name_index(&mut self, name: &str, currency: bool) -> u32 {
+        let names = if currency {
+            &mut self.currencies
+        } else {
+            &mut self.deployments
+        };
+        match names.iter().position(|held| held == name) {
+            Some(at) => at as u32,
+            None => {
+                names.push(name.to_owned());
+                (names.len() - 1) as u32
+            }
+        }
+    }
+
     /// The slices as rows of the hourly billing table, in key order.
     pub fn hourly_rows(&self) -> impl Iterator<Item = HourlyBillingRow> + '_ {
-        self.slices.iter().map(|(key, slice)| HourlyBillingRow {
+        self.slices().map(|(key, slice)| HourlyBillingRow {
             start_time: key.start,
             end_time: UtcTime(key.start.unix() + self.step),
             deployment: key.deployment.clone(),
@@ -467,14 +571,27 @@ struct RowAt {
     row_group: Option<u32>,
 }
 
+/// A slice being summed while the files are read.
+struct OpenSlice {
+    amount: Decimal,
+    /// Whether the first charge of the slice named no deployment.
+    unallocated: bool,
+    /// The first charge that named a deployment (not an unallocated bucket), if any: a
+    /// deployment-hour billed in two currencies is an error that names it.
+    first_deployment_row: Option<RowAt>,
+}
+
 /// Reads billing files one after the other into a [`Bill`].
 pub struct BillReader {
     options: BillingOptions,
     files: Vec<PathBuf>,
     bill: Bill,
-    /// The first row seen for each (step, deployment) with its currency: a deployment-hour
-    /// billed in two currencies is an error.
-    currency_of: BTreeMap<(UtcTime, String), (String, RowAt, &'static str)>,
+    /// Indices of `bill.deployments` by name.
+    deployment_index: HashMap<String, u32>,
+    /// Indices of `bill.currencies` by code.
+    currency_index: HashMap<String, u32>,
+    /// The slices summed so far, by (start, deployment index, currency index), in no order.
+    open: HashMap<(UtcTime, u32, u32), OpenSlice>,
     split_parents: HashSet<String>,
     unsplit: Vec<(Charge, RowAt)>,
 }
@@ -490,7 +607,9 @@ impl BillReader {
             options,
             files: Vec::new(),
             bill,
-            currency_of: BTreeMap::new(),
+            deployment_index: HashMap::new(),
+            currency_index: HashMap::new(),
+            open: HashMap::new(),
             split_parents: HashSet::new(),
             unsplit: Vec::new(),
         }
@@ -626,7 +745,30 @@ impl BillReader {
                 fix: format!("fix those rows, or allow skipping them with --max-skipped {skipped}"),
             });
         }
-        Ok(self.bill)
+        let mut bill = self.bill;
+        bill.slices = self
+            .open
+            .into_iter()
+            .map(|((start, deployment, currency), open)| CompactSlice {
+                start,
+                deployment,
+                currency,
+                amount: open.amount,
+                unallocated: open.unallocated,
+            })
+            .collect();
+        let (deployments, currencies) = (&bill.deployments, &bill.currencies);
+        bill.slices.sort_unstable_by(|a, b| {
+            let key = |slice: &CompactSlice| {
+                (
+                    slice.start,
+                    deployments[slice.deployment as usize].as_str(),
+                    currencies[slice.currency as usize].as_str(),
+                )
+            };
+            key(a).cmp(&key(b))
+        });
+        Ok(bill)
     }
 
     fn error(
@@ -774,20 +916,34 @@ impl BillReader {
             Target::Deployment(name) => (name, false),
             Target::Unallocated(name) => (name, true),
         };
+        let name = intern(
+            &mut self.bill.deployments,
+            &mut self.deployment_index,
+            &deployment,
+        );
+        let currency = intern(
+            &mut self.bill.currencies,
+            &mut self.currency_index,
+            &charge.currency,
+        );
         for (start, amount) in parts {
             if !unallocated {
-                let first_seen = self
-                    .currency_of
-                    .entry((start, deployment.clone()))
-                    .or_insert((charge.currency.clone(), at, currency_column));
-                if first_seen.0 != charge.currency {
-                    let (currency, first_at, _) = first_seen.clone();
+                // Another currency's slice of this deployment-hour, if one has a deployment's
+                // charge: there are only as many currencies as the bill names.
+                let other = (0..self.bill.currencies.len() as u32)
+                    .filter(|&other| other != currency)
+                    .find_map(|other| {
+                        let open = self.open.get(&(start, name, other))?;
+                        Some((other, open.first_deployment_row?))
+                    });
+                if let Some((other, first_at)) = other {
                     return Err(self.error(
                         at,
                         Some(currency_column.into()),
                         format!(
-                            "the currency changes within the deployment-hour {start} of `{deployment}`: {} here, {currency} at {}",
+                            "the currency changes within the deployment-hour {start} of `{deployment}`: {} here, {} at {}",
                             charge.currency,
+                            self.bill.currencies[other as usize],
                             self.place(first_at)
                         ),
                         "give each deployment's charges in one currency (one export per billing account)".into(),
@@ -795,18 +951,17 @@ impl BillReader {
                 }
             }
             let slice = self
-                .bill
-                .slices
-                .entry(SliceKey {
-                    start,
-                    deployment: deployment.clone(),
-                    currency: charge.currency.clone(),
-                })
-                .or_insert(Slice {
+                .open
+                .entry((start, name, currency))
+                .or_insert(OpenSlice {
                     amount: Decimal::ZERO,
                     unallocated,
+                    first_deployment_row: None,
                 });
             slice.amount += amount;
+            if !unallocated && slice.first_deployment_row.is_none() {
+                slice.first_deployment_row = Some(at);
+            }
         }
         Ok(())
     }
