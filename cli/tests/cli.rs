@@ -1,23 +1,14 @@
 //! The `featgen` binary end to end: exit codes, `init` → `build` → `check`, stale detection,
 //! untouched output on invalid input, determinism, and this repository's own generated files.
 
+mod common;
+
+use common::{featgen, stderr};
 use std::path::Path;
 use std::process::{Command, Output};
 
-fn featgen(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_featgen"))
-        .current_dir(dir)
-        .args(args)
-        .output()
-        .expect("run featgen")
-}
-
 fn code(output: &Output) -> i32 {
     output.status.code().expect("exit code")
-}
-
-fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
 /// Every file under `dir`, with contents, sorted by path.

@@ -1,20 +1,15 @@
 //! `featgen cost` end to end: rows and reconciliation on the article's bill, byte-identical
 //! reruns, the JSON summary, and bad input that fails without writing a partial file.
 
+mod common;
+
+use common::featgen;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
 fn billing(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../attribution/tests/fixtures/billing")
         .join(name)
-}
-
-fn featgen(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_featgen"))
-        .args(args)
-        .output()
-        .expect("run featgen")
 }
 
 const SHARES: &str = r#"{"start_time":"2025-06-12 15:00:00 UTC","end_time":"2025-06-12 16:00:00 UTC","deployment":"messages-production","feature":"messaging","endpoint":"create_message","percentage_of_cpu":0.6,"feature_id":1,"feature_group":"chat","team":"msgs-team","tier":"S","cpu_ns":600,"samples":60,"requests":300}
@@ -43,7 +38,7 @@ fn prices_the_article_bill_and_reconciles() {
         "--out",
         out.to_str().unwrap(),
     ];
-    let output = featgen(&args);
+    let output = featgen(dir.path(), &args);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(0), "{stderr}");
     assert!(
@@ -63,7 +58,7 @@ fn prices_the_article_bill_and_reconciles() {
 
     // Same input, same bytes.
     let first = std::fs::read(&out).unwrap();
-    assert_eq!(featgen(&args).status.code(), Some(0));
+    assert_eq!(featgen(dir.path(), &args).status.code(), Some(0));
     assert_eq!(std::fs::read(&out).unwrap(), first);
 }
 
@@ -72,15 +67,18 @@ fn json_rows_come_with_a_json_summary() {
     let dir = tempfile::tempdir().unwrap();
     let shares = shares_file(dir.path());
     let bill = billing("gcp.ndjson");
-    let output = featgen(&[
-        "cost",
-        "--shares",
-        &shares,
-        "--billing",
-        bill.to_str().unwrap(),
-        "--format",
-        "json",
-    ]);
+    let output = featgen(
+        dir.path(),
+        &[
+            "cost",
+            "--shares",
+            &shares,
+            "--billing",
+            bill.to_str().unwrap(),
+            "--format",
+            "json",
+        ],
+    );
     assert_eq!(output.status.code(), Some(0));
     let rows: Vec<serde_json::Value> = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(rows.len(), 7);
@@ -103,15 +101,18 @@ fn bad_billing_fails_without_a_partial_file() {
     )
     .unwrap();
     let out = dir.path().join("cost.ndjson");
-    let output = featgen(&[
-        "cost",
-        "--shares",
-        &shares,
-        "--billing",
-        bad.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-    ]);
+    let output = featgen(
+        dir.path(),
+        &[
+            "cost",
+            "--shares",
+            &shares,
+            "--billing",
+            bad.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ],
+    );
     assert_eq!(output.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
@@ -125,17 +126,20 @@ fn bad_billing_fails_without_a_partial_file() {
         "only the inputs remain"
     );
 
-    let output = featgen(&[
-        "cost",
-        "--shares",
-        &shares,
-        "--billing",
-        bad.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-        "--max-skipped",
-        "1",
-    ]);
+    let output = featgen(
+        dir.path(),
+        &[
+            "cost",
+            "--shares",
+            &shares,
+            "--billing",
+            bad.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "--max-skipped",
+            "1",
+        ],
+    );
     assert_eq!(output.status.code(), Some(0));
     // Nothing billed: the profiled hour is a warning, never a cost.
     let stderr = String::from_utf8_lossy(&output.stderr);
@@ -157,15 +161,18 @@ fn every_row_format_carries_the_same_cents() {
     let mut costs = Vec::new();
     for name in ["cost.ndjson", "cost.csv", "cost.parquet", "cost.json"] {
         let out = dir.path().join(name);
-        let output = featgen(&[
-            "cost",
-            "--shares",
-            &shares,
-            "--billing",
-            bill.to_str().unwrap(),
-            "--out",
-            out.to_str().unwrap(),
-        ]);
+        let output = featgen(
+            dir.path(),
+            &[
+                "cost",
+                "--shares",
+                &shares,
+                "--billing",
+                bill.to_str().unwrap(),
+                "--out",
+                out.to_str().unwrap(),
+            ],
+        );
         assert_eq!(
             output.status.code(),
             Some(0),
@@ -199,15 +206,18 @@ fn every_row_format_carries_the_same_cents() {
     )
     .unwrap();
     let out = dir.path().join("again.ndjson");
-    let output = featgen(&[
-        "cost",
-        "--shares",
-        csv_shares.to_str().unwrap(),
-        "--billing",
-        bill.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-    ]);
+    let output = featgen(
+        dir.path(),
+        &[
+            "cost",
+            "--shares",
+            csv_shares.to_str().unwrap(),
+            "--billing",
+            bill.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ],
+    );
     assert_eq!(output.status.code(), Some(0));
     assert_eq!(
         std::fs::read(&out).unwrap(),
@@ -245,7 +255,7 @@ fn share_files_out_of_order_are_sorted_first() {
             "--shares",
         ];
         args.extend_from_slice(shares);
-        let output = featgen(&args);
+        let output = featgen(dir.path(), &args);
         assert_eq!(
             output.status.code(),
             Some(0),

@@ -3,8 +3,11 @@
 //! a re-run replaces its slices, unsorted share files (a second, sorted attempt) leave no rows
 //! of the first, and a failed write leaves the table as it was.
 
+mod common;
+
+use common::{featgen, stderr};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
 use featgen_attribution::postgres::{self, Client, PgOptions};
 use featgen_tests::PostgresDatabase;
@@ -33,13 +36,6 @@ fn connect(conninfo: &str) -> Client {
     postgres::connect(conninfo, &PgOptions::default()).unwrap()
 }
 
-fn featgen(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_featgen"))
-        .args(args)
-        .output()
-        .expect("run featgen")
-}
-
 fn article_bill() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../attribution/tests/fixtures/billing/article.csv")
 }
@@ -63,17 +59,20 @@ fn cost(db: &PostgresDatabase, dir: &Path, shares: &[String]) -> (Output, Vec<se
     std::fs::write(&shares_path, shares.join("\n") + "\n").unwrap();
     let out = dir.join("cost.ndjson");
     let _ = std::fs::remove_file(&out);
-    let output = featgen(&[
-        "cost",
-        "--shares",
-        shares_path.to_str().unwrap(),
-        "--billing",
-        article_bill().to_str().unwrap(),
-        "--postgres",
-        &db.conninfo(),
-        "--out",
-        out.to_str().unwrap(),
-    ]);
+    let output = featgen(
+        dir,
+        &[
+            "cost",
+            "--shares",
+            shares_path.to_str().unwrap(),
+            "--billing",
+            article_bill().to_str().unwrap(),
+            "--postgres",
+            &db.conninfo(),
+            "--out",
+            out.to_str().unwrap(),
+        ],
+    );
     let rows = std::fs::read_to_string(&out)
         .unwrap_or_default()
         .lines()
@@ -113,10 +112,6 @@ fn keyed(rows: &[serde_json::Value]) -> Vec<String> {
     let mut keys: Vec<String> = rows.iter().map(key).collect();
     keys.sort();
     keys
-}
-
-fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
 #[test]

@@ -1,15 +1,8 @@
 //! `featgen report` end to end: rows in, one HTML file out, atomically; errors name the row.
 
-use std::path::Path;
-use std::process::{Command, Output};
+mod common;
 
-fn featgen(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_featgen"))
-        .current_dir(dir)
-        .args(args)
-        .output()
-        .expect("run featgen")
-}
+use common::featgen;
 
 /// A cost row of deployment `api` in the hour from 15:00, as `featgen cost` writes it.
 fn row(bucket: &str, feature: &str, cost: &str) -> String {

@@ -1,5 +1,11 @@
-//! What the tests that run `featgen shares` and `featgen cost` on profiles share: running the
-//! binary, the one-feature registry their profiles resolve against, and the pods' profiles.
+//! What the tests of the `featgen` binary share: running it, and for the tests of `featgen
+//! shares` and `featgen cost` on profiles, the one-feature registry their profiles resolve
+//! against and the pods' profiles.
+
+#![allow(
+    dead_code,
+    reason = "each test binary uses its own part of this module"
+)]
 
 use std::path::Path;
 use std::process::{Command, Output};
