@@ -444,6 +444,19 @@ struct CompactSlice {
     unallocated: bool,
 }
 
+/// The key that orders a bill's slices for output: (start, deployment name, currency code).
+fn output_order<'a>(
+    deployments: &'a [String],
+    currencies: &'a [String],
+    slice: &CompactSlice,
+) -> (UtcTime, &'a str, &'a str) {
+    (
+        slice.start,
+        &deployments[slice.deployment as usize],
+        &currencies[slice.currency as usize],
+    )
+}
+
 /// The index of `name` in `names`, added when new (`index` maps names to their indices).
 fn intern(names: &mut Vec<String>, index: &mut HashMap<String, u32>, name: &str) -> u32 {
     if let Some(&at) = index.get(name) {
@@ -496,12 +509,11 @@ impl Bill {
     /// ([`BillReader`] sums its rows in a hash map and sorts once instead).
     pub fn insert(&mut self, key: SliceKey, slice: Slice) -> bool {
         let found = self.slices.binary_search_by(|held| {
-            (
-                held.start,
-                self.deployments[held.deployment as usize].as_str(),
-                self.currencies[held.currency as usize].as_str(),
-            )
-                .cmp(&(key.start, key.deployment.as_str(), key.currency.as_str()))
+            output_order(&self.deployments, &self.currencies, held).cmp(&(
+                key.start,
+                key.deployment.as_str(),
+                key.currency.as_str(),
+            ))
         });
         let Err(at) = found else { return false };
         let compact = CompactSlice {
@@ -759,14 +771,7 @@ impl BillReader {
             .collect();
         let (deployments, currencies) = (&bill.deployments, &bill.currencies);
         bill.slices.sort_unstable_by(|a, b| {
-            let key = |slice: &CompactSlice| {
-                (
-                    slice.start,
-                    deployments[slice.deployment as usize].as_str(),
-                    currencies[slice.currency as usize].as_str(),
-                )
-            };
-            key(a).cmp(&key(b))
+            output_order(deployments, currencies, a).cmp(&output_order(deployments, currencies, b))
         });
         Ok(bill)
     }
