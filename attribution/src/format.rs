@@ -31,7 +31,7 @@ use flate2::read::MultiGzDecoder;
 use parquet::basic::Compression;
 use parquet::data_type::{ByteArray, ByteArrayType, DoubleType, FixedLenByteArray};
 use parquet::data_type::{FixedLenByteArrayType, Int64Type};
-use parquet::file::properties::WriterProperties;
+use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use parquet::file::writer::SerializedFileWriter;
 use rust_decimal::{Decimal, RoundingStrategy};
 use serde::Serialize;
@@ -188,6 +188,12 @@ pub struct Column {
     /// dictionary-encodes only the former, where a dictionary saves space instead of costing
     /// a hash per value.
     pub repeats: bool,
+    /// Whether rows are written in this column's order (the (`start_time`, `deployment`)
+    /// slice key, and `end_time` with it): Parquet keeps min/max statistics for these only,
+    /// where they let a reader skip row groups; any other column's values span nearly their
+    /// whole range in every row group, so its statistics would prune nothing and cost a
+    /// comparison per value.
+    pub sorted: bool,
 }
 
 const fn column(name: &'static str, kind: Kind, nullable: bool) -> Column {
@@ -197,6 +203,15 @@ const fn column(name: &'static str, kind: Kind, nullable: bool) -> Column {
         nullable,
         // Times and text repeat; numbers are measurements unless said otherwise.
         repeats: matches!(kind, Kind::Time | Kind::Text),
+        sorted: false,
+    }
+}
+
+/// `column` that rows are sorted by.
+const fn sorted(column: Column) -> Column {
+    Column {
+        sorted: true,
+        ..column
     }
 }
 
@@ -323,9 +338,9 @@ impl<I: Iterator<Item = Value<'static>>> Cells<I> {
 macro_rules! share_columns {
     () => {
         [
-            column("start_time", Kind::Time, false),
-            column("end_time", Kind::Time, false),
-            column("deployment", Kind::Text, false),
+            sorted(column("start_time", Kind::Time, false)),
+            sorted(column("end_time", Kind::Time, false)),
+            sorted(column("deployment", Kind::Text, false)),
             column("feature", Kind::Text, true),
             column("endpoint", Kind::Text, true),
             column("percentage_of_cpu", Kind::Float, false),
@@ -812,13 +827,28 @@ fn parquet_schema(table: &str, columns: &[Column]) -> String {
     schema
 }
 
+/// `10^n` for every scale up to [`PARQUET_DECIMAL_SCALE`], to bring a mantissa to it.
+const POWERS_OF_TEN: [i128; PARQUET_DECIMAL_SCALE as usize + 1] = {
+    let mut powers = [1; PARQUET_DECIMAL_SCALE as usize + 1];
+    let mut at = 1;
+    while at < powers.len() {
+        powers[at] = powers[at - 1] * 10;
+        at += 1;
+    }
+    powers
+};
+
 /// The `DECIMAL(38, 18)` bytes of `value`: its mantissa at scale 18, big-endian.
 fn decimal_bytes(value: Decimal) -> Result<[u8; 16], String> {
-    let rounded =
-        value.round_dp_with_strategy(PARQUET_DECIMAL_SCALE, RoundingStrategy::MidpointNearestEven);
+    // Rounding is needed only past 18 places (the per-request ratios).
+    let rounded = if value.scale() > PARQUET_DECIMAL_SCALE {
+        value.round_dp_with_strategy(PARQUET_DECIMAL_SCALE, RoundingStrategy::MidpointNearestEven)
+    } else {
+        value
+    };
     let mantissa = rounded
         .mantissa()
-        .checked_mul(10_i128.pow(PARQUET_DECIMAL_SCALE - rounded.scale()))
+        .checked_mul(POWERS_OF_TEN[(PARQUET_DECIMAL_SCALE - rounded.scale()) as usize])
         .filter(|m| m.unsigned_abs() < 10_u128.pow(38))
         .ok_or_else(|| format!("{value} does not fit DECIMAL(38, {PARQUET_DECIMAL_SCALE})"))?;
     Ok(mantissa.to_be_bytes())
@@ -898,12 +928,26 @@ impl<R: Row, W: Write + Send> ParquetEncoder<R, W> {
                 .map_err(|err| fail(&err))?;
         let properties = R::COLUMNS
             .iter()
-            .filter(|column| !column.repeats)
             .fold(
                 WriterProperties::builder()
                     .set_compression(Compression::SNAPPY)
                     .set_max_row_group_size(PARQUET_ROW_GROUP),
-                |builder, column| builder.set_column_dictionary_enabled(column.name.into(), false),
+                |mut builder, column| {
+                    let path = || parquet::schema::types::ColumnPath::from(column.name);
+                    if !column.repeats {
+                        builder = builder.set_column_dictionary_enabled(path(), false);
+                    }
+                    if !column.sorted {
+                        builder =
+                            builder.set_column_statistics_enabled(path(), EnabledStatistics::None);
+                    }
+                    if column.kind == Kind::Float {
+                        // A share's float is noise to Snappy (0% saved on the cost benchmark's day)
+                        // so compressing it only costs time.
+                        builder = builder.set_column_compression(path(), Compression::UNCOMPRESSED);
+                    }
+                    builder
+                },
             )
             .build();
         let file = SerializedFileWriter::new(sink, Arc::new(schema), Arc::new(properties))
