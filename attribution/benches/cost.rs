@@ -41,21 +41,20 @@ const MONTH_START: i64 = 1_748_736_000;
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
-    if args.get(1).map(String::as_str) == Some("--write-only") {
-        return write_only(Path::new(&args[2]), Path::new(&args[3]));
+    match args.get(1).map(String::as_str) {
+        Some("--write-only") if args.len() == 4 => {
+            return write_only(Path::new(&args[2]), Path::new(&args[3]));
+        }
+        Some("--featgen") if args.len() == 5 => {
+            return featgen(
+                Path::new(&args[2]),
+                Path::new(&args[3]),
+                Path::new(&args[4]),
+            );
+        }
+        _ => {}
     }
-    if args.get(1).map(String::as_str) == Some("--featgen") {
-        return featgen(
-            Path::new(&args[2]),
-            Path::new(&args[3]),
-            Path::new(&args[4]),
-        );
-    }
-    let hours: usize = args
-        .iter()
-        .position(|arg| arg == "--hours")
-        .and_then(|at| args.get(at + 1))
-        .map_or(720, |hours| hours.parse().expect("--hours N"));
+    let hours = bench_hours(&args[1..]);
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
@@ -173,6 +172,33 @@ fn process_cpu_seconds() -> f64 {
         .collect();
     let ticks: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
     ticks as f64 / 100.0
+}
+
+/// The full bench's `--hours N` (720, the month, by default). Anything else but cargo's own
+/// `--bench` is refused, so that a mistyped child mode never starts the full bench, which writes
+/// its outputs into the shared data directory.
+fn bench_hours(args: &[String]) -> usize {
+    const USAGE: &str = "usage: cost [--bench] [--hours N] | --featgen SHARES BILLING OUT | \
+                         --write-only COST_FILE OUT";
+    let mut hours = 720;
+    let mut args = args.iter();
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--bench" => {}
+            "--hours" => match args.next().map(|hours| hours.parse()) {
+                Some(Ok(parsed)) => hours = parsed,
+                _ => exit_with_usage(USAGE),
+            },
+            _ => exit_with_usage(USAGE),
+        }
+    }
+    hours
+}
+
+/// Prints `usage` and exits with status 2.
+fn exit_with_usage(usage: &str) -> ! {
+    eprintln!("{usage}");
+    std::process::exit(2)
 }
 
 /// The DuckDB child: views over the files, then the timed `COPY`.
