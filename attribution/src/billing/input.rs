@@ -3,9 +3,10 @@
 
 use std::borrow::Cow;
 use std::cell::{OnceCell, RefCell};
-use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
 
+// The header is looked up for every cell of every row: foldhash, not SipHash.
+use foldhash::HashMap;
 use rust_decimal::Decimal;
 use serde_json::{Map, Value};
 
@@ -45,6 +46,12 @@ impl<'a> Row<'a> {
             Row::Csv { header, .. } | Row::Parquet { header, .. } => header.contains_key(column),
             Row::Json(object) => object.contains_key(column),
         }
+    }
+
+    /// Whether every row of the file has this row's columns (a Parquet schema), so that what
+    /// the columns say is the same for all its rows.
+    pub(crate) fn has_file_columns(&self) -> bool {
+        matches!(self, Row::Parquet { .. })
     }
 
     /// The column names of the row, for messages.
