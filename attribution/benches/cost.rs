@@ -372,18 +372,19 @@ fn generate(dir: &Path, hours: usize) {
                 let row = ShareRow {
                     start_time: start,
                     end_time: end,
-                    deployment: name.clone(),
-                    feature: attributed.then(|| format!("feature_{feature:02}")),
-                    endpoint: attributed.then(|| format!("GET /api/v1/resource_{endpoint:02}")),
+                    deployment: name.as_str().into(),
+                    feature: attributed.then(|| format!("feature_{feature:02}").into()),
+                    endpoint: attributed
+                        .then(|| format!("GET /api/v1/resource_{endpoint:02}").into()),
                     percentage_of_cpu: cpu_ns as f64 / total as f64,
                     feature_id: if attributed {
                         feature as i64 + 1
                     } else {
                         UNATTRIBUTED_ID
                     },
-                    feature_group: attributed.then(|| format!("group_{}", feature % 5)),
-                    team: attributed.then(|| format!("team_{}", feature % 8)),
-                    tier: attributed.then(|| ["critical", "standard"][feature % 2].to_owned()),
+                    feature_group: attributed.then(|| format!("group_{}", feature % 5).into()),
+                    team: attributed.then(|| format!("team_{}", feature % 8).into()),
+                    tier: attributed.then(|| ["critical", "standard"][feature % 2].into()),
                     cpu_ns,
                     samples: cpu_ns / 10_000_000,
                     requests: attributed.then(|| random.next(50_000)),

@@ -24,18 +24,18 @@ fn rows() -> Vec<ShareRow> {
             ShareRow {
                 start_time: start,
                 end_time: UtcTime(start.unix() + 3_600),
-                deployment: format!("deployment-{}", slice % 50),
-                feature: attributed.then(|| format!("feature-{}", endpoint % 20)),
-                endpoint: attributed.then(|| format!("endpoint_{endpoint}")),
+                deployment: format!("deployment-{}", slice % 50).into(),
+                feature: attributed.then(|| format!("feature-{}", endpoint % 20).into()),
+                endpoint: attributed.then(|| format!("endpoint_{endpoint}").into()),
                 percentage_of_cpu: (endpoint as f64 + 0.5) / 5_050.0,
                 feature_id: if attributed {
                     (endpoint % 20) as i64
                 } else {
                     UNATTRIBUTED_ID
                 },
-                feature_group: attributed.then(|| "group".to_owned()),
-                team: attributed.then(|| "team".to_owned()),
-                tier: attributed.then(|| "A".to_owned()),
+                feature_group: attributed.then(|| "group".into()),
+                team: attributed.then(|| "team".into()),
+                tier: attributed.then(|| "A".into()),
                 cpu_ns: 1_000_000_007 * (endpoint as u64 + 1),
                 samples: 100 * (endpoint as u64 + 1),
                 requests: attributed.then_some(endpoint as u64 * 37),

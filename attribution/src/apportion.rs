@@ -91,6 +91,12 @@ pub fn per_unit(amount: Decimal, count: u64) -> Decimal {
 /// below 2^64: the product has up to 160 bits, so it is held as three 64-bit limbs and
 /// divided limb by limb.
 fn mul_div(a: u128, b: u64, d: u64) -> (u128, u64) {
+    // Nearly every amount has fewer than 2^64 units: the product then fits 128 bits and one
+    // wide division does (the limb loop below costs three).
+    if let Ok(small) = u64::try_from(a) {
+        let product = u128::from(small) * u128::from(b);
+        return (product / u128::from(d), (product % u128::from(d)) as u64);
+    }
     let low = (a as u64 as u128) * u128::from(b);
     let high = (a >> 64) * u128::from(b) + (low >> 64);
     let limbs = [(high >> 64) as u64, high as u64, low as u64];

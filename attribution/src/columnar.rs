@@ -16,6 +16,8 @@ use parquet::file::reader::{FileReader, SerializedFileReader};
 use parquet::schema::types::{ColumnDescriptor, Type, TypePtr};
 use rust_decimal::Decimal;
 
+use crate::row::{Name, Names};
+
 /// One value of a column.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub(crate) enum Cell {
@@ -28,8 +30,9 @@ pub(crate) enum Cell {
     Int(i128),
     /// `FLOAT` or `DOUBLE`.
     Float(f64),
-    /// A `STRING` (or unannotated `BYTE_ARRAY` holding UTF-8).
-    Text(String),
+    /// A `STRING` (or unannotated `BYTE_ARRAY` holding UTF-8), shared with the column's other
+    /// cells of the same text.
+    Text(Name),
     /// A `DECIMAL` of any physical type, exactly.
     Decimal(Decimal),
     /// A `TIMESTAMP` (any unit), `DATE` or legacy `INT96`, as microseconds since the epoch.
@@ -157,6 +160,11 @@ impl ParquetTable {
     /// How many row groups the file has.
     pub(crate) fn row_groups(&self) -> usize {
         self.reader.num_row_groups()
+    }
+
+    /// How many rows row group `group` has.
+    pub(crate) fn rows_in(&self, group: usize) -> usize {
+        self.reader.metadata().row_group(group).num_rows() as usize
     }
 
     /// Reads the columns `wanted` (indexes into [`ParquetTable::names`]) of row group `group`:
@@ -300,6 +308,8 @@ pub(crate) struct LeafCursor {
     meaning: Meaning,
     /// Rows of the chunk not yet decoded.
     rows_left: usize,
+    /// The chunk's text values: a column of names holds a few hundred distinct ones.
+    names: Names,
 }
 
 /// What a column's physical values mean.
@@ -433,6 +443,7 @@ impl LeafCursor {
             values,
             meaning,
             rows_left: rows,
+            names: Names::default(),
         }
     }
 
@@ -440,6 +451,7 @@ impl LeafCursor {
     pub(crate) fn next_cell(&mut self) -> Result<Cell, String> {
         let m = &self.meaning;
         let rows_left = &mut self.rows_left;
+        let names = &mut self.names;
         let decimal = |mantissa: i128| decimal_cell(mantissa, m.scale);
         let cell = match &mut self.values {
             LeafValues::Bool(batch) => batch.next(m.max_def, rows_left)?.map(|v| Ok(Cell::Bool(v))),
@@ -482,8 +494,9 @@ impl LeafCursor {
                 if m.is_decimal {
                     decimal(big_endian(v.data())?)
                 } else {
-                    std::str::from_utf8(v.data())
-                        .map(|text| Cell::Text(text.to_owned()))
+                    names
+                        .get(v.data())
+                        .map(Cell::Text)
                         .map_err(|_| "a BYTE_ARRAY value is not UTF-8 text".to_owned())
                 }
             }),

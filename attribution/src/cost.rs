@@ -32,7 +32,7 @@ use serde::Serialize;
 
 use crate::apportion::{apportion, per_unit};
 use crate::billing::{Bill, SkipCount, Slice, SliceKey};
-use crate::row::{Bucket, CostRow, ShareRow, UNATTRIBUTED_ID};
+use crate::row::{Bucket, CostRow, Name, ShareRow, UNATTRIBUTED_ID};
 use crate::time::UtcTime;
 
 /// Totals of one currency: billed, allocated per bucket, and their difference (always 0).
@@ -210,6 +210,7 @@ pub fn allocate(
     let mut run = Run {
         bill,
         totals: BTreeMap::new(),
+        currencies: Vec::new(),
         summary: Reconciliation {
             billing_rows_read: bill.rows_read,
             billing_rows_skipped: bill
@@ -236,7 +237,7 @@ pub fn allocate(
                 if order.is_lt() {
                     return Err(CostError::Unsorted {
                         start_time: row.start_time,
-                        deployment: row.deployment.clone(),
+                        deployment: row.deployment.to_string(),
                     });
                 }
                 order.is_gt()
@@ -269,7 +270,7 @@ pub fn allocate(
             if !priced {
                 run.summary.unbilled.push(Unbilled {
                     start_time: start,
-                    deployment,
+                    deployment: deployment.to_string(),
                     cpu_ns: group.iter().map(|row| row.cpu_ns).sum(),
                 });
             }
@@ -281,7 +282,7 @@ pub fn allocate(
         if seconds != bill.step {
             return Err(CostError::Step {
                 start_time: row.start_time,
-                deployment: row.deployment,
+                deployment: row.deployment.to_string(),
                 seconds,
                 expected: bill.step,
             });
@@ -311,6 +312,8 @@ pub fn allocate(
 struct Run<'a> {
     bill: &'a Bill,
     totals: BTreeMap<String, CurrencyTotals>,
+    /// The currency codes as the cost rows' shared names, made once each.
+    currencies: Vec<Name>,
     summary: Reconciliation,
     emit: &'a mut dyn FnMut(CostRow) -> std::io::Result<()>,
 }
@@ -346,6 +349,16 @@ impl Run<'_> {
         self.totals.get_mut(currency).expect("inserted just above")
     }
 
+    /// `code` as a cost row's currency: a copy of one shared name, not of the text.
+    fn currency(&mut self, code: &str) -> Name {
+        if let Some(name) = self.currencies.iter().find(|name| **name == *code) {
+            return name.clone();
+        }
+        let name = Name::from(code);
+        self.currencies.push(name.clone());
+        name
+    }
+
     /// A slice without share rows: one unprofiled or unallocated row.
     fn bill_only(&mut self, key: &SliceKey, slice: &Slice) -> Result<(), CostError> {
         self.add_billed(key, slice);
@@ -354,10 +367,11 @@ impl Run<'_> {
         } else {
             Bucket::Unprofiled
         };
+        let currency = self.currency(&key.currency);
         self.write(CostRow {
             start_time: key.start,
             end_time: UtcTime(key.start.unix() + self.bill.step),
-            deployment: key.deployment.clone(),
+            deployment: key.deployment.as_str().into(),
             feature: None,
             endpoint: None,
             percentage_of_cpu: 1.0,
@@ -369,7 +383,7 @@ impl Run<'_> {
             samples: 0,
             requests: None,
             cost: slice.amount,
-            currency: key.currency.clone(),
+            currency,
             bucket,
             cost_per_request: None,
             cost_if_equal_per_request: None,
@@ -421,13 +435,14 @@ impl Run<'_> {
         } else {
             order.iter().map(|&i| rows[i].clone()).collect()
         };
+        let currency = self.currency(&key.currency);
         for ((row, cost), naive) in shares.into_iter().zip(costs).zip(naive) {
             let cost_per_request = row.requests.filter(|&n| n > 0).map(|n| per_unit(cost, n));
             let bucket = bucket_of(&row);
             self.write(CostRow {
                 cost_per_request,
                 cost_if_equal_per_request: naive,
-                ..CostRow::priced(row, cost, key.currency.clone(), bucket)
+                ..CostRow::priced(row, cost, currency.clone(), bucket)
             })?;
         }
         Ok(())

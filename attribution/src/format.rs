@@ -38,7 +38,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::columnar::{Cell, ColumnCursor, ParquetSource, ParquetTable};
-use crate::row::{Bucket, CostRow, ShareRow};
+use crate::row::{Bucket, CostRow, Name, Names, ShareRow};
 use crate::time::UtcTime;
 
 /// Scale of the Parquet `DECIMAL(38, 18)` money columns.
@@ -240,6 +240,24 @@ pub enum Value<'a> {
     Decimal(Decimal),
 }
 
+/// One cell of a row as read, before it becomes a field: [`Value`] with text as a shared
+/// [`Name`], so that reading a name that repeats copies no text.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Field {
+    /// SQL null.
+    Null,
+    /// A UTC instant.
+    Time(UtcTime),
+    /// Text.
+    Text(Name),
+    /// A float.
+    Float(f64),
+    /// An integer (wide enough for `u64` counters).
+    Int(i128),
+    /// An exact decimal.
+    Decimal(Decimal),
+}
+
 /// A row kind that the formats can write and read: [`ShareRow`] and [`CostRow`].
 pub trait Row: Serialize + DeserializeOwned + Send + 'static {
     /// The warehouse table of this row kind.
@@ -255,7 +273,7 @@ pub trait Row: Serialize + DeserializeOwned + Send + 'static {
 
     /// A row from its cells, one per column in `COLUMNS` order, each of the column's kind
     /// (or null where the column is nullable).
-    fn from_values(values: impl Iterator<Item = Value<'static>>) -> Result<Self, String>;
+    fn from_values(values: impl Iterator<Item = Field>) -> Result<Self, String>;
 }
 
 fn text(value: &str) -> Value<'_> {
@@ -281,37 +299,37 @@ fn opt_decimal(value: Option<Decimal>) -> Value<'static> {
 /// Takes typed cells out of a row's values, in column order.
 struct Cells<I>(I);
 
-impl<I: Iterator<Item = Value<'static>>> Cells<I> {
-    fn next(&mut self) -> Value<'static> {
-        self.0.next().unwrap_or(Value::Null)
+impl<I: Iterator<Item = Field>> Cells<I> {
+    fn next(&mut self) -> Field {
+        self.0.next().unwrap_or(Field::Null)
     }
     fn time(&mut self) -> Result<UtcTime, String> {
         match self.next() {
-            Value::Time(time) => Ok(time),
+            Field::Time(time) => Ok(time),
             other => Err(format!("expected a time, found {other:?}")),
         }
     }
-    fn opt_text(&mut self) -> Result<Option<String>, String> {
+    fn opt_text(&mut self) -> Result<Option<Name>, String> {
         match self.next() {
-            Value::Null => Ok(None),
-            Value::Text(text) => Ok(Some(text.into_owned())),
+            Field::Null => Ok(None),
+            Field::Text(text) => Ok(Some(text)),
             other => Err(format!("expected text, found {other:?}")),
         }
     }
-    fn text(&mut self) -> Result<String, String> {
+    fn text(&mut self) -> Result<Name, String> {
         self.opt_text()?
             .ok_or_else(|| "expected text, found null".to_owned())
     }
     fn float(&mut self) -> Result<f64, String> {
         match self.next() {
-            Value::Float(value) => Ok(value),
+            Field::Float(value) => Ok(value),
             other => Err(format!("expected a number, found {other:?}")),
         }
     }
     fn opt_int<T: TryFrom<i128>>(&mut self) -> Result<Option<T>, String> {
         match self.next() {
-            Value::Null => Ok(None),
-            Value::Int(value) => T::try_from(value)
+            Field::Null => Ok(None),
+            Field::Int(value) => T::try_from(value)
                 .map(Some)
                 .map_err(|_| format!("integer {value} out of range")),
             other => Err(format!("expected an integer, found {other:?}")),
@@ -323,8 +341,8 @@ impl<I: Iterator<Item = Value<'static>>> Cells<I> {
     }
     fn opt_decimal(&mut self) -> Result<Option<Decimal>, String> {
         match self.next() {
-            Value::Null => Ok(None),
-            Value::Decimal(value) => Ok(Some(value)),
+            Field::Null => Ok(None),
+            Field::Decimal(value) => Ok(Some(value)),
             other => Err(format!("expected a decimal, found {other:?}")),
         }
     }
@@ -429,7 +447,7 @@ impl Row for ShareRow {
         (self.start_time, &self.deployment)
     }
 
-    fn from_values(values: impl Iterator<Item = Value<'static>>) -> Result<ShareRow, String> {
+    fn from_values(values: impl Iterator<Item = Field>) -> Result<ShareRow, String> {
         let mut cells = Cells(values);
         Ok(share_fields!(ShareRow, cells, {}))
     }
@@ -454,7 +472,7 @@ impl Row for CostRow {
         (self.start_time, &self.deployment)
     }
 
-    fn from_values(values: impl Iterator<Item = Value<'static>>) -> Result<CostRow, String> {
+    fn from_values(values: impl Iterator<Item = Field>) -> Result<CostRow, String> {
         let mut cells = Cells(values);
         Ok(share_fields!(CostRow, cells, {
             cost: cells.decimal()?,
@@ -1464,6 +1482,7 @@ fn read_csv<R: Row>(
     let mut record = csv::StringRecord::new();
     let mut values = Vec::with_capacity(R::COLUMNS.len());
     let mut times = TimeCache::default();
+    let mut names = Names::default();
     let mut failed = false;
     Ok(std::iter::from_fn(move || {
         if failed {
@@ -1471,7 +1490,14 @@ fn read_csv<R: Row>(
         }
         let row = match reader.read_record(&mut record) {
             Ok(false) => return None,
-            Ok(true) => csv_row(&record, &positions, &mut values, &mut times, &name),
+            Ok(true) => csv_row(
+                &record,
+                &positions,
+                &mut values,
+                &mut times,
+                &mut names,
+                &name,
+            ),
             Err(err) => {
                 let line = err
                     .position()
@@ -1515,8 +1541,9 @@ impl TimeCache {
 fn csv_row<R: Row>(
     record: &csv::StringRecord,
     positions: &[usize],
-    values: &mut Vec<Value<'static>>,
+    values: &mut Vec<Field>,
     times: &mut TimeCache,
+    names: &mut Names,
     name: &str,
 ) -> Result<R, FormatError> {
     let line = record.position().map_or(0, |position| position.line());
@@ -1524,9 +1551,9 @@ fn csv_row<R: Row>(
     for (index, (column, &position)) in R::COLUMNS.iter().zip(positions).enumerate() {
         let cell = record.get(position).unwrap_or_default();
         let value = if column.kind == Kind::Time && !cell.is_empty() {
-            times.parse(index, cell).map(Value::Time)
+            times.parse(index, cell).map(Field::Time)
         } else {
-            value_from_text(column, cell)
+            value_from_text(column, cell, names)
         };
         let value = value.map_err(|err| {
             FormatError::new(
@@ -1542,30 +1569,31 @@ fn csv_row<R: Row>(
 }
 
 /// A cell of `column` from CSV text: empty is null where the column may be null.
-fn value_from_text(column: &Column, cell: &str) -> Result<Value<'static>, String> {
+fn value_from_text(column: &Column, cell: &str, names: &mut Names) -> Result<Field, String> {
     if cell.is_empty() && column.nullable {
-        return Ok(Value::Null);
+        return Ok(Field::Null);
     }
     Ok(match column.kind {
-        Kind::Text => Value::Text(cell.to_owned().into()),
-        Kind::Time => Value::Time(
+        // The record is UTF-8 already: the check cannot fail.
+        Kind::Text => Field::Text(names.get(cell.as_bytes()).map_err(|err| err.to_string())?),
+        Kind::Time => Field::Time(
             cell.parse()
                 .map_err(|err: crate::time::TimeError| err.to_string())?,
         ),
-        Kind::Float => Value::Float(
+        Kind::Float => Field::Float(
             cell.trim()
                 .parse()
                 .map_err(|_| format!("`{cell}` is not a number"))?,
         ),
         // Most integers fit 64 bits, which parse faster than 128.
-        Kind::Int => Value::Int(
+        Kind::Int => Field::Int(
             cell.trim()
                 .parse::<i64>()
                 .map(i128::from)
                 .or_else(|_| cell.trim().parse())
                 .map_err(|_| format!("`{cell}` is not an integer"))?,
         ),
-        Kind::Decimal => Value::Decimal(
+        Kind::Decimal => Field::Decimal(
             Decimal::from_str_exact(cell.trim())
                 .or_else(|_| Decimal::from_scientific(cell.trim()))
                 .map_err(|_| format!("`{cell}` is not a decimal number"))?,
@@ -1658,7 +1686,7 @@ fn read_parquet<R: Row>(
 }
 
 /// A cell of `column` from a Parquet cell of any reasonable type.
-fn value_from_cell(column: &Column, cell: Cell) -> Result<Value<'static>, String> {
+fn value_from_cell(column: &Column, cell: Cell) -> Result<Field, String> {
     let unexpected = |cell: &Cell| {
         format!(
             "expected {}, found a {} value",
@@ -1673,31 +1701,31 @@ fn value_from_cell(column: &Column, cell: Cell) -> Result<Value<'static>, String
         )
     };
     let value = match (column.kind, cell) {
-        (_, Cell::Null) if column.nullable => Value::Null,
+        (_, Cell::Null) if column.nullable => Field::Null,
         (_, Cell::Null) => return Err("null in a column that cannot be null".into()),
         (Kind::Time, Cell::TimeMicros(micros)) if micros % 1_000_000 == 0 => {
-            Value::Time(UtcTime(micros / 1_000_000))
+            Field::Time(UtcTime(micros / 1_000_000))
         }
         (Kind::Time, Cell::TimeMicros(micros)) => {
             return Err(format!(
                 "{micros} µs is not on a whole second (steps start on whole seconds)"
             ));
         }
-        (Kind::Time, Cell::Text(text)) => Value::Time(
+        (Kind::Time, Cell::Text(text)) => Field::Time(
             text.parse()
                 .map_err(|err: crate::time::TimeError| err.to_string())?,
         ),
-        (Kind::Text, Cell::Text(text)) => Value::Text(text.into()),
-        (Kind::Float, Cell::Float(value)) => Value::Float(value),
-        (Kind::Int, Cell::Int(value)) => Value::Int(value),
+        (Kind::Text, Cell::Text(text)) => Field::Text(text),
+        (Kind::Float, Cell::Float(value)) => Field::Float(value),
+        (Kind::Int, Cell::Int(value)) => Field::Int(value),
         // Row files' money is at the file's scale (18 for featgen's Parquet): read back
         // without its trailing zeros, as written.
-        (Kind::Decimal, Cell::Decimal(value)) => Value::Decimal(value.normalize()),
-        (Kind::Decimal, Cell::Int(value)) => Value::Decimal(
+        (Kind::Decimal, Cell::Decimal(value)) => Field::Decimal(value.normalize()),
+        (Kind::Decimal, Cell::Int(value)) => Field::Decimal(
             Decimal::try_from_i128_with_scale(value, 0)
                 .map_err(|_| format!("{value} is too large for a decimal"))?,
         ),
-        (Kind::Decimal, Cell::Text(text)) => Value::Decimal(
+        (Kind::Decimal, Cell::Text(text)) => Field::Decimal(
             text.parse()
                 .map_err(|_| format!("`{text}` is not a decimal number"))?,
         ),
@@ -1788,7 +1816,7 @@ mod tests {
         ];
         // A bill that names no deployment: an empty string, which is not null.
         let mut unallocated = cost(&share[1], "0.01", Bucket::Unallocated, None);
-        unallocated.deployment = String::new();
+        unallocated.deployment = "".into();
         rows.push(unallocated);
         rows
     }
@@ -1979,7 +2007,7 @@ mod tests {
             let column = column("cost", Kind::Decimal, false);
             assert_eq!(
                 value_from_cell(&column, cell).unwrap(),
-                Value::Decimal(stored.parse().unwrap()),
+                Field::Decimal(stored.parse().unwrap()),
                 "{input}"
             );
         }

@@ -24,5 +24,5 @@ pub mod shares;
 pub mod statsd;
 pub mod time;
 
-pub use row::{Bucket, CostRow, LabeledCpu, ShareRow, UNATTRIBUTED_ID};
+pub use row::{Bucket, CostRow, LabeledCpu, Name, ShareRow, UNATTRIBUTED_ID};
 pub use time::UtcTime;

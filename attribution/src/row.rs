@@ -7,10 +7,160 @@
 //! "unknown" member. A feature name that neither the registry nor its lock knows keeps its name,
 //! also with id -1.
 
+use std::borrow::Borrow;
+use std::fmt;
+use std::ops::Deref;
+use std::sync::Arc;
+
 use rust_decimal::Decimal;
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::time::UtcTime;
+
+/// A name that repeats from row to row: a deployment, feature, endpoint, group, team, tier or
+/// currency. A month of shares is 21.6 million rows of a few hundred distinct names; shared,
+/// a name is allocated once when read ([`Names`]) and a row's copy of it (a share row's into
+/// its cost row) is a reference count, not a string. It reads, compares, hashes, orders and
+/// serializes as its text.
+#[derive(Clone, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Name(Arc<str>);
+
+impl Name {
+    /// The text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl Deref for Name {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl AsRef<str> for Name {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl Borrow<str> for Name {
+    fn borrow(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for Name {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl fmt::Debug for Name {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&*self.0, f)
+    }
+}
+
+impl From<&str> for Name {
+    fn from(text: &str) -> Name {
+        Name(text.into())
+    }
+}
+
+impl From<String> for Name {
+    fn from(text: String) -> Name {
+        Name(text.into())
+    }
+}
+
+impl From<&String> for Name {
+    fn from(text: &String) -> Name {
+        Name(text.as_str().into())
+    }
+}
+
+impl From<Name> for String {
+    fn from(name: Name) -> String {
+        name.0.as_ref().to_owned()
+    }
+}
+
+impl PartialEq<str> for Name {
+    fn eq(&self, other: &str) -> bool {
+        &*self.0 == other
+    }
+}
+
+impl PartialEq<&str> for Name {
+    fn eq(&self, other: &&str) -> bool {
+        &*self.0 == *other
+    }
+}
+
+impl PartialEq<String> for Name {
+    fn eq(&self, other: &String) -> bool {
+        *self.0 == **other
+    }
+}
+
+impl PartialEq<Name> for str {
+    fn eq(&self, other: &Name) -> bool {
+        self == &*other.0
+    }
+}
+
+impl PartialEq<Name> for &str {
+    fn eq(&self, other: &Name) -> bool {
+        *self == &*other.0
+    }
+}
+
+impl PartialEq<Name> for String {
+    fn eq(&self, other: &Name) -> bool {
+        **self == *other.0
+    }
+}
+
+impl Serialize for Name {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for Name {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Name, D::Error> {
+        String::deserialize(deserializer).map(Name::from)
+    }
+}
+
+/// The most distinct names a [`Names`] holds before it starts over: a few hundred is usual,
+/// and a file of ever-new names (request paths by mistake) must not grow memory without end.
+const MAX_NAMES: usize = 1 << 14;
+
+/// The names read so far, by their bytes: each distinct name is checked as UTF-8 and
+/// allocated once, and every later cell of the same text is a clone of it.
+#[derive(Default)]
+pub(crate) struct Names {
+    held: foldhash::HashMap<Box<[u8]>, Name>,
+}
+
+impl Names {
+    /// The name of `bytes`; an error when they are not UTF-8.
+    pub(crate) fn get(&mut self, bytes: &[u8]) -> Result<Name, std::str::Utf8Error> {
+        if let Some(name) = self.held.get(bytes) {
+            return Ok(name.clone());
+        }
+        let name = Name::from(std::str::from_utf8(bytes)?);
+        if self.held.len() == MAX_NAMES {
+            self.held.clear();
+        }
+        self.held.insert(bytes.into(), name.clone());
+        Ok(name)
+    }
+}
 
 /// The id of the dimension tables' "unknown" member: unattributed CPU and unknown features.
 pub const UNATTRIBUTED_ID: i64 = -1;
@@ -27,21 +177,21 @@ pub struct ShareRow {
     /// End of the step, exclusive.
     pub end_time: UtcTime,
     /// The deployment whose CPU this is (its `deployment` label, else its `service_name`).
-    pub deployment: String,
+    pub deployment: Name,
     /// The feature's registry name; null for unattributed CPU.
-    pub feature: Option<String>,
+    pub feature: Option<Name>,
     /// The endpoint label; null for unattributed CPU.
-    pub endpoint: Option<String>,
+    pub endpoint: Option<Name>,
     /// This row's CPU as a fraction of 1 of the deployment's CPU in the step.
     pub percentage_of_cpu: f64,
     /// Stable id from `featgen.lock`; [`UNATTRIBUTED_ID`] when unattributed or unknown.
     pub feature_id: i64,
     /// The feature's group; null when unattributed or unknown.
-    pub feature_group: Option<String>,
+    pub feature_group: Option<Name>,
     /// The owning team; null when unattributed or unknown.
-    pub team: Option<String>,
+    pub team: Option<Name>,
     /// The feature's tier; null when unattributed or unknown.
-    pub tier: Option<String>,
+    pub tier: Option<Name>,
     /// CPU time in nanoseconds.
     pub cpu_ns: u64,
     /// Profiler samples behind `cpu_ns` (the sampling error is about `1/sqrt(samples)`).
@@ -113,22 +263,22 @@ pub struct CostRow {
     /// End of the step, exclusive.
     pub end_time: UtcTime,
     /// The billed deployment.
-    pub deployment: String,
+    pub deployment: Name,
     /// The feature's registry name; null outside the `feature` bucket.
-    pub feature: Option<String>,
+    pub feature: Option<Name>,
     /// The endpoint label; null outside the `feature` bucket.
-    pub endpoint: Option<String>,
+    pub endpoint: Option<Name>,
     /// The share of the deployment's CPU this cost was apportioned by.
     pub percentage_of_cpu: f64,
     /// Stable id from `featgen.lock`; [`UNATTRIBUTED_ID`] outside the `feature` bucket or when
     /// the feature is unknown.
     pub feature_id: i64,
     /// The feature's group, when known.
-    pub feature_group: Option<String>,
+    pub feature_group: Option<Name>,
     /// The owning team, when known.
-    pub team: Option<String>,
+    pub team: Option<Name>,
     /// The feature's tier, when known.
-    pub tier: Option<String>,
+    pub tier: Option<Name>,
     /// CPU time in nanoseconds.
     pub cpu_ns: u64,
     /// Profiler samples behind `cpu_ns`.
@@ -138,7 +288,7 @@ pub struct CostRow {
     /// The apportioned amount: a decimal string in JSON, DECIMAL/NUMERIC in SQL; never a float.
     pub cost: Decimal,
     /// ISO 4217 code of `cost` (`USD`). Currencies are never mixed in a sum.
-    pub currency: String,
+    pub currency: Name,
     /// Which bucket the amount landed in.
     pub bucket: Bucket,
     /// `cost / requests`, when requests are known and non-zero.
@@ -150,7 +300,7 @@ pub struct CostRow {
 impl CostRow {
     /// `share`'s fields priced at `cost` in `currency`, in `bucket`; the per-request figures
     /// unset (set them with struct update syntax).
-    pub fn priced(share: ShareRow, cost: Decimal, currency: String, bucket: Bucket) -> CostRow {
+    pub fn priced(share: ShareRow, cost: Decimal, currency: Name, bucket: Bucket) -> CostRow {
         CostRow {
             start_time: share.start_time,
             end_time: share.end_time,

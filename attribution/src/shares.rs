@@ -166,14 +166,18 @@ pub fn shares(
             rows.push(ShareRow {
                 start_time,
                 end_time,
-                deployment: deployment.clone(),
-                feature,
-                endpoint,
+                deployment: deployment.as_str().into(),
+                feature: feature.map(Into::into),
+                endpoint: endpoint.map(Into::into),
                 percentage_of_cpu: sums.cpu_ns as f64 / total as f64,
                 feature_id: resolved.as_ref().map_or(UNATTRIBUTED_ID, |r| r.feature_id),
-                feature_group: resolved.as_ref().and_then(|r| r.feature_group.clone()),
-                team: resolved.as_ref().and_then(|r| r.team.clone()),
-                tier: resolved.and_then(|r| r.tier),
+                feature_group: resolved
+                    .as_ref()
+                    .and_then(|r| r.feature_group.as_deref().map(Into::into)),
+                team: resolved
+                    .as_ref()
+                    .and_then(|r| r.team.as_deref().map(Into::into)),
+                tier: resolved.and_then(|r| r.tier).map(Into::into),
                 cpu_ns: sums.cpu_ns,
                 samples: sums.samples,
                 requests: sums.requests,
@@ -298,7 +302,7 @@ mod tests {
             }
             let mut got: BTreeMap<(UtcTime, String), (u64, f64)> = BTreeMap::new();
             for row in &result.rows {
-                let entry = got.entry((row.start_time, row.deployment.clone())).or_default();
+                let entry = got.entry((row.start_time, row.deployment.to_string())).or_default();
                 entry.0 += row.cpu_ns;
                 entry.1 += row.percentage_of_cpu;
             }

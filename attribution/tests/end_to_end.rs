@@ -200,9 +200,9 @@ fn shares_of_real_profiles_match_an_independent_decode() {
             (
                 (
                     row.start_time.0,
-                    row.deployment.clone(),
-                    row.feature.clone(),
-                    row.endpoint.clone(),
+                    row.deployment.to_string(),
+                    row.feature.as_deref().map(str::to_owned),
+                    row.endpoint.as_deref().map(str::to_owned),
                 ),
                 (row.cpu_ns, row.percentage_of_cpu, row.requests),
             )

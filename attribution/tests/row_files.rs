@@ -17,18 +17,18 @@ fn rows(hours: i64) -> Vec<ShareRow> {
                 rows.push(ShareRow {
                     start_time: start,
                     end_time: UtcTime(start.unix() + 3_600),
-                    deployment: format!("deployment-{deployment}"),
-                    feature: attributed.then(|| format!("feature-{}", endpoint % 7)),
-                    endpoint: attributed.then(|| format!("GET /e/{endpoint}, \"quoted\"")),
+                    deployment: format!("deployment-{deployment}").into(),
+                    feature: attributed.then(|| format!("feature-{}", endpoint % 7).into()),
+                    endpoint: attributed.then(|| format!("GET /e/{endpoint}, \"quoted\"").into()),
                     percentage_of_cpu: (endpoint as f64 + 0.5) / 1_275.0,
                     feature_id: if attributed {
                         (endpoint % 7) as i64
                     } else {
                         UNATTRIBUTED_ID
                     },
-                    feature_group: attributed.then(|| "group".to_owned()),
+                    feature_group: attributed.then(|| "group".into()),
                     team: None,
-                    tier: attributed.then(|| "A".to_owned()),
+                    tier: attributed.then(|| "A".into()),
                     cpu_ns: 1_000_000_007 * (endpoint + 1),
                     samples: endpoint * 3,
                     requests: (endpoint % 3 != 0).then_some(endpoint * 37),

@@ -8,7 +8,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use featgen_attribution::time::{DAY, HOUR};
-use featgen_attribution::{Bucket, CostRow, ShareRow};
+use featgen_attribution::{Bucket, CostRow, Name, ShareRow};
 use rust_decimal::Decimal;
 
 use crate::{Error, Options, Rows};
@@ -36,16 +36,16 @@ pub(crate) struct Leaf {
 impl Leaf {
     fn of(
         bucket: Bucket,
-        feature: &Option<String>,
-        endpoint: &Option<String>,
-        group: &Option<String>,
-        team: &Option<String>,
-        tier: &Option<String>,
+        feature: &Option<Name>,
+        endpoint: &Option<Name>,
+        group: &Option<Name>,
+        team: &Option<Name>,
+        tier: &Option<Name>,
     ) -> Leaf {
         // Outside the `feature` bucket the names are null by contract; dropping whatever a row
         // carries there keeps one leaf per bucket.
-        let named = |name: &Option<String>| match bucket {
-            Bucket::Feature => name.clone(),
+        let named = |name: &Option<Name>| match bucket {
+            Bucket::Feature => name.as_deref().map(str::to_owned),
             _ => None,
         };
         Leaf {
@@ -277,9 +277,10 @@ impl Aggregates {
                 return;
             }
             scan.cost_rows += 1;
-            scan.currencies.insert(row.currency.clone());
+            scan.currencies.insert(row.currency.to_string());
             scan.see(row.start_time.unix(), row.end_time.unix(), options);
-            scan.billed.insert((row.start_time.unix(), row.deployment));
+            scan.billed
+                .insert((row.start_time.unix(), row.deployment.to_string()));
         })?;
         rows.shares(&mut |row| {
             if wanted(&row.deployment) {
@@ -367,14 +368,14 @@ impl Aggregates {
                 &row.tier,
             );
             let row_sums = Sums::of_cost_row(&row);
-            add(start, row.deployment, leaf, row_sums);
+            add(start, row.deployment.to_string(), leaf, row_sums);
         })?;
         rows.shares(&mut |row| {
             let start = row.start_time.unix();
             if !wanted(&row.deployment)
                 || start < loaded.start
                 || start >= loaded.end
-                || scan.billed.contains(&(start, row.deployment.clone()))
+                || scan.billed.contains(&(start, row.deployment.to_string()))
             {
                 return;
             }
@@ -392,7 +393,7 @@ impl Aggregates {
                 &row.tier,
             );
             let row_sums = Sums::of_share_row(&row, bucket);
-            add(start, row.deployment, leaf, row_sums);
+            add(start, row.deployment.to_string(), leaf, row_sums);
         })?;
 
         let (deployments, deployment_ids) = deployments.sorted();

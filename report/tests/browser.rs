@@ -83,8 +83,8 @@ fn the_report_in_chromium() {
 
     let all: Vec<&CostRow> = rows.iter().collect();
     let total: Decimal = rows.iter().map(|r| r.cost).sum();
-    let feature = |r: &CostRow| r.feature.clone().unwrap();
-    let mut deployments: Vec<String> = rows.iter().map(|r| r.deployment.clone()).collect();
+    let feature = |r: &CostRow| r.feature.as_deref().unwrap().to_owned();
+    let mut deployments: Vec<String> = rows.iter().map(|r| r.deployment.to_string()).collect();
     deployments.sort();
     deployments.dedup();
     // A real deployment, not the `kube:unallocated` bucket that sorts first.
@@ -97,7 +97,7 @@ fn the_report_in_chromium() {
     let mut groups: BTreeMap<String, Decimal> = BTreeMap::new();
     for row in rows.iter().filter(|r| r.bucket == Bucket::Feature) {
         *groups
-            .entry(row.feature_group.clone().unwrap())
+            .entry(row.feature_group.as_deref().unwrap().to_owned())
             .or_default() += row.cost;
     }
     let largest_group = groups
@@ -113,9 +113,9 @@ fn the_report_in_chromium() {
         "totalExact": total.round_dp(4).normalize().to_string(),
         "pieLegend": legend(&all, feature),
         "areaLegend": legend(&all, feature),
-        "sunburstTop": legend(&all, |r| r.feature_group.clone().unwrap()),
+        "sunburstTop": legend(&all, |r| r.feature_group.as_deref().unwrap().to_owned()),
         "largestGroup": largest_group,
-        "teamLegend": legend(&all, |r| r.team.clone().unwrap()),
+        "teamLegend": legend(&all, |r| r.team.as_deref().unwrap().to_owned()),
         "deployment": {
             // Index 0 is "All deployments".
             "index": index + 1,

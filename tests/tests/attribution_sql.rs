@@ -67,8 +67,8 @@ fn synthetic() -> (Bill, Vec<ShareRow>) {
                     start_time: UtcTime(start),
                     end_time: UtcTime(start + 3_600),
                     deployment: (*deployment).into(),
-                    feature: named.then(|| format!("feature_{feature}")),
-                    endpoint: named.then(|| endpoint.clone()),
+                    feature: named.then(|| format!("feature_{feature}").into()),
+                    endpoint: named.then(|| endpoint.as_str().into()),
                     percentage_of_cpu: 0.0,
                     feature_id: if named {
                         feature as i64
@@ -158,8 +158,8 @@ fn near_the_bound() -> (Bill, Vec<ShareRow>) {
             shares.push(ShareRow {
                 start_time: UtcTime(HOUR),
                 end_time: UtcTime(HOUR + 3_600),
-                deployment: deployment.clone(),
-                feature: Some(format!("feature_{feature}")),
+                deployment: deployment.as_str().into(),
+                feature: Some(format!("feature_{feature}").into()),
                 endpoint: Some("endpoint".into()),
                 percentage_of_cpu: 0.0,
                 feature_id: feature as i64,
@@ -225,11 +225,11 @@ fn expected(bill: &Bill, shares: &[ShareRow]) -> Priced {
             (
                 (
                     row.start_time.unix(),
-                    row.deployment,
-                    row.currency,
+                    row.deployment.into(),
+                    row.currency.into(),
                     row.bucket.name().to_owned(),
                     row.feature_id,
-                    row.endpoint.unwrap_or_default(),
+                    row.endpoint.map(String::from).unwrap_or_default(),
                 ),
                 [
                     Some(row.cost),

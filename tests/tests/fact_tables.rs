@@ -103,7 +103,7 @@ fn cost_rows(messaging: i64) -> Vec<CostRow> {
         })
         .chain(std::iter::once(CostRow {
             // A bill that names no deployment: an empty string, which must not load as null.
-            deployment: String::new(),
+            deployment: "".into(),
             feature: None,
             endpoint: None,
             percentage_of_cpu: 1.0,

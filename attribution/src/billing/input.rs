@@ -2,14 +2,16 @@
 //! one row at a time, with the line (or Parquet row group and row) it came from.
 
 use std::borrow::Cow;
-use std::collections::HashMap;
+use std::cell::{OnceCell, RefCell};
 use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
 
+// The header is looked up for every cell of every row: foldhash, not SipHash.
+use foldhash::HashMap;
 use rust_decimal::Decimal;
 use serde_json::{Map, Value};
 
 use super::{RowProblem, SkipReason};
-use crate::columnar::{Cell as ParquetCell, ParquetSource, ParquetTable};
+use crate::columnar::{Cell as ParquetCell, ColumnarError, ParquetSource, ParquetTable};
 use crate::time::UtcTime;
 
 /// One billing row, whatever the file's syntax.
@@ -23,7 +25,7 @@ pub(crate) enum Row<'a> {
     Json(&'a Map<String, Value>),
     /// Row `index` of a Parquet row group's columns, each named in `header`.
     Parquet {
-        columns: &'a [Vec<ParquetCell>],
+        columns: &'a RowGroupColumns<'a>,
         index: usize,
         header: &'a HashMap<String, usize>,
     },
@@ -44,6 +46,12 @@ impl<'a> Row<'a> {
             Row::Csv { header, .. } | Row::Parquet { header, .. } => header.contains_key(column),
             Row::Json(object) => object.contains_key(column),
         }
+    }
+
+    /// Whether every row of the file has this row's columns (a Parquet schema), so that what
+    /// the columns say is the same for all its rows.
+    pub(crate) fn has_file_columns(&self) -> bool {
+        matches!(self, Row::Parquet { .. })
     }
 
     /// The column names of the row, for messages.
@@ -75,7 +83,10 @@ impl<'a> Row<'a> {
                 index,
                 header,
             } => match header.get(column) {
-                Some(&at) => Cell::Parquet(&columns[at][*index]),
+                Some(&at) => columns
+                    .column(at)
+                    .and_then(|column| column.get(*index))
+                    .map_or(Cell::Absent, Cell::Parquet),
                 None => Cell::Absent,
             },
         }
@@ -421,12 +432,51 @@ fn not_an_object(index: u64) -> ReadError {
     ReadError::at(Some(index), "array element is not a JSON object".into())
 }
 
-/// Visits the rows of a Parquet file, decoded a row group at a time by columns.
+/// The columns of one Parquet row group, each decoded when a row first asks for it: a format
+/// reads a few of an export's columns (the article's 4 of 9), and decoding the others (text
+/// descriptions, SKUs) was most of the work of reading a bill.
+pub(crate) struct RowGroupColumns<'t> {
+    table: &'t ParquetTable,
+    group: usize,
+    columns: Vec<OnceCell<Vec<ParquetCell>>>,
+    /// The first column that could not be decoded: the file's error, reported after the row.
+    failed: RefCell<Option<ColumnarError>>,
+}
+
+impl<'t> RowGroupColumns<'t> {
+    fn new(table: &'t ParquetTable, group: usize) -> RowGroupColumns<'t> {
+        RowGroupColumns {
+            table,
+            group,
+            columns: (0..table.names().len()).map(|_| OnceCell::new()).collect(),
+            failed: RefCell::new(None),
+        }
+    }
+
+    /// The cells of column `at`, decoded on first use; `None` (and the error kept) when they
+    /// cannot be.
+    fn column(&self, at: usize) -> Option<&Vec<ParquetCell>> {
+        let slot = self.columns.get(at)?;
+        if let Some(cells) = slot.get() {
+            return Some(cells);
+        }
+        match self.table.read_row_group(self.group, &[at]) {
+            Ok(mut columns) => Some(slot.get_or_init(|| columns.pop().unwrap_or_default())),
+            Err(err) => {
+                self.failed.borrow_mut().get_or_insert(err);
+                None
+            }
+        }
+    }
+}
+
+/// Visits the rows of a Parquet file, a row group at a time, decoding only the columns the
+/// format reads.
 fn for_each_parquet_row<E: From<ReadError>>(
     source: ParquetSource,
     mut visit: impl FnMut(Position, &Row) -> Result<(), E>,
 ) -> Result<(), E> {
-    let located = |err: crate::columnar::ColumnarError| ReadError {
+    let located = |err: ColumnarError| ReadError {
         line: err.row,
         // The format counts row groups in an i32: the index fits.
         row_group: err.row_group.map(|group| group as u32),
@@ -440,25 +490,29 @@ fn for_each_parquet_row<E: From<ReadError>>(
         .enumerate()
         .map(|(at, name)| (name.clone(), at))
         .collect();
-    let every: Vec<usize> = (0..table.names().len()).collect();
     let mut line = 0;
     for group in 0..table.row_groups() {
-        let columns = table.read_row_group(group, &every).map_err(located)?;
-        let rows = columns.first().map_or(0, Vec::len);
-        for index in 0..rows {
+        let columns = RowGroupColumns::new(&table, group);
+        for index in 0..table.rows_in(group) {
             line += 1;
             let at = Position {
                 line,
                 row_group: Some(group as u32),
             };
-            visit(
+            let visited = visit(
                 at,
                 &Row::Parquet {
                     columns: &columns,
                     index,
                     header: &header,
                 },
-            )?;
+            );
+            // A column that cannot be decoded read as absent: its error, not the row's, is
+            // the file's.
+            if let Some(err) = columns.failed.take() {
+                return Err(located(err).into());
+            }
+            visited?;
         }
     }
     Ok(())

@@ -21,11 +21,13 @@ pub mod focus;
 pub mod gcp;
 mod input;
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
+// Every billing row is looked up by its deployment, currency and slice: foldhash, not SipHash.
+use foldhash::{HashMap, HashSet};
 use rust_decimal::Decimal;
 use serde::Serialize;
 
@@ -619,10 +621,10 @@ impl BillReader {
             options,
             files: Vec::new(),
             bill,
-            deployment_index: HashMap::new(),
-            currency_index: HashMap::new(),
-            open: HashMap::new(),
-            split_parents: HashSet::new(),
+            deployment_index: HashMap::default(),
+            currency_index: HashMap::default(),
+            open: HashMap::default(),
+            split_parents: HashSet::default(),
             unsplit: Vec::new(),
         }
     }
@@ -649,6 +651,7 @@ impl BillReader {
         let file = self.files.len();
         self.files.push(path.to_owned());
         let mut format: Option<(BillingFormat, Box<dyn FormatReader>)> = None;
+        let mut format_checked = false;
         let result = input::for_each_row(source, |position, row| -> Result<(), Located> {
             let at = RowAt {
                 file,
@@ -657,7 +660,11 @@ impl BillReader {
             };
             let (file_format, reader) = match &mut format {
                 Some((file_format, reader)) => {
-                    self.check_same_format(*file_format, row, at)?;
+                    // A Parquet file's columns are its schema's: checked once, not per row.
+                    if !format_checked {
+                        self.check_same_format(*file_format, row, at)?;
+                        format_checked = row.has_file_columns();
+                    }
                     (*file_format, reader)
                 }
                 None => {

@@ -67,7 +67,7 @@ impl Fleet {
             let row = |deployment: String, bucket: Bucket, cost: Decimal| CostRow {
                 start_time: start,
                 end_time: end,
-                deployment,
+                deployment: deployment.into(),
                 feature: None,
                 endpoint: None,
                 percentage_of_cpu: 1.0,
@@ -150,13 +150,13 @@ impl Fleet {
             let feature = e % self.features_per_service;
             let feature_name = format!("svc{service:03}-feature{feature}");
             let mut out = row(self.deployment(d), Bucket::Feature, cost);
-            out.feature = Some(feature_name);
-            out.endpoint = Some(format!("svc{service:03}/endpoint{e:02}"));
+            out.feature = Some(feature_name.into());
+            out.endpoint = Some(format!("svc{service:03}/endpoint{e:02}").into());
             out.percentage_of_cpu = cpu[e] as f64 / total_cpu as f64;
             out.feature_id = (service * self.features_per_service + feature) as i64;
-            out.feature_group = Some(format!("group{:02}", service % 12));
-            out.team = Some(format!("team{:02}", service % 20));
-            out.tier = Some(TIERS[service % 3].to_string());
+            out.feature_group = Some(format!("group{:02}", service % 12).into());
+            out.team = Some(format!("team{:02}", service % 20).into());
+            out.tier = Some(TIERS[service % 3].into());
             out.cpu_ns = cpu[e];
             out.samples = cpu[e] / 10_000_000; // 100 Hz
             out.requests = Some(requests[e]);
