@@ -223,15 +223,15 @@ const fn repeating(column: Column) -> Column {
     }
 }
 
-/// One cell of a row, borrowed from it for writing or owned after reading.
+/// One typed cell of a row, its text held as `T`: [`Value`] when written, [`Field`] when read.
 #[derive(Clone, Debug, PartialEq)]
-pub enum Value<'a> {
+pub enum Datum<T> {
     /// SQL null.
     Null,
     /// A UTC instant.
     Time(UtcTime),
     /// Text.
-    Text(std::borrow::Cow<'a, str>),
+    Text(T),
     /// A float.
     Float(f64),
     /// An integer (wide enough for `u64` counters; Parquet and SQL take what fits `i64`).
@@ -240,23 +240,12 @@ pub enum Value<'a> {
     Decimal(Decimal),
 }
 
-/// One cell of a row as read, before it becomes a field: [`Value`] with text as a shared
-/// [`Name`], so that reading a name that repeats copies no text.
-#[derive(Clone, Debug, PartialEq)]
-pub enum Field {
-    /// SQL null.
-    Null,
-    /// A UTC instant.
-    Time(UtcTime),
-    /// Text.
-    Text(Name),
-    /// A float.
-    Float(f64),
-    /// An integer (wide enough for `u64` counters).
-    Int(i128),
-    /// An exact decimal.
-    Decimal(Decimal),
-}
+/// One cell of a row, borrowed from it for writing.
+pub type Value<'a> = Datum<std::borrow::Cow<'a, str>>;
+
+/// One cell of a row as read, before it becomes a field: its text a shared [`Name`], so that
+/// reading a name that repeats copies no text.
+pub type Field = Datum<Name>;
 
 /// A row kind that the formats can write and read: [`ShareRow`] and [`CostRow`].
 pub trait Row: Serialize + DeserializeOwned + Send + 'static {

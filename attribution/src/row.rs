@@ -19,9 +19,9 @@ use crate::time::UtcTime;
 
 /// A name that repeats from row to row: a deployment, feature, endpoint, group, team, tier or
 /// currency. A month of shares is 21.6 million rows of a few hundred distinct names; shared,
-/// a name is allocated once when read ([`Names`]) and a row's copy of it (a share row's into
-/// its cost row) is a reference count, not a string. It reads, compares, hashes, orders and
-/// serializes as its text.
+/// a name is allocated once when read (by the readers' name table) and a row's copy of it (a
+/// share row's into its cost row) is a reference count, not a string. It reads, compares,
+/// hashes, orders and serializes as its text.
 #[derive(Clone, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Name(Arc<str>);
 
